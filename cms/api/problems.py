@@ -1,0 +1,185 @@
+"""RFC 9457 problem responses for every error, and their OpenAPI description.
+
+Every error the API answers is ``application/problem+json``. Validation
+problems list each offending parameter or field in ``errors``. Unexpected
+exceptions are logged and answered with a bare 500 problem: never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import ExceptionHandlersMap
+
+from cms.schemas import Base
+from cms.services.errors import FieldError, InvalidEntry
+from cms.services.listing import InvalidParameter
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_BASE = "urn:clinic-cms:problem:"
+logger = logging.getLogger("cms.api")
+
+
+class ProblemError(Base):
+    """One invalid parameter or field."""
+
+    name: str
+    """The query parameter, header or body field (dotted path for nested ones)."""
+    reason: str
+    location: str = "query"
+    """Where it was: `query`, `path`, `header` or `body`."""
+
+
+class Problem(Base):
+    """An RFC 9457 problem details object."""
+
+    title: str
+    status: int
+    type: str = "about:blank"
+    """A URN naming the kind of problem, e.g. `urn:clinic-cms:problem:not-found`."""
+    detail: str = ""
+    instance: str = ""
+    errors: list[ProblemError] = msgspec.field(default_factory=list)
+
+
+class ProblemException(HTTPException):
+    """An error to answer with a problem response of our own wording."""
+
+    def __init__(
+        self,
+        status_code: int,
+        title: str,
+        *,
+        detail: str = "",
+        type_: str = "about:blank",
+        errors: list[ProblemError] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail=detail or title, status_code=status_code, headers=headers)
+        self.problem = Problem(
+            type=type_, title=title, status=status_code, detail=detail, errors=errors or []
+        )
+
+
+def problem_response(
+    request: Request[Any, Any, Any], problem: Problem, headers: dict[str, str] | None = None
+) -> Response[bytes]:
+    """Encode ``problem`` with the request path as its instance."""
+    problem = msgspec.structs.replace(problem, instance=request.url.path)
+    return Response(
+        content=msgspec.json.encode(problem),
+        status_code=problem.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def not_found(what: str) -> ProblemException:
+    """A 404 naming what was looked for."""
+    return ProblemException(
+        404, "Not found", detail=f"No {what}.", type_=PROBLEM_BASE + "not-found"
+    )
+
+
+def invalid_entry(exc: InvalidEntry) -> ProblemException:
+    """A 422 naming each invalid field of a written entry."""
+    return ProblemException(
+        422,
+        "Invalid entry",
+        detail=str(exc),
+        type_=PROBLEM_BASE + "invalid-entry",
+        errors=[_field(e) for e in exc.errors],
+    )
+
+
+def _field(error: FieldError) -> ProblemError:
+    return ProblemError(name=error.field, reason=error.message, location="body")
+
+
+def _handle_problem(request: Request[Any, Any, Any], exc: ProblemException) -> Response[bytes]:
+    return problem_response(request, exc.problem, exc.headers)
+
+
+def _handle_invalid_parameter(
+    request: Request[Any, Any, Any], exc: InvalidParameter
+) -> Response[bytes]:
+    return problem_response(
+        request,
+        Problem(
+            type=PROBLEM_BASE + "invalid-parameter",
+            title="Invalid query parameter",
+            status=400,
+            detail=str(exc),
+            errors=[ProblemError(name=exc.name, reason=exc.message)],
+        ),
+    )
+
+
+def _handle_validation(
+    request: Request[Any, Any, Any], exc: ValidationException
+) -> Response[bytes]:
+    # Litestar lists each bad parameter as {"key", "message", "source"}.
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    errors = [
+        ProblemError(
+            name=str(item.get("key", "")),
+            reason=str(item.get("message", "")),
+            location=str(getattr(item.get("source"), "value", item.get("source") or "query")),
+        )
+        for item in extra
+        if isinstance(item, dict)
+    ]
+    names = ", ".join(e.name for e in errors if e.name)
+    return problem_response(
+        request,
+        Problem(
+            type=PROBLEM_BASE + "invalid-parameter",
+            title="Invalid request",
+            status=400,
+            detail=f"Invalid value for {names}." if names else str(exc.detail),
+            errors=errors,
+        ),
+    )
+
+
+def _handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+    title = "Not found" if isinstance(exc, NotFoundException) else str(exc.detail)
+    return problem_response(
+        request,
+        Problem(title=title, status=exc.status_code, detail=str(exc.detail)),
+        exc.headers,
+    )
+
+
+def _handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(
+        request,
+        Problem(
+            title="Internal server error",
+            status=HTTP_500_INTERNAL_SERVER_ERROR,
+            detail="The error was logged.",
+        ),
+    )
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    ProblemException: _handle_problem,
+    InvalidParameter: _handle_invalid_parameter,
+    ValidationException: _handle_validation,
+    HTTPException: _handle_http,
+    Exception: _handle_unexpected,
+}
+
+
+def problem_spec(description: str) -> ResponseSpec:
+    """The OpenAPI description of a problem response."""
+    return ResponseSpec(
+        data_container=Problem, description=description, media_type=PROBLEM_MEDIA_TYPE
+    )

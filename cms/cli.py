@@ -1,0 +1,226 @@
+"""The ``cms`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import msgspec
+
+from cms.settings import Settings, SettingsError
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+class CmsGroup(click.Group):
+    """The root group; plugin commands are added when it is first asked for them."""
+
+    _plugins_added = False
+
+    def _add_plugin_commands(self) -> None:
+        if self._plugins_added:
+            return
+        self._plugins_added = True
+        from cms.plugins import call_hook, load_plugins
+
+        try:
+            loaded = load_plugins(_settings().plugins)
+        except Exception as exc:
+            click.echo(f"warning: plugins not loaded: {exc}", err=True)
+            return
+        call_hook(loaded.manager, "register_commands", cli=self)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._add_plugin_commands()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None:
+            self._add_plugin_commands()
+            command = super().get_command(ctx, cmd_name)
+        return command
+
+
+@click.group(cls=CmsGroup)
+@click.version_option(package_name="clinic-cms")
+def main() -> None:
+    """Clinic CMS: a headless CMS for clinic groups. Settings come from CMS_* variables."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to bind (CMS_HOST).")
+@click.option("--port", type=int, default=None, help="Port to bind (CMS_PORT).")
+@click.option("--workers", type=int, default=1, show_default=True)
+def serve(host: str | None, port: int | None, workers: int) -> None:
+    """Serve the API with uvicorn."""
+    import uvicorn
+
+    settings = _settings()
+    uvicorn.run(
+        "cms.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_level=settings.log_level,
+        access_log=False,
+        proxy_headers=True,
+    )
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    from cms.storage.migrate import upgrade
+
+    upgrade(_settings().database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+@db.command("revision")
+@click.option("-m", "--message", required=True)
+def db_revision(message: str) -> None:
+    """Write a new migration from the difference between tables and database."""
+    from cms.storage.migrate import make_revision
+
+    make_revision(_settings().database_url, message)
+
+
+@main.group()
+def content() -> None:
+    """Markdown content files with YAML front matter."""
+
+
+@content.command("load")
+@click.argument("folder", type=click.Path(path_type=Path, exists=True, file_okay=False))
+def content_load(folder: Path) -> None:
+    """Validate every file in FOLDER, then upsert them all, or write nothing."""
+    from cms.app import build_services
+    from cms.services.content_files import ContentError, _files, load_content
+
+    services = build_services(_settings())
+    try:
+        total = len(_files(folder, services.plugins.types)[0])
+    except ContentError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+    async def go() -> Any:
+        try:
+            with click.progressbar(
+                length=total, label="loading", file=sys.stderr, show_pos=True
+            ) as bar:
+                return await load_content(
+                    services.sessions,
+                    services.plugins.types,
+                    services.renderer,
+                    folder,
+                    progress=bar.update,
+                )
+        finally:
+            await services.engine.dispose()
+
+    try:
+        report = _run(go())
+    except ContentError as exc:
+        click.echo(f"{len(exc.problems)} problem(s); nothing was written:", err=True)
+        for line in exc.problems:
+            click.echo(f"  {line}", err=True)
+        sys.exit(1)
+    for name in report.skipped_folders:
+        click.echo(f"skipped {name}/: no content type (is its plugin enabled?)", err=True)
+    click.echo(f"{report.created} created, {report.updated} updated, {report.unchanged} unchanged")
+
+
+@content.command("dump")
+@click.argument("folder", type=click.Path(path_type=Path, file_okay=False))
+def content_dump(folder: Path) -> None:
+    """Write every entry to FOLDER as Markdown files (the layout `load` reads)."""
+    from cms.app import build_services
+    from cms.services.content_files import dump_content
+
+    services = build_services(_settings())
+
+    async def go() -> int:
+        try:
+            return await dump_content(services.sessions, services.plugins.types, folder)
+        finally:
+            await services.engine.dispose()
+
+    folder.mkdir(parents=True, exist_ok=True)
+    click.echo(f"{_run(go())} files written")
+
+
+@main.group()
+def openapi() -> None:
+    """The OpenAPI document."""
+
+
+DEFAULT_OPENAPI = Path("openapi/openapi.json")
+
+
+def openapi_bytes() -> bytes:
+    """The app's OpenAPI document, as committed: indented, keys in app order."""
+    from cms.app import create_app
+
+    # The document does not depend on the database; an in-memory URL keeps
+    # the export from creating a data folder.
+    settings = msgspec.structs.replace(_settings(), database_url="sqlite+aiosqlite://")
+    app = create_app(settings)
+    schema = app.openapi_schema.to_schema()
+    return msgspec.json.format(msgspec.json.encode(schema), indent=2) + b"\n"
+
+
+@openapi.command("export")
+@click.option(
+    "--output", type=click.Path(path_type=Path), default=DEFAULT_OPENAPI, show_default=True
+)
+@click.option("--check", is_flag=True, help="Exit 1 when the file differs from the app.")
+def openapi_export(output: Path, check: bool) -> None:
+    """Write the OpenAPI document generated from the app."""
+    current = openapi_bytes()
+    if check:
+        if not output.is_file() or output.read_bytes() != current:
+            raise click.ClickException(f"{output} is stale: run `cms openapi export`")
+        click.echo(f"{output} is up to date")
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_bytes(current)
+    click.echo(f"wrote {output}")
+
+
+@main.group()
+def plugins() -> None:
+    """Installed plugins."""
+
+
+@plugins.command("list")
+def plugins_list() -> None:
+    """Print the loaded plugins and the content types each registered."""
+    from cms.plugins import load_plugins
+
+    loaded = load_plugins(_settings().plugins)
+    for name, version in loaded.names.items():
+        types = [t.name for t in loaded.types if t.plugin == name]
+        click.echo(f"{name} {version or '(built in)'}: types {', '.join(types) or '-'}")

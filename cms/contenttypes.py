@@ -1,0 +1,144 @@
+"""What a content type is, and the registry of the types a running app serves.
+
+A content type is declared by a plugin (the core types included) through the
+``register_content_types`` hook. The registry checks the declarations once, at
+start-up, and every later layer (storage, API routes, content files) reads
+them from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+import msgspec
+
+from cms.schemas import SLUG_RE
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A field of a type's Struct that references other entries by slug.
+
+    Attributes:
+        target: the content type name the slugs refer to.
+        many: ``list[Slug]`` when true, ``Slug | None`` otherwise.
+    """
+
+    target: str
+    many: bool = False
+
+
+# Relations every type has, whatever its Struct: the clinic sites it appears on,
+# and who reviewed it medically.
+COMMON_RELATIONS: Mapping[str, Relation] = {
+    "clinics": Relation(target="clinic", many=True),
+    "reviewed_by": Relation(target="practitioner"),
+}
+
+SORT_FIELDS: tuple[str, ...] = ("published_at", "title", "created_at", "updated_at")
+
+
+@dataclass(frozen=True)
+class ContentType:
+    """A kind of entry: its name, URL segment and type-specific fields.
+
+    Attributes:
+        name: singular name, stored on every entry (``article``).
+        plural: the URL segment and content folder (``articles``).
+        fields: the msgspec Struct of type-specific fields. It must forbid
+            unknown fields and give every field a default or make it required.
+        relations: which of ``fields`` hold slugs of other entries.
+        label: a human name for documentation (``Article``).
+        description: one sentence for the API documentation.
+        default_sort: the list order when the caller names none.
+        plugin: the name of the plugin that registered it (set by the registry).
+    """
+
+    name: str
+    plural: str
+    fields: type[msgspec.Struct]
+    label: str
+    description: str
+    relations: Mapping[str, Relation] = field(default_factory=dict)
+    default_sort: str = "-published_at"
+    plugin: str = ""
+
+    def all_relations(self) -> Mapping[str, Relation]:
+        """The common relations followed by this type's own."""
+        return {**COMMON_RELATIONS, **self.relations}
+
+    def sort_options(self) -> tuple[str, ...]:
+        """Every accepted ``sort`` value: each sort field, ascending and descending."""
+        return tuple(opt for name in SORT_FIELDS for opt in (name, f"-{name}"))
+
+
+class RegistrationError(Exception):
+    """A plugin's registration is invalid or clashes with another's."""
+
+
+class TypeRegistry:
+    """The content types of one app, by name and by URL segment."""
+
+    def __init__(self) -> None:
+        self._by_name: dict[str, ContentType] = {}
+        self._by_plural: dict[str, ContentType] = {}
+
+    def add(self, ctype: ContentType) -> None:
+        """Add a type, failing loudly on a clash or a malformed declaration."""
+        who = ctype.plugin or "unknown plugin"
+        if not SLUG_RE.match(ctype.name) or not SLUG_RE.match(ctype.plural):
+            raise RegistrationError(
+                f"plugin {who!r}: type name {ctype.name!r} and URL segment {ctype.plural!r} "
+                "must be lowercase-hyphen slugs"
+            )
+        for key, index in ((ctype.name, self._by_name), (ctype.plural, self._by_plural)):
+            if key in index:
+                raise RegistrationError(
+                    f"content type {key!r} is registered twice: by plugin "
+                    f"{index[key].plugin!r} and by plugin {who!r}"
+                )
+        config = ctype.fields.__struct_config__
+        if not config.forbid_unknown_fields:
+            raise RegistrationError(
+                f"plugin {who!r}: {ctype.fields.__name__} must set forbid_unknown_fields=True"
+            )
+        own = set(ctype.fields.__struct_fields__)
+        for name in ctype.relations:
+            if name not in own:
+                raise RegistrationError(
+                    f"plugin {who!r}: relation {name!r} is not a field of {ctype.fields.__name__}"
+                )
+        if ctype.default_sort not in ctype.sort_options():
+            raise RegistrationError(
+                f"plugin {who!r}: default_sort {ctype.default_sort!r} is not a sort option"
+            )
+        self._by_name[ctype.name] = ctype
+        self._by_plural[ctype.plural] = ctype
+
+    def check_relations(self) -> None:
+        """Check that every relation targets a registered type (after all are added)."""
+        for ctype in self:
+            for fname, rel in ctype.all_relations().items():
+                if rel.target not in self._by_name:
+                    raise RegistrationError(
+                        f"plugin {ctype.plugin!r}: {ctype.name}.{fname} targets unknown "
+                        f"type {rel.target!r}"
+                    )
+
+    def get(self, name: str) -> ContentType | None:
+        """The type called ``name``, or None."""
+        return self._by_name.get(name)
+
+    def by_plural(self, plural: str) -> ContentType | None:
+        """The type whose URL segment is ``plural``, or None."""
+        return self._by_plural.get(plural)
+
+    def __getitem__(self, name: str) -> ContentType:
+        return self._by_name[name]
+
+    def __iter__(self) -> Iterator[ContentType]:
+        return iter(self._by_name.values())
+
+    def __len__(self) -> int:
+        return len(self._by_name)

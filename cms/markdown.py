@@ -1,0 +1,140 @@
+"""Markdown to safe HTML, a table of contents and a reading time, at write time.
+
+Nothing here runs on a read: :func:`Renderer.render` is called when an entry is
+saved and its results are stored on the entry.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import nh3
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from mdit_py_plugins.anchors import anchors_plugin
+
+from cms.schemas import TocItem
+
+WORDS_PER_MINUTE = 200
+
+# Schemes a link or image may use. Anything else (javascript:, vbscript:,
+# data:, file:, ...) is refused by markdown-it and dropped again by nh3.
+# `cms:` is our internal-link scheme (`cms:condition/sciatica`).
+SAFE_SCHEMES = frozenset({"http", "https", "mailto", "tel", "cms"})
+_SCHEME_RE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):")
+_INTERNAL_RE = re.compile(r"^cms:([a-z0-9]+(?:-[a-z0-9]+)*)/([a-z0-9]+(?:-[a-z0-9]+)*)$")
+
+# What the sanitiser lets through: exactly what CommonMark plus tables and
+# strikethrough can produce, with heading ids for the table of contents.
+_TAGS = {
+    "a", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "h5", "h6",
+    "hr", "img", "li", "ol", "p", "pre", "s", "strong", "table", "tbody", "td", "th",
+    "thead", "tr", "ul",
+}  # fmt: skip
+_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title"},
+    "ol": {"start"},
+    "code": {"class"},
+    "th": {"style"},
+    "td": {"style"},
+    **{f"h{n}": {"id"} for n in range(1, 7)},
+}
+
+
+def validate_link(url: str) -> bool:
+    """Accept relative links, fragments and the safe schemes only."""
+    match = _SCHEME_RE.match(url.strip())
+    return match is None or match.group(1).lower() in SAFE_SCHEMES
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """What one body renders to."""
+
+    html: str
+    toc: list[TocItem]
+    reading_time_minutes: int
+    links: list[str] = field(default_factory=list)
+    """Internal links, as ``type/slug``, in order of first appearance."""
+    text: str = ""
+    """The body as plain text, for search."""
+
+
+class Renderer:
+    """A configured markdown-it-py parser: core set-up plus plugin extensions."""
+
+    def __init__(self, extensions: Iterable[Callable[[MarkdownIt], None]] = ()) -> None:
+        md = MarkdownIt("commonmark", {"html": False, "typographer": True})
+        md.enable(["table", "strikethrough"])
+        md.validateLink = validate_link  # type: ignore[method-assign]
+        md.use(anchors_plugin, min_level=2, max_level=4)
+        for extension in extensions:
+            md.use(extension)
+        self.md = md
+
+    def render(self, source: str) -> Rendered:
+        """Render ``source``; the HTML is sanitised whatever the extensions emitted."""
+        env: dict[str, object] = {}
+        tokens = self.md.parse(source, env)
+        html = self.md.renderer.render(tokens, self.md.options, env)
+        clean = nh3.clean(
+            html,
+            tags=_TAGS,
+            attributes=_ATTRIBUTES,
+            url_schemes=set(SAFE_SCHEMES),
+            filter_style_properties={"text-align"},
+            link_rel=None,
+        )
+        text = _plain_text(tokens)
+        words = len(text.split())
+        return Rendered(
+            html=clean,
+            toc=_toc(tokens),
+            reading_time_minutes=math.ceil(words / WORDS_PER_MINUTE) if words else 0,
+            links=_internal_links(tokens),
+            text=text,
+        )
+
+
+def _toc(tokens: list[Token]) -> list[TocItem]:
+    items = []
+    for i, token in enumerate(tokens):
+        if token.type == "heading_open" and "id" in token.attrs:
+            inline = tokens[i + 1]
+            items.append(
+                TocItem(
+                    level=int(token.tag[1]),
+                    text=_inline_text(inline),
+                    anchor=str(token.attrs["id"]),
+                )
+            )
+    return items
+
+
+def _inline_text(inline: Token) -> str:
+    return "".join(c.content for c in inline.children or () if c.type in {"text", "code_inline"})
+
+
+def _plain_text(tokens: list[Token]) -> str:
+    parts = []
+    for token in tokens:
+        if token.type == "inline":
+            parts.append(_inline_text(token))
+        elif token.type in {"fence", "code_block"}:
+            parts.append(token.content)
+    return "\n".join(parts)
+
+
+def _internal_links(tokens: list[Token]) -> list[str]:
+    seen: dict[str, None] = {}
+    for token in tokens:
+        for child in token.children or ():
+            if child.type == "link_open":
+                match = _INTERNAL_RE.match(str(child.attrs.get("href", "")))
+                if match:
+                    seen.setdefault(f"{match.group(1)}/{match.group(2)}")
+    return list(seen)

@@ -1,0 +1,103 @@
+"""API schemas shared by every content type: the one msgspec base and common parts.
+
+Every schema that crosses the HTTP boundary is a :class:`Base` subclass.
+Tables never leave the storage layer; services convert rows to these.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+SLUG_RE = re.compile(SLUG_PATTERN)
+
+Slug = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=SLUG_PATTERN,
+        min_length=1,
+        max_length=120,
+        description="Lowercase letters, digits and single hyphens, e.g. `low-back-pain`.",
+    ),
+]
+
+Status = Literal["draft", "in_review", "scheduled", "published", "archived"]
+STATUSES: tuple[str, ...] = ("draft", "in_review", "scheduled", "published", "archived")
+
+
+class Base(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=False, kw_only=True):
+    """Base of every API schema.
+
+    - ``forbid_unknown_fields``: a misspelt field is an error, never silently dropped.
+    - ``kw_only``: fields are named at every construction site, so adding a field
+      (always with a default) never shifts a positional argument.
+    """
+
+
+class Seo(Base):
+    """Search-engine overrides; empty means "use the title and summary"."""
+
+    title: Annotated[str, msgspec.Meta(max_length=120)] = ""
+    description: Annotated[str, msgspec.Meta(max_length=320)] = ""
+
+
+class Reference(Base):
+    """A published source an entry cites."""
+
+    title: Annotated[str, msgspec.Meta(min_length=1)]
+    url: Annotated[str, msgspec.Meta(pattern=r"^https?://")]
+    publisher: str = ""
+
+
+class EntryRef(Base):
+    """A reference to another entry, as it appears in responses."""
+
+    slug: str
+    title: str
+
+
+class TocItem(Base):
+    """One heading of an entry's body."""
+
+    level: int
+    text: str
+    anchor: str
+
+
+class EntryCommon(Base):
+    """Fields every entry has, whatever its type (the write side).
+
+    ``slug`` comes from the URL or the file name, never from this struct.
+    """
+
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    summary: Annotated[str, msgspec.Meta(max_length=1000)] = ""
+    body: str = ""
+    status: Status = "draft"
+    clinics: list[Slug] = msgspec.field(default_factory=list)
+    origin_clinic: Slug | None = None
+    tags: list[Slug] = msgspec.field(default_factory=list)
+    seo: Seo = msgspec.field(default_factory=Seo)
+    published_at: dt.datetime | None = None
+    reviewed_by: Slug | None = None
+    last_reviewed: dt.date | None = None
+
+
+COMMON_FIELDS: tuple[str, ...] = tuple(EntryCommon.__struct_fields__)
+
+# Fields computed at write time and stored on the entry.
+DERIVED_FIELDS: tuple[str, ...] = ("body_html", "toc", "reading_time_minutes", "links")
+
+# Fields a list item leaves out: the heavy rendered body. A detail read has them.
+DETAIL_ONLY_FIELDS: frozenset[str] = frozenset({"body", "body_html", "toc"})
+
+
+class ListEnvelope(Base):
+    """The envelope of every list response (documented; bodies are pre-encoded)."""
+
+    data: list[dict[str, Any]]
+    next_cursor: str | None = None

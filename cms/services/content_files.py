@@ -1,0 +1,267 @@
+"""Content as Markdown files with YAML front matter, one folder per type.
+
+``content/articles/low-back-pain-causes.md`` is the article with slug
+``low-back-pain-causes``; its front matter holds the common and type-specific
+fields (relations as slugs), the Markdown after it is the body. Loading
+validates every file before writing anything, then upserts all of them in one
+transaction; dumping writes the same layout back, leaving out every field
+that has its default, so that load then dump reproduces the files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import frontmatter
+import msgspec
+import yaml
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from cms.contenttypes import ContentType, TypeRegistry
+from cms.markdown import Renderer
+from cms.schemas import EntryCommon
+from cms.services.entries import derived_id, save_entry, save_relations
+from cms.services.errors import InvalidEntry
+from cms.services.validation import EntryInput, parse_entry
+from cms.storage.tables import Entry, EntryRelation
+
+SUFFIX = ".md"
+
+
+class ContentError(Exception):
+    """Files that cannot be loaded; each line names a file and a field."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass
+class LoadReport:
+    """What a load did."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped_folders: list[str] = field(default_factory=list)
+
+
+def _files(root: Path, types: TypeRegistry) -> tuple[list[tuple[ContentType, Path]], list[str]]:
+    if not root.is_dir():
+        raise ContentError([f"{root}: not a folder"])
+    found: list[tuple[ContentType, Path]] = []
+    skipped: list[str] = []
+    problems: list[str] = []
+    for folder in sorted(p for p in root.iterdir() if not p.name.startswith(".")):
+        if not folder.is_dir():
+            problems.append(f"{folder}: only type folders belong here (e.g. articles/)")
+            continue
+        ctype = types.by_plural(folder.name)
+        if ctype is None:
+            # A plugin's folder while the plugin is disabled: not an error.
+            skipped.append(folder.name)
+            continue
+        for path in sorted(folder.iterdir()):
+            if path.name.startswith("."):
+                continue
+            if path.suffix != SUFFIX or not path.is_file():
+                problems.append(f"{path}: not a {SUFFIX} file")
+                continue
+            found.append((ctype, path))
+    if problems:
+        raise ContentError(problems)
+    return found, skipped
+
+
+def read_file(ctype: ContentType, path: Path) -> EntryInput:
+    """Parse and validate one content file.
+
+    Raises:
+        ContentError: naming the file and each bad field.
+    """
+    try:
+        post = frontmatter.loads(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError, ValueError) as exc:
+        raise ContentError([f"{path}: front matter is not valid YAML: {exc}"]) from exc
+    meta: dict[str, Any] = dict(post.metadata)
+    for reserved in ("slug", "body", "type"):
+        if reserved in meta:
+            raise ContentError(
+                [f"{path}: {reserved}: not allowed in front matter (it comes from the file)"]
+            )
+    entry_id = meta.pop("id", None)
+    if entry_id is not None and not isinstance(entry_id, str):
+        raise ContentError([f"{path}: id: must be a UUID string"])
+    meta["body"] = post.content
+    try:
+        return parse_entry(ctype, path.stem, meta, entry_id=entry_id)
+    except InvalidEntry as exc:
+        raise ContentError([f"{path}: {e.field}: {e.message}" for e in exc.errors]) from exc
+
+
+async def load_content(
+    sessions: async_sessionmaker[AsyncSession],
+    types: TypeRegistry,
+    renderer: Renderer,
+    root: Path,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> LoadReport:
+    """Validate every file under ``root``, then upsert them all in one transaction.
+
+    Args:
+        progress: called with the number of files just processed.
+
+    Raises:
+        ContentError: listing every invalid file and field; nothing is written.
+    """
+    found, skipped = _files(root, types)
+    inputs: list[tuple[Path, EntryInput]] = []
+    problems: list[str] = []
+    for ctype, path in found:
+        try:
+            inputs.append((path, read_file(ctype, path)))
+        except ContentError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ContentError(problems)
+
+    report = LoadReport(skipped_folders=skipped)
+    async with sessions() as session, session.begin():
+        saved: list[tuple[Path, EntryInput, Entry, bool]] = []
+        existing = {(t, s) for t, s in (await session.exec(select(Entry.type, Entry.slug))).all()}
+        for path, inp in inputs:
+            try:
+                entry, changed = await save_entry(session, renderer, inp, actor="content-load")
+            except InvalidEntry as exc:
+                problems.extend(f"{path}: {e.field}: {e.message}" for e in exc.errors)
+                continue
+            saved.append((path, inp, entry, changed))
+            if progress:
+                progress(1)
+        # Relations last: entries may reference each other in any order.
+        for path, inp, entry, changed in saved:
+            if not changed:
+                report.unchanged += 1
+                continue
+            try:
+                await save_relations(session, types, entry, inp)
+            except InvalidEntry as exc:
+                problems.extend(f"{path}: {e.field}: {e.message}" for e in exc.errors)
+            if (inp.ctype.name, inp.slug) in existing:
+                report.updated += 1
+            else:
+                report.created += 1
+        if problems:
+            await session.rollback()
+            raise ContentError(problems)
+    return report
+
+
+def _non_default(struct: msgspec.Struct, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for info in msgspec.structs.fields(struct):
+        if info.name in skip:
+            continue
+        value = getattr(struct, info.name)
+        if info.default is not msgspec.NODEFAULT and value == info.default:
+            continue
+        if info.default_factory is not msgspec.NODEFAULT and value == info.default_factory():
+            continue
+        out[info.name] = msgspec.to_builtins(value)
+    return out
+
+
+def _iso(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def entry_file(ctype: ContentType, entry: Entry, relations: dict[str, list[str]]) -> str:
+    """The content file of ``entry``: front matter and body."""
+    common_relations = {k: v for k, v in relations.items() if k in EntryCommon.__struct_fields__}
+    common = msgspec.convert(
+        {
+            "title": entry.title,
+            "summary": entry.summary,
+            "status": entry.status,
+            "clinics": common_relations.get("clinics", []),
+            "origin_clinic": entry.origin_clinic,
+            "tags": entry.tags,
+            "seo": entry.seo,
+            "published_at": _iso(entry.published_at) if entry.published_at else None,
+            "reviewed_by": next(iter(common_relations.get("reviewed_by", [])), None),
+            "last_reviewed": entry.last_reviewed.isoformat() if entry.last_reviewed else None,
+        },
+        EntryCommon,
+    )
+    own_raw = dict(entry.data)
+    for name, rel in ctype.relations.items():
+        slugs = relations.get(name, [])
+        own_raw[name] = slugs if rel.many else (slugs[0] if slugs else None)
+    own = msgspec.convert(own_raw, ctype.fields)
+    meta: dict[str, Any] = {}
+    if entry.id != derived_id(ctype.name, entry.slug):
+        meta["id"] = entry.id
+    meta.update(_non_default(common, skip=frozenset({"body"})))
+    meta.update(_non_default(own))
+    post = frontmatter.Post(entry.body, **meta)
+    # No line folding: one field, one line, so diffs in git stay readable.
+    return frontmatter.dumps(post, sort_keys=False, width=1_000_000) + "\n"
+
+
+async def dump_content(
+    sessions: async_sessionmaker[AsyncSession], types: TypeRegistry, root: Path
+) -> int:
+    """Write every entry under ``root``; remove files of entries that no longer exist.
+
+    Returns:
+        The number of files written.
+    """
+    written = 0
+    async with sessions() as session:
+        for ctype in types:
+            entries = list(
+                (
+                    await session.exec(
+                        select(Entry).where(Entry.type == ctype.name).order_by(col(Entry.slug))
+                    )
+                ).all()
+            )
+            folder = root / ctype.plural
+            keep = {f"{e.slug}{SUFFIX}" for e in entries}
+            if folder.is_dir():
+                for stale in folder.glob(f"*{SUFFIX}"):
+                    if stale.name not in keep:
+                        stale.unlink()
+            if not entries:
+                continue
+            folder.mkdir(parents=True, exist_ok=True)
+            ids = [e.id for e in entries]
+            relations = await _relation_slugs(session, ids)
+            for entry in entries:
+                text = entry_file(ctype, entry, relations.get(entry.id, {}))
+                (folder / f"{entry.slug}{SUFFIX}").write_text(text, encoding="utf-8")
+                written += 1
+    return written
+
+
+async def _relation_slugs(session: AsyncSession, ids: list[str]) -> dict[str, dict[str, list[str]]]:
+    out: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    result = await session.exec(
+        select(EntryRelation.source_id, EntryRelation.field, Entry.slug)
+        .join(Entry, col(Entry.id) == col(EntryRelation.target_id))
+        .where(col(EntryRelation.source_id).in_(ids))
+        .order_by(
+            col(EntryRelation.source_id), col(EntryRelation.field), col(EntryRelation.position)
+        )
+    )
+    for source_id, fname, slug in result.all():
+        out[source_id][fname].append(slug)
+    return out

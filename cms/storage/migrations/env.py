@@ -1,0 +1,45 @@
+"""Alembic environment: runs migrations on the async engine of the given URL."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import context
+from sqlalchemy.engine import Connection
+from sqlmodel import SQLModel
+
+from cms.storage import tables  # noqa: F401  (registers the tables on the metadata)
+from cms.storage.db import create_engine
+
+target_metadata = SQLModel.metadata
+
+
+def _run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters by copying
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _run_async(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_run)
+    finally:
+        await engine.dispose()
+
+
+def run_migrations_online() -> None:
+    """Connect with the project's own engine set-up and migrate."""
+    url = context.config.attributes["database_url"]
+    asyncio.run(_run_async(url))
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline migrations are not supported; run `cms db upgrade`")
+run_migrations_online()

@@ -1,0 +1,134 @@
+"""The tables. They never leave the services layer: handlers see Structs or bytes.
+
+Common fields are columns; type-specific fields are one JSON document
+(validated by the type's Struct before it gets here); relations between
+entries are rows of one table indexed both ways; everything derived from the
+Markdown body, and the pre-encoded public document, is computed on save.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, LargeBinary, String
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timezone-aware UTC datetime on every database.
+
+    PostgreSQL stores ``timestamptz``; SQLite has no time zones, so values are
+    stored as naive UTC and given their zone back when read.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; give a time zone")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value
+
+
+def utcnow() -> dt.datetime:
+    """Now, in UTC, to the microsecond."""
+    return dt.datetime.now(dt.UTC)
+
+
+class Entry(SQLModel, table=True):
+    """One entry of any content type, with everything derived from it."""
+
+    __tablename__ = "entries"
+    __table_args__ = (
+        Index("uq_entries_type_slug", "type", "slug", unique=True),
+        # Keyset pagination of public lists, one index per sort column.
+        Index("ix_entries_published_at", "type", "status", "published_at", "id"),
+        Index("ix_entries_title", "type", "status", "title", "id"),
+        Index("ix_entries_created_at", "type", "status", "created_at", "id"),
+        Index("ix_entries_updated_at", "type", "status", "updated_at", "id"),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    type: str = Field(max_length=40)
+    slug: str = Field(max_length=120)
+    title: str = Field(max_length=200)
+    summary: str = Field(default="", sa_type=String)
+    body: str = Field(default="", sa_type=String)
+    status: str = Field(max_length=20)
+    origin_clinic: str | None = Field(default=None, max_length=120)
+    published_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: dt.datetime = Field(sa_type=UTCDateTime)
+    updated_at: dt.datetime = Field(sa_type=UTCDateTime)
+    version: int = 1
+    last_reviewed: dt.date | None = None
+    seo: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Tags in their written order; `entry_tags` indexes them for filters.
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Derived on save.
+    body_html: str = Field(default="", sa_type=String)
+    toc: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    reading_time_minutes: int = 0
+    links: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    search_text: str = Field(default="", sa_type=String)
+    content_hash: str = Field(default="", max_length=64)
+    # The public JSON object minus relations (they are joined at read time so a
+    # renamed or unpublished target never shows stale): full, and as a list item.
+    doc: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
+    doc_item: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
+
+
+class EntryRelation(SQLModel, table=True):
+    """An ordered reference from one entry's field to another entry."""
+
+    __tablename__ = "relations"
+    __table_args__ = (Index("ix_relations_target", "target_id", "field", "source_id"),)
+
+    source_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("entries.id", ondelete="CASCADE"), primary_key=True)
+    )
+    field: str = Field(primary_key=True, max_length=60)
+    position: int = Field(primary_key=True)
+    target_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("entries.id", ondelete="CASCADE"), nullable=False)
+    )
+
+
+class EntryTag(SQLModel, table=True):
+    """A tag on an entry, a row each so that tag filters use an index."""
+
+    __tablename__ = "entry_tags"
+    __table_args__ = (Index("ix_entry_tags_tag", "tag", "entry_id"),)
+
+    entry_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("entries.id", ondelete="CASCADE"), primary_key=True)
+    )
+    tag: str = Field(primary_key=True, max_length=120)
+
+
+class Revision(SQLModel, table=True):
+    """One saved version of an entry: the full write-side document as it was."""
+
+    __tablename__ = "revisions"
+
+    entry_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("entries.id", ondelete="CASCADE"), primary_key=True)
+    )
+    version: int = Field(primary_key=True)
+    created_at: dt.datetime = Field(sa_type=UTCDateTime)
+    actor: str | None = Field(default=None, max_length=120)
+    changed_fields: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    snapshot: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

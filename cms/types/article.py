@@ -1,0 +1,36 @@
+"""The article type: an educational post written by a practitioner."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from cms.contenttypes import ContentType, Relation
+from cms.schemas import Base, Reference, Slug
+
+
+class ArticleFields(Base):
+    """Fields of an article besides the common ones."""
+
+    author: Annotated[Slug | None, msgspec.Meta(description="The practitioner who wrote it.")] = (
+        None
+    )
+    conditions: Annotated[
+        list[Slug], msgspec.Meta(description="Conditions the article is about.")
+    ] = msgspec.field(default_factory=list)
+    hero_image_url: Annotated[str, msgspec.Meta(pattern=r"^(https?://.*)?$")] = ""
+    references: list[Reference] = msgspec.field(default_factory=list)
+
+
+ARTICLE = ContentType(
+    name="article",
+    plural="articles",
+    fields=ArticleFields,
+    label="Article",
+    description="An educational article by a practitioner about one or more conditions.",
+    relations={
+        "author": Relation(target="practitioner"),
+        "conditions": Relation(target="condition", many=True),
+    },
+)
