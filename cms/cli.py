@@ -67,13 +67,20 @@ def main() -> None:
 @click.option("--host", default=None, help="Address to bind (CMS_HOST).")
 @click.option("--port", type=int, default=None, help="Port to bind (CMS_PORT).")
 @click.option("--workers", type=int, default=1, show_default=True)
-def serve(host: str | None, port: int | None, workers: int) -> None:
+@click.option(
+    "--app",
+    "app_factory",
+    default="cms.app:create_app",
+    hidden=True,
+    help="Factory to serve; the benchmark serves its ceiling app with the same settings.",
+)
+def serve(host: str | None, port: int | None, workers: int, app_factory: str) -> None:
     """Serve the API with uvicorn."""
     import uvicorn
 
     settings = _settings()
     uvicorn.run(
-        "cms.app:create_app",
+        app_factory,
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
