@@ -68,7 +68,7 @@ class Renderer:
     """A configured markdown-it-py parser: core set-up plus plugin extensions."""
 
     def __init__(self, extensions: Iterable[Callable[[MarkdownIt], None]] = ()) -> None:
-        md = MarkdownIt("commonmark", {"html": False, "typographer": True})
+        md = MarkdownIt("commonmark", {"html": False})
         md.enable(["table", "strikethrough"])
         md.validateLink = validate_link  # type: ignore[method-assign]
         md.use(anchors_plugin, min_level=2, max_level=4)

@@ -57,7 +57,7 @@ def call_hook(
     """
     caller = getattr(manager.hook, hook_name)
     results = []
-    for impl in reversed(caller.get_hookimpls()):  # registration order
+    for impl in caller.get_hookimpls():  # in registration order
         name = plugin_name(manager, impl.plugin)
         try:
             result = impl.function(**kwargs)

@@ -13,13 +13,14 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, get
+from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Parameter
+from litestar.params import FromPath, QueryParameter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cms.api.caching import json_response
-from cms.api.problems import not_found, problem_spec
+from cms.api.problems import error_responses, not_found
 from cms.contenttypes import ContentType
 from cms.schemas import (
     DETAIL_ONLY_FIELDS,
@@ -115,10 +116,14 @@ def entry_routes(ctype: ContentType, settings: Settings) -> list[HTTPRouteHandle
     )
     allowed = {"limit", "cursor", "sort", *FILTERS}
     name = camel(ctype.plural)
-    errors = {
-        304: ResponseSpec(None, description="Not modified: the `If-None-Match` ETag is current."),
-        400: problem_spec("A query parameter is invalid; `errors` names it."),
+    not_modified = {
+        304: ResponseSpec(
+            None,
+            description="Not modified: the `If-None-Match` ETag is current.",
+            generate_examples=False,
+        )
     }
+    bad_query = "A query parameter is invalid; `errors` names it."
 
     @get(
         f"{API}/{ctype.plural}",
@@ -127,34 +132,38 @@ def entry_routes(ctype: ContentType, settings: Settings) -> list[HTTPRouteHandle
         description=f"{ctype.description} Keyset-paginated; filters combine with AND, "
         "comma-separated values of one filter with OR.",
         tags=[ctype.label],
-        responses={200: ResponseSpec(list_struct, description="One page."), **errors},
+        responses={
+            200: ResponseSpec(list_struct, description="One page.", generate_examples=False),
+            **not_modified,
+            **error_responses(http_400=bad_query),
+        },
     )
     async def list_handler(
         request: Request[Any, Any, Any],
-        session: AsyncSession,
+        session: NamedDependency[AsyncSession],
         limit: Annotated[
-            int, Parameter(ge=1, le=MAX_LIMIT, description="Items per page, 1 to 100.")
+            int, QueryParameter(ge=1, le=MAX_LIMIT, description="Items per page, 1 to 100.")
         ] = 20,
         cursor: Annotated[
-            str | None, Parameter(description="`next_cursor` of the previous page.")
+            str | None, QueryParameter(description="`next_cursor` of the previous page.")
         ] = None,
         sort: Annotated[
             str,
-            Parameter(
+            QueryParameter(
                 description="Sort field; a leading `-` sorts descending.",
                 schema_extra={"enum": list(sort_options)},
             ),
         ] = ctype.default_sort,
         clinic: Annotated[
-            str | None, Parameter(description="Clinic slugs the entries appear on.")
+            str | None, QueryParameter(description="Clinic slugs the entries appear on.")
         ] = None,
         condition: Annotated[
-            str | None, Parameter(description="Condition slugs the entries relate to.")
+            str | None, QueryParameter(description="Condition slugs the entries relate to.")
         ] = None,
         practitioner: Annotated[
-            str | None, Parameter(description="Practitioner slugs the entries relate to.")
+            str | None, QueryParameter(description="Practitioner slugs the entries relate to.")
         ] = None,
-        tag: Annotated[str | None, Parameter(description="Tags, any of.")] = None,
+        tag: Annotated[str | None, QueryParameter(description="Tags, any of.")] = None,
     ) -> Response[bytes]:
         unknown = sorted(set(request.query_params) - allowed)
         if unknown:
@@ -179,13 +188,13 @@ def entry_routes(ctype: ContentType, settings: Settings) -> list[HTTPRouteHandle
         description=ctype.description,
         tags=[ctype.label],
         responses={
-            200: ResponseSpec(detail_struct, description="The entry."),
-            **errors,
-            404: problem_spec("No published entry has this slug."),
+            200: ResponseSpec(detail_struct, description="The entry.", generate_examples=False),
+            **not_modified,
+            **error_responses(http_400=bad_query, http_404="No published entry has this slug."),
         },
     )
     async def detail_handler(
-        request: Request[Any, Any, Any], session: AsyncSession, slug: str
+        request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], slug: FromPath[str]
     ) -> Response[bytes]:
         if request.query_params:
             raise InvalidParameter(next(iter(request.query_params)), "unknown query parameter")

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, get
+from litestar.di import NamedDependency
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from cms.api.problems import Problem, problem_response, problem_spec
+from cms.api.problems import Problem, error_responses, problem_response
 from cms.schemas import Base
 
 
@@ -24,7 +25,7 @@ class Health(Base):
     operation_id="health",
     summary="Liveness: the process answers",
     tags=["Operations"],
-    cache_control=None,
+    responses=error_responses(),
 )
 async def health() -> Health:
     """Answers as long as the process runs; touches nothing else."""
@@ -36,9 +37,11 @@ async def health() -> Health:
     operation_id="ready",
     summary="Readiness: the database answers",
     tags=["Operations"],
-    responses={503: problem_spec("The database cannot be reached.")},
+    responses=error_responses(http_503="The database cannot be reached."),
 )
-async def ready(request: Request[Any, Any, Any], session: AsyncSession) -> Response[Health]:
+async def ready(
+    request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
+) -> Response[Health]:
     """Answers 200 when a trivial query succeeds, 503 otherwise."""
     try:
         await session.exec(text("SELECT 1"))  # type: ignore[call-overload]

@@ -181,5 +181,15 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
 def problem_spec(description: str) -> ResponseSpec:
     """The OpenAPI description of a problem response."""
     return ResponseSpec(
-        data_container=Problem, description=description, media_type=PROBLEM_MEDIA_TYPE
+        data_container=Problem,
+        description=description,
+        media_type=PROBLEM_MEDIA_TYPE,
+        generate_examples=False,
     )
+
+
+def error_responses(**described: str) -> dict[int, ResponseSpec]:
+    """Problem responses for the ``http_<status>`` codes given, and the 500 any route may give."""
+    specs = {int(key.removeprefix("http_")): problem_spec(text) for key, text in described.items()}
+    specs[500] = problem_spec("An unexpected error; it was logged, and no details are given.")
+    return specs

@@ -119,7 +119,7 @@ async def save_entry(
     entry.links = list(rendered.links)
     entry.search_text = "\n".join((common.title, common.summary, rendered.text))
     entry.content_hash = digest
-    entry.doc, entry.doc_item = _documents(entry, inp.ctype)
+    entry.doc, entry.doc_item = _documents(entry, inp.ctype, inp.effective_origin())
     session.add(entry)
     await session.flush()
 
@@ -202,7 +202,7 @@ def _iso(value: dt.datetime | None) -> str | None:
     return None if value is None else value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def _documents(entry: Entry, ctype: ContentType) -> tuple[bytes, bytes]:
+def _documents(entry: Entry, ctype: ContentType, origin: str | None) -> tuple[bytes, bytes]:
     """The public object of ``entry``, full and as a list item, pre-encoded.
 
     Relation fields hold placeholders here, so that their keys keep their place;
@@ -219,7 +219,7 @@ def _documents(entry: Entry, ctype: ContentType) -> tuple[bytes, bytes]:
         "summary": entry.summary,
         "status": entry.status,
         "clinics": [],
-        "origin_clinic": entry.origin_clinic,
+        "origin_clinic": origin,
         "tags": entry.tags,
         "seo": entry.seo,
         "published_at": _iso(entry.published_at),

@@ -50,6 +50,10 @@ class EntryInput:
                 out[name] = [] if value is None else [value]
         return out
 
+    def effective_origin(self) -> str | None:
+        """The canonical home: ``origin_clinic``, else the first of ``clinics``."""
+        return self.common.origin_clinic or next(iter(self.common.clinics), None)
+
     def payload(self) -> dict[str, Any]:
         """The write-side document: what a content file or a revision holds."""
         data: dict[str, Any] = {"id": self.id, "slug": self.slug}
@@ -82,26 +86,19 @@ def parse_entry(
     except msgspec.ValidationError as exc:
         errors.append(field_error(exc))
     if common is not None:
-        errors.extend(_check_common(ctype, slug, common))
+        errors.extend(_check_common(common))
     if errors or common is None or fields is None:
         raise InvalidEntry(errors)
-    if ctype.name == "clinic" and not common.clinics:
-        # A clinic appears on its own site unless told otherwise.
-        common = msgspec.structs.replace(common, clinics=[slug])
-    if common.origin_clinic is None and common.clinics:
-        common = msgspec.structs.replace(common, origin_clinic=common.clinics[0])
     return EntryInput(ctype=ctype, slug=slug, common=common, fields=fields, id=entry_id)
 
 
-def _check_common(ctype: ContentType, slug: str, common: EntryCommon) -> list[FieldError]:
+def _check_common(common: EntryCommon) -> list[FieldError]:
     errors = []
     if len(set(common.clinics)) != len(common.clinics):
         errors.append(FieldError("clinics", "lists a clinic twice"))
     if len(set(common.tags)) != len(common.tags):
         errors.append(FieldError("tags", "lists a tag twice"))
-    if common.origin_clinic is not None and common.origin_clinic not in (
-        common.clinics or ([slug] if ctype.name == "clinic" else [])
-    ):
+    if common.origin_clinic is not None and common.origin_clinic not in common.clinics:
         errors.append(
             FieldError(
                 "origin_clinic", f"{common.origin_clinic!r} is not one of the entry's clinics"
