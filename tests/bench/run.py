@@ -104,6 +104,9 @@ VOCABULARY = (
 )
 WORDS = tuple(VOCABULARY.split())
 
+# libyaml's dumper when PyYAML has it: ten times faster, which matters for 10,000 files.
+DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
 UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 RPS_RE = re.compile(r"^Requests/sec:\s+([\d.]+)", re.MULTILINE)
 PERCENTILE_RE = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
@@ -324,7 +327,7 @@ def article_file(rng: random.Random, n: int, demo: Mapping[str, list[str]]) -> t
         "author": rng.choice(demo["practitioners"]),
         "conditions": conditions,
     }
-    front = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=1000)
+    front = yaml.dump(meta, Dumper=DUMPER, sort_keys=False, allow_unicode=True, width=1000)
     return f"{slugify(title)}-{n:05d}", f"---\n{front}---\n\n{article_body(rng, conditions[0])}\n"
 
 
@@ -454,7 +457,9 @@ def run(tmp: Path, config: Config, wrk: str) -> list[Result]:
         "CMS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'bench.db'}",
         "CMS_HOST": HOST,
     }
+    started = time.perf_counter()
     slug = build_content(tmp / "content")
+    print(f"content: {ARTICLES:,} articles generated in {time.perf_counter() - started:.1f}s")
     prepare_database(env, tmp / "content")
     with (
         serve(env, tmp / "cms.log", "/ready") as cms,
