@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from swagger_ui_bundle import swagger_ui_path
 
 import cms
+from cms.api.cache import ResponseCache
 from cms.api.entries import entry_routes
 from cms.api.health import health, ready
 from cms.api.problems import EXCEPTION_HANDLERS
@@ -39,6 +40,7 @@ class Services:
     renderer: Renderer
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    cache: ResponseCache
 
 
 def build_services(settings: Settings, plugins: Sequence[object] | None = None) -> Services:
@@ -56,6 +58,7 @@ def build_services(settings: Settings, plugins: Sequence[object] | None = None) 
         renderer=Renderer(extensions),
         engine=engine,
         sessions=session_factory(engine),
+        cache=ResponseCache(),
     )
 
 
@@ -88,7 +91,7 @@ def create_app(
 
     route_handlers: list[Any] = [health, ready]
     for ctype in services.plugins.types:
-        route_handlers.extend(entry_routes(ctype, settings))
+        route_handlers.extend(entry_routes(ctype, settings, services.cache))
     for _name, routes in call_hook(services.plugins.manager, "register_routes"):
         route_handlers.extend(routes)
     route_handlers.append(

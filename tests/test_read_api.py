@@ -253,3 +253,31 @@ def test_anonymous_callers_never_see_drafts(with_drafts: TestClient[Any]) -> Non
     article = with_drafts.get("/api/v1/articles/opioids-and-back-pain").json()
     assert article["author"] is None
     assert with_drafts.get("/api/v1/articles?practitioner=new-hire").json()["data"] == []
+
+
+def test_a_write_elsewhere_is_seen_on_the_next_read(database_url: str, content_copy: Path) -> None:
+    load_folder(database_url, content_copy)
+    with TestClient(create_app(Settings(database_url=database_url))) as client:
+        before = client.get("/api/v1/clinics/calgary")
+        listed = client.get("/api/v1/clinics")
+        assert client.get("/api/v1/clinics/calgary").headers["etag"] == before.headers["etag"]
+        # Another process (its own engine) changes the clinic...
+        path = content_copy / "clinics" / "calgary.md"
+        path.write_text(path.read_text().replace("title: ", "title: Renamed ", 1))
+        load_folder(database_url, content_copy)
+        # ...and this app's next reads show it, with new ETags.
+        after = client.get(
+            "/api/v1/clinics/calgary", headers={"If-None-Match": before.headers["etag"]}
+        )
+        assert after.status_code == 200
+        assert after.json()["title"].startswith("Renamed ")
+        relisted = client.get("/api/v1/clinics")
+        assert relisted.headers["etag"] != listed.headers["etag"]
+        assert any(c["title"].startswith("Renamed ") for c in relisted.json()["data"])
+        # References to a renamed entry show its new title at once.
+        url = "/api/v1/articles/causes-of-low-back-pain-and-sciatica"
+        assert client.get(url).json()["author"]["title"] == "Lena Marchetti"
+        lena = content_copy / "practitioners" / "lena-marchetti.md"
+        lena.write_text(lena.read_text().replace("title: Lena Marchetti", "title: Dr Lena M."))
+        load_folder(database_url, content_copy)
+        assert client.get(url).json()["author"] == {"slug": "lena-marchetti", "title": "Dr Lena M."}

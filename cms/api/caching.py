@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
-from typing import Any
-
-from litestar import Request, Response
 
 JSON = "application/json"
 
@@ -28,21 +24,3 @@ def etag_matches(header: str | None, etag: str) -> bool:
         return True
     candidates = (tag.strip().removeprefix("W/") for tag in header.split(","))
     return etag in candidates
-
-
-def json_response(
-    request: Request[Any, Any, Any],
-    body: bytes,
-    *,
-    cache_control: str,
-    surrogate_keys: Iterable[str] = (),
-) -> Response[bytes]:
-    """Answer ``body`` with its ETag, or 304 when the client already has it."""
-    etag = etag_for(body)
-    headers = {"ETag": etag, "Cache-Control": cache_control}
-    keys = " ".join(surrogate_keys)
-    if keys:
-        headers["Surrogate-Key"] = keys
-    if etag_matches(request.headers.get("if-none-match"), etag):
-        return Response(content=b"", status_code=304, headers=headers)
-    return Response(content=body, media_type=JSON, headers=headers)

@@ -19,7 +19,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, QueryParameter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from cms.api.caching import json_response
+from cms.api.cache import ResponseCache, cached_json
 from cms.api.problems import error_responses, not_found
 from cms.contenttypes import ContentType
 from cms.schemas import (
@@ -101,8 +101,10 @@ def _split(name: str, raw: str | None) -> list[str]:
     return values
 
 
-def entry_routes(ctype: ContentType, settings: Settings) -> list[HTTPRouteHandler]:
-    """The public list and detail handlers of ``ctype``."""
+def entry_routes(
+    ctype: ContentType, settings: Settings, cache: ResponseCache
+) -> list[HTTPRouteHandler]:
+    """The public list and detail handlers of ``ctype``, answering through ``cache``."""
     detail_struct, item_struct = output_structs(ctype)
     list_struct = msgspec.defstruct(
         f"{ctype.label.replace(' ', '')}List",
@@ -176,10 +178,13 @@ def entry_routes(ctype: ContentType, settings: Settings) -> list[HTTPRouteHandle
                        "practitioner": practitioner, "tag": tag}  # fmt: skip
         filters = {k: _split(k, v) for k, v in raw_filters.items() if v is not None}
         query = ListQuery(limit=limit, sort=sort, cursor=cursor, filters=filters)
-        docs, next_cursor = await list_entries(session, ctype, query)
-        body = _encoder.encode({"data": docs, "next_cursor": next_cursor})
-        keys = [f"list:{ctype.name}", *(f"entry:{d['id']}" for d in docs)]
-        return json_response(request, body, cache_control=public_cache, surrogate_keys=keys)
+
+        async def build() -> tuple[bytes, list[str]]:
+            docs, next_cursor = await list_entries(session, ctype, query)
+            body = _encoder.encode({"data": docs, "next_cursor": next_cursor})
+            return body, [f"list:{ctype.name}", *(f"entry:{d['id']}" for d in docs)]
+
+        return await cached_json(request, session, cache, build, cache_control=public_cache)
 
     @get(
         f"{API}/{ctype.plural}/{{slug:str}}",
@@ -198,12 +203,13 @@ def entry_routes(ctype: ContentType, settings: Settings) -> list[HTTPRouteHandle
     ) -> Response[bytes]:
         if request.query_params:
             raise InvalidParameter(next(iter(request.query_params)), "unknown query parameter")
-        doc = await read_entry(session, ctype, slug)
-        if doc is None:
-            raise not_found(f"published {ctype.name} with slug {slug!r}")
-        body = _encoder.encode(doc)
-        return json_response(
-            request, body, cache_control=public_cache, surrogate_keys=[f"entry:{doc['id']}"]
-        )
+
+        async def build() -> tuple[bytes, list[str]]:
+            doc = await read_entry(session, ctype, slug)
+            if doc is None:
+                raise not_found(f"published {ctype.name} with slug {slug!r}")
+            return _encoder.encode(doc), [f"entry:{doc['id']}"]
+
+        return await cached_json(request, session, cache, build, cache_control=public_cache)
 
     return [list_handler, detail_handler]

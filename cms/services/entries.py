@@ -24,6 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from cms.contenttypes import ContentType, TypeRegistry
 from cms.markdown import Renderer
 from cms.schemas import DETAIL_ONLY_FIELDS
+from cms.services import generation
 from cms.services.errors import FieldError, InvalidEntry
 from cms.services.validation import EntryInput
 from cms.storage.tables import Entry, EntryRelation, EntryTag, Revision, utcnow
@@ -121,6 +122,7 @@ async def save_entry(
     entry.content_hash = digest
     entry.doc, entry.doc_item = _documents(entry, inp.ctype, inp.effective_origin())
     session.add(entry)
+    await generation.bump(session)
     await session.flush()
 
     await session.exec(delete(EntryTag).where(col(EntryTag.entry_id) == entry.id))
@@ -243,6 +245,10 @@ def _documents(entry: Entry, ctype: ContentType, origin: str | None) -> tuple[by
 # --- Reading ---------------------------------------------------------------
 
 
+# Built once: an alias copies every column, too costly to repeat per request.
+_TARGET = aliased(Entry, name="target")
+
+
 class RelatedRow(msgspec.Struct, array_like=True):
     """One relation of a document being read, with its target's current name."""
 
@@ -256,7 +262,7 @@ async def related_rows(
     session: AsyncSession, source_ids: Iterable[str], *, published_only: bool
 ) -> list[RelatedRow]:
     """Every relation of ``source_ids``, in field order, with target slug and title."""
-    target = aliased(Entry, name="target")
+    target = _TARGET
     query = (
         select(EntryRelation.source_id, EntryRelation.field, target.slug, target.title)
         .join(target, col(target.id) == col(EntryRelation.target_id))

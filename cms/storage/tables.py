@@ -132,3 +132,17 @@ class Revision(SQLModel, table=True):
     actor: str | None = Field(default=None, max_length=120)
     changed_fields: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     snapshot: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class SiteState(SQLModel, table=True):
+    """One row: a counter every write transaction increments.
+
+    Readers compare it with the generation a cached response was built at, so
+    a cache in any process knows, with one primary-key read, whether anything
+    has changed since.
+    """
+
+    __tablename__ = "site_state"
+
+    id: int = Field(default=1, primary_key=True)
+    generation: int = 0

@@ -1,0 +1,90 @@
+"""A per-process cache of public responses, validated by the content generation.
+
+A public GET is a pure function of its URL and of the stored content. The
+cache keeps the encoded body and its ETag per URL together with the
+generation it was built at; a request reads the generation (one primary-key
+read) and serves the cached bytes when nothing has been written since, from
+this process or any other. A revalidation with a matching ``If-None-Match``
+then costs no encoding and no hashing at all.
+
+Only anonymous reads are cached. The size is bounded (least recently used
+entries go first).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Request, Response
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from cms.api.caching import JSON, etag_for, etag_matches
+from cms.services import generation
+
+DEFAULT_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class Cached:
+    """One response as sent: body, ETag and surrogate keys."""
+
+    generation: int
+    body: bytes
+    etag: str
+    surrogate_keys: str
+
+
+class ResponseCache:
+    """URL → response, valid while the content generation has not moved."""
+
+    def __init__(self, size: int = DEFAULT_SIZE) -> None:
+        self.size = size
+        self._items: OrderedDict[str, Cached] = OrderedDict()
+
+    def get(self, key: str, current: int) -> Cached | None:
+        """The response for ``key`` if it was built at generation ``current``."""
+        item = self._items.get(key)
+        if item is None or item.generation != current:
+            return None
+        self._items.move_to_end(key)
+        return item
+
+    def put(self, key: str, item: Cached) -> None:
+        """Keep ``item``, dropping the least recently used beyond the size."""
+        self._items[key] = item
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+
+def cache_key(request: Request[Any, Any, Any]) -> str:
+    """The path and the query parameters in a canonical order."""
+    query = sorted(request.query_params.multi_items())
+    return request.url.path + "?" + "&".join(f"{k}={v}" for k, v in query)
+
+
+async def cached_json(
+    request: Request[Any, Any, Any],
+    session: AsyncSession,
+    cache: ResponseCache,
+    build: Callable[[], Awaitable[tuple[bytes, Sequence[str]]]],
+    *,
+    cache_control: str,
+) -> Response[bytes]:
+    """Answer from the cache, or ``build()`` the body and its surrogate keys and keep it."""
+    now = await generation.current(session)
+    key = cache_key(request)
+    item = cache.get(key, now)
+    if item is None:
+        body, keys = await build()
+        item = Cached(generation=now, body=body, etag=etag_for(body), surrogate_keys=" ".join(keys))
+        cache.put(key, item)
+    headers = {"ETag": item.etag, "Cache-Control": cache_control}
+    if item.surrogate_keys:
+        headers["Surrogate-Key"] = item.surrogate_keys
+    if etag_matches(request.headers.get("if-none-match"), item.etag):
+        return Response(content=b"", status_code=304, headers=headers)
+    return Response(content=item.body, media_type=JSON, headers=headers)
