@@ -25,6 +25,7 @@ from cms.api.health import health, ready
 from cms.api.problems import EXCEPTION_HANDLERS
 from cms.markdown import Renderer
 from cms.plugins import Plugins, call_hook, load_plugins
+from cms.services.generation import generation_reader
 from cms.settings import Settings
 from cms.storage.db import create_engine, session_factory
 
@@ -52,13 +53,14 @@ def build_services(settings: Settings, plugins: Sequence[object] | None = None) 
         for ext in exts
     ]
     engine = create_engine(settings.database_url)
+    generations = generation_reader(settings.database_url, engine)
     return Services(
         settings=settings,
         plugins=loaded,
         renderer=Renderer(extensions),
         engine=engine,
         sessions=session_factory(engine),
-        cache=ResponseCache(),
+        cache=ResponseCache(generations),
     )
 
 
@@ -87,6 +89,7 @@ def create_app(
         try:
             yield
         finally:
+            services.cache.generations.close()
             await services.engine.dispose()
 
     route_handlers: list[Any] = [health, ready]

@@ -69,3 +69,15 @@ def test_settings_from_environment(env: dict[str, str], expected: Settings) -> N
 def test_bad_settings_name_the_variable(env: dict[str, str], variable: str) -> None:
     with pytest.raises(SettingsError, match=variable):
         Settings.from_env(env)
+
+
+def test_content_reads_without_a_database_are_503_problems(tmp_path: Any) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/missing/sub/cms.db"
+    app = create_app(Settings(database_url=url))
+    (tmp_path / "missing" / "sub").rmdir()
+    with TestClient(app) as client:
+        for path in ("/api/v1/articles", "/api/v1/clinics/calgary"):
+            response = client.get(path)
+            assert response.status_code == 503, response.text
+            assert response.headers["content-type"].startswith("application/problem+json")
+            assert response.headers["retry-after"] == "5"

@@ -3,7 +3,8 @@
 A public GET is a pure function of its URL and of the stored content. The
 cache keeps the encoded body and its ETag per URL together with the
 generation it was built at; a request reads the generation (one primary-key
-read) and serves the cached bytes when nothing has been written since, from
+read, before anything else, so the content it may then read is never older)
+and serves the cached bytes when nothing has been written since, from
 this process or any other. A revalidation with a matching ``If-None-Match``
 then costs no encoding and no hashing at all.
 
@@ -19,10 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request, Response
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cms.api.caching import JSON, etag_for, etag_matches
-from cms.services import generation
+from cms.services.generation import GenerationReader
 
 DEFAULT_SIZE = 4096
 
@@ -40,7 +40,8 @@ class Cached:
 class ResponseCache:
     """URL → response, valid while the content generation has not moved."""
 
-    def __init__(self, size: int = DEFAULT_SIZE) -> None:
+    def __init__(self, generations: GenerationReader, size: int = DEFAULT_SIZE) -> None:
+        self.generations = generations
         self.size = size
         self._items: OrderedDict[str, Cached] = OrderedDict()
 
@@ -68,14 +69,13 @@ def cache_key(request: Request[Any, Any, Any]) -> str:
 
 async def cached_json(
     request: Request[Any, Any, Any],
-    session: AsyncSession,
     cache: ResponseCache,
     build: Callable[[], Awaitable[tuple[bytes, Sequence[str]]]],
     *,
     cache_control: str,
 ) -> Response[bytes]:
     """Answer from the cache, or ``build()`` the body and its surrogate keys and keep it."""
-    now = await generation.current(session)
+    now = await cache.generations.current()
     key = cache_key(request)
     item = cache.get(key, now)
     if item is None:

@@ -184,7 +184,7 @@ def entry_routes(
             body = _encoder.encode({"data": docs, "next_cursor": next_cursor})
             return body, [f"list:{ctype.name}", *(f"entry:{d['id']}" for d in docs)]
 
-        return await cached_json(request, session, cache, build, cache_control=public_cache)
+        return await cached_json(request, cache, build, cache_control=public_cache)
 
     @get(
         f"{API}/{ctype.plural}/{{slug:str}}",
@@ -210,6 +210,6 @@ def entry_routes(
                 raise not_found(f"published {ctype.name} with slug {slug!r}")
             return _encoder.encode(doc), [f"entry:{doc['id']}"]
 
-        return await cached_json(request, session, cache, build, cache_control=public_cache)
+        return await cached_json(request, cache, build, cache_control=public_cache)
 
     return [list_handler, detail_handler]

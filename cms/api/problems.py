@@ -8,6 +8,7 @@ exceptions are logged and answered with a bare 500 problem: never a traceback.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 import msgspec
@@ -16,6 +17,7 @@ from litestar.exceptions import HTTPException, NotFoundException, ValidationExce
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
+from sqlalchemy.exc import OperationalError
 
 from cms.schemas import Base
 from cms.services.errors import FieldError, InvalidEntry
@@ -157,6 +159,20 @@ def _handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Respons
     )
 
 
+def _handle_database_down(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    logger.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return problem_response(
+        request,
+        Problem(
+            type=PROBLEM_BASE + "database-unavailable",
+            title="Database unavailable",
+            status=503,
+            detail="The content store cannot be reached; try again shortly.",
+        ),
+        {"Retry-After": "5"},
+    )
+
+
 def _handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(
@@ -174,6 +190,8 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     InvalidParameter: _handle_invalid_parameter,
     ValidationException: _handle_validation,
     HTTPException: _handle_http,
+    OperationalError: _handle_database_down,
+    sqlite3.OperationalError: _handle_database_down,
     Exception: _handle_unexpected,
 }
 
@@ -189,7 +207,8 @@ def problem_spec(description: str) -> ResponseSpec:
 
 
 def error_responses(**described: str) -> dict[int, ResponseSpec]:
-    """Problem responses for the ``http_<status>`` codes given, and the 500 any route may give."""
+    """Problem responses for the ``http_<status>`` codes given, and the 500 and 503 any may give."""
     specs = {int(key.removeprefix("http_")): problem_spec(text) for key, text in described.items()}
     specs[500] = problem_spec("An unexpected error; it was logged, and no details are given.")
+    specs.setdefault(503, problem_spec("The database cannot be reached; retry after a moment."))
     return specs
