@@ -13,10 +13,10 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, get
-from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, QueryParameter
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cms.api.cache import ResponseCache, cached_json
@@ -102,9 +102,16 @@ def _split(name: str, raw: str | None) -> list[str]:
 
 
 def entry_routes(
-    ctype: ContentType, settings: Settings, cache: ResponseCache
+    ctype: ContentType,
+    settings: Settings,
+    cache: ResponseCache,
+    sessions: async_sessionmaker[AsyncSession],
 ) -> list[HTTPRouteHandler]:
-    """The public list and detail handlers of ``ctype``, answering through ``cache``."""
+    """The public list and detail handlers of ``ctype``, answering through ``cache``.
+
+    The handlers open a session only when the cache misses: a hit touches
+    nothing but the generation counter.
+    """
     detail_struct, item_struct = output_structs(ctype)
     list_struct = msgspec.defstruct(
         f"{ctype.label.replace(' ', '')}List",
@@ -142,7 +149,6 @@ def entry_routes(
     )
     async def list_handler(
         request: Request[Any, Any, Any],
-        session: NamedDependency[AsyncSession],
         limit: Annotated[
             int, QueryParameter(ge=1, le=MAX_LIMIT, description="Items per page, 1 to 100.")
         ] = 20,
@@ -180,7 +186,8 @@ def entry_routes(
         query = ListQuery(limit=limit, sort=sort, cursor=cursor, filters=filters)
 
         async def build() -> tuple[bytes, list[str]]:
-            docs, next_cursor = await list_entries(session, ctype, query)
+            async with sessions() as session:
+                docs, next_cursor = await list_entries(session, ctype, query)
             body = _encoder.encode({"data": docs, "next_cursor": next_cursor})
             return body, [f"list:{ctype.name}", *(f"entry:{d['id']}" for d in docs)]
 
@@ -199,13 +206,14 @@ def entry_routes(
         },
     )
     async def detail_handler(
-        request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], slug: FromPath[str]
+        request: Request[Any, Any, Any], slug: FromPath[str]
     ) -> Response[bytes]:
         if request.query_params:
             raise InvalidParameter(next(iter(request.query_params)), "unknown query parameter")
 
         async def build() -> tuple[bytes, list[str]]:
-            doc = await read_entry(session, ctype, slug)
+            async with sessions() as session:
+                doc = await read_entry(session, ctype, slug)
             if doc is None:
                 raise not_found(f"published {ctype.name} with slug {slug!r}")
             return _encoder.encode(doc), [f"entry:{doc['id']}"]
