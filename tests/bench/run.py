@@ -152,6 +152,8 @@ class Scenario:
     url: str
     headers: Mapping[str, str] = field(default_factory=dict)
     status: int = 200
+    script: Path | None = None
+    """A wrk Lua script choosing each request's path (the URL is checked first)."""
 
 
 @dataclass(frozen=True)
@@ -207,6 +209,8 @@ def run_wrk(wrk: str, scenario: Scenario, seconds: int) -> str:
     """Drive ``scenario`` for ``seconds``; wrk's report."""
     headers = [arg for k, v in scenario.headers.items() for arg in ("-H", f"{k}: {v}")]
     command = [wrk, f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency"]
+    if scenario.script is not None:
+        command += ["-s", str(scenario.script)]
     done = subprocess.run(
         [*command, *headers, scenario.url], capture_output=True, text=True, check=False
     )
@@ -331,11 +335,11 @@ def article_file(rng: random.Random, n: int, demo: Mapping[str, list[str]]) -> t
     return f"{slugify(title)}-{n:05d}", f"---\n{front}---\n\n{article_body(rng, conditions[0])}\n"
 
 
-def build_content(folder: Path) -> str:
+def build_content(folder: Path) -> list[str]:
     """Copy the demo content to ``folder`` and add the generated articles.
 
     Returns:
-        The slug of one generated article, the one the detail scenarios read.
+        The slugs of the generated articles.
     """
     shutil.copytree(REPO / "content", folder)
     demo = {name: demo_slugs(name) for name in ("clinics", "conditions", "practitioners")}
@@ -345,7 +349,31 @@ def build_content(folder: Path) -> str:
         slug, text = article_file(rng, n, demo)
         (folder / "articles" / f"{slug}.md").write_text(text, encoding="utf-8")
         slugs.append(slug)
-    return slugs[len(slugs) // 2]
+    return slugs
+
+
+# Each wrk thread walks the paths in order from its own starting point. A
+# cycle longer than the response cache (4,096 responses) misses it on every
+# request: least recently used is exactly the next one wanted.
+WALK_LUA = """
+local paths = {%s}
+local count = 0
+function setup(thread)
+  thread:set("position", count * math.floor(#paths / %d))
+  count = count + 1
+end
+function request()
+  position = position + 1
+  return wrk.format("GET", paths[(position %% #paths) + 1])
+end
+"""
+
+
+def walk_script(path: Path, urls: list[str]) -> Path:
+    """A wrk script that requests ``urls`` (paths) in a cycle."""
+    quoted = ",".join(f'"{u}"' for u in urls)
+    path.write_text(WALK_LUA % (quoted, THREADS), encoding="utf-8")
+    return path
 
 
 # --- the CMS and its servers -----------------------------------------------
@@ -435,9 +463,10 @@ def serve(env: Mapping[str, str], log: Path, ready: str, *options: str) -> Itera
 # --- the run ---------------------------------------------------------------
 
 
-def scenarios(cms: str, ceiling: str, slug: str) -> list[Scenario]:
+def scenarios(cms: str, ceiling: str, slugs: list[str], tmp: Path) -> list[Scenario]:
     """Every scenario, the ceiling last; the revalidation uses the detail's current ETag."""
-    detail = f"{cms}/api/v1/articles/{slug}"
+    detail = f"{cms}/api/v1/articles/{slugs[len(slugs) // 2]}"
+    walk = walk_script(tmp / "walk.lua", [f"/api/v1/articles/{s}" for s in slugs])
     reply = fetch(detail)
     if reply.status != 200 or not reply.etag:
         raise BenchError(f"GET {detail} answered {reply.status}, ETag {reply.etag!r}")
@@ -446,6 +475,7 @@ def scenarios(cms: str, ceiling: str, slug: str) -> list[Scenario]:
         Scenario("article detail", detail),
         Scenario("condition detail", f"{cms}/api/v1/conditions/sciatica"),
         Scenario("article 304", detail, {"If-None-Match": reply.etag}, status=304),
+        Scenario("detail, uncached", detail, script=walk),
         Scenario("ceiling", f"{ceiling}{CEILING_PATH}"),
     ]
 
@@ -458,7 +488,7 @@ def run(tmp: Path, config: Config, wrk: str) -> list[Result]:
         "CMS_HOST": HOST,
     }
     started = time.perf_counter()
-    slug = build_content(tmp / "content")
+    slugs = build_content(tmp / "content")
     print(f"content: {ARTICLES:,} articles generated in {time.perf_counter() - started:.1f}s")
     prepare_database(env, tmp / "content")
     with (
@@ -470,7 +500,7 @@ def run(tmp: Path, config: Config, wrk: str) -> list[Result]:
             f"{config.duration}s measured per scenario",
             flush=True,
         )
-        return [measure(wrk, s, config) for s in scenarios(cms, ceiling, slug)]
+        return [measure(wrk, s, config) for s in scenarios(cms, ceiling, slugs, tmp)]
 
 
 def table(results: list[Result]) -> str:
