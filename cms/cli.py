@@ -125,6 +125,7 @@ def content() -> None:
 def content_load(folder: Path) -> None:
     """Validate every file in FOLDER, then upsert them all, or write nothing."""
     from cms.app import build_services
+    from cms.plugins import PluginError
     from cms.services.content_files import ContentError, _files, load_content
 
     services = build_services(_settings())
@@ -140,7 +141,7 @@ def content_load(folder: Path) -> None:
             ) as bar:
                 return await load_content(
                     services.sessions,
-                    services.plugins.types,
+                    services.plugins,
                     services.renderer,
                     folder,
                     progress=bar.update,
@@ -150,6 +151,8 @@ def content_load(folder: Path) -> None:
 
     try:
         report = _run(go())
+    except PluginError as exc:
+        raise click.ClickException(str(exc)) from exc
     except ContentError as exc:
         click.echo(f"{len(exc.problems)} problem(s); nothing was written:", err=True)
         for line in exc.problems:
@@ -223,11 +226,30 @@ def plugins() -> None:
 
 
 @plugins.command("list")
-def plugins_list() -> None:
-    """Print the loaded plugins and the content types each registered."""
-    from cms.plugins import load_plugins
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the document GET /api/v1/plugins serves."
+)
+def plugins_list(as_json: bool) -> None:
+    """Print the loaded plugins, their versions and what each registered."""
+    from cms.app import create_app
 
-    loaded = load_plugins(_settings().plugins)
-    for name, version in loaded.names.items():
-        types = [t.name for t in loaded.types if t.plugin == name]
-        click.echo(f"{name} {version or '(built in)'}: types {', '.join(types) or '-'}")
+    # The app factory loads and checks the plugins and mounts their routes,
+    # exactly as `cms serve` does; no database connection is opened.
+    settings = msgspec.structs.replace(_settings(), database_url="sqlite+aiosqlite://")
+    report = create_app(settings).state.services.plugin_report
+    if as_json:
+        click.echo(msgspec.json.format(msgspec.json.encode(report), indent=2))
+        return
+    for info in report.data:
+        click.echo(f"{info.name} {info.version or '(built in)'} [{info.source}]")
+        rows = [
+            ("hooks", info.hooks),
+            ("content types", info.content_types),
+            ("response fields", info.response_fields),
+            ("routes", info.routes),
+            ("markdown extensions", info.markdown_extensions),
+            ("commands", info.commands),
+        ]
+        for label, values in rows:
+            if values:
+                click.echo(f"  {label}: {', '.join(values)}")

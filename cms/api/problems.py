@@ -19,6 +19,7 @@ from litestar.types import ExceptionHandlersMap
 
 from cms.schemas import Base
 from cms.services.errors import FieldError, InvalidEntry
+from cms.services.lifecycle import PublishRefused
 from cms.services.listing import InvalidParameter
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -98,12 +99,29 @@ def invalid_entry(exc: InvalidEntry) -> ProblemException:
     )
 
 
+def publish_refused(exc: PublishRefused) -> ProblemException:
+    """A 422 listing every reason the plugins gave for refusing to publish."""
+    return ProblemException(
+        422,
+        "Publishing refused",
+        detail=str(exc),
+        type_=PROBLEM_BASE + "publish-refused",
+        errors=[_field(e) for e in exc.errors],
+    )
+
+
 def _field(error: FieldError) -> ProblemError:
     return ProblemError(name=error.field, reason=error.message, location="body")
 
 
 def _handle_problem(request: Request[Any, Any, Any], exc: ProblemException) -> Response[bytes]:
     return problem_response(request, exc.problem, exc.headers)
+
+
+def _handle_publish_refused(
+    request: Request[Any, Any, Any], exc: PublishRefused
+) -> Response[bytes]:
+    return problem_response(request, publish_refused(exc).problem)
 
 
 def _handle_invalid_parameter(
@@ -171,6 +189,7 @@ def _handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respo
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     ProblemException: _handle_problem,
+    PublishRefused: _handle_publish_refused,
     InvalidParameter: _handle_invalid_parameter,
     ValidationException: _handle_validation,
     HTTPException: _handle_http,
