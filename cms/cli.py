@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,6 +25,17 @@ def _settings() -> Settings:
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
+
+
+def _loading_plugins(build: Callable[[], T]) -> T:
+    """``build()``, with a plugin that cannot load or clashes as a one-line error naming it."""
+    from cms.contenttypes import RegistrationError
+    from cms.plugins import PluginError
+
+    try:
+        return build()
+    except (PluginError, RegistrationError) as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 class CmsGroup(click.Group):
@@ -128,7 +139,7 @@ def content_load(folder: Path) -> None:
     from cms.plugins import PluginError
     from cms.services.content_files import ContentError, _files, load_content
 
-    services = build_services(_settings())
+    services = _loading_plugins(lambda: build_services(_settings()))
     try:
         total = len(_files(folder, services.plugins.types)[0])
     except ContentError as exc:
@@ -170,7 +181,7 @@ def content_dump(folder: Path) -> None:
     from cms.app import build_services
     from cms.services.content_files import dump_content
 
-    services = build_services(_settings())
+    services = _loading_plugins(lambda: build_services(_settings()))
 
     async def go() -> int:
         try:
@@ -236,7 +247,7 @@ def plugins_list(as_json: bool) -> None:
     # The app factory loads and checks the plugins and mounts their routes,
     # exactly as `cms serve` does; no database connection is opened.
     settings = msgspec.structs.replace(_settings(), database_url="sqlite+aiosqlite://")
-    report = create_app(settings).state.services.plugin_report
+    report = _loading_plugins(lambda: create_app(settings)).state.services.plugin_report
     if as_json:
         click.echo(msgspec.json.format(msgspec.json.encode(report), indent=2))
         return

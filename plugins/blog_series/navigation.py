@@ -35,6 +35,7 @@ from plugins.blog_series.types import SERIES, OutlinePart, PartRef, SeriesNaviga
 NAVIGATION = "series"
 OUTLINE = "outline"
 PARTS = "parts"
+CHUNK = 1000
 
 
 @dataclass(frozen=True)
@@ -52,15 +53,16 @@ async def series_touched(session: AsyncSession, saved: Sequence[SavedEntry]) -> 
     """Ids of the series whose outline may have changed with ``saved``, in a stable order."""
     touched = {s.id for s in saved if s.type == SERIES.name}
     others = [s.id for s in saved if s.type != SERIES.name]
-    if others:
-        source = aliased(Entry, name="source")
+    source = aliased(Entry, name="source")
+    # In chunks: a bulk load may change more entries than a query takes parameters.
+    for start in range(0, len(others), CHUNK):
         result = await session.exec(
             select(EntryRelation.source_id)
             .join(source, col(source.id) == col(EntryRelation.source_id))
             .where(
                 col(EntryRelation.field) == PARTS,
                 col(source.type) == SERIES.name,
-                col(EntryRelation.target_id).in_(others),
+                col(EntryRelation.target_id).in_(others[start : start + CHUNK]),
             )
         )
         touched.update(result.all())
