@@ -22,9 +22,10 @@ import cms
 from cms.api.cache import ResponseCache
 from cms.api.entries import entry_routes
 from cms.api.health import health, ready
+from cms.api.plugins import list_plugins
 from cms.api.problems import EXCEPTION_HANDLERS
 from cms.markdown import Renderer
-from cms.plugins import Plugins, call_hook, load_plugins
+from cms.plugins import PluginList, Plugins, call_hook, check_routes, describe, load_plugins
 from cms.services.generation import generation_reader
 from cms.settings import Settings
 from cms.storage.db import create_engine, session_factory
@@ -42,6 +43,8 @@ class Services:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     cache: ResponseCache
+    plugin_report: PluginList | None = None
+    """What each plugin registered, routes included (set by :func:`create_app`)."""
 
 
 def build_services(settings: Settings, plugins: Sequence[object] | None = None) -> Services:
@@ -92,11 +95,18 @@ def create_app(
             services.cache.generations.close()
             await services.engine.dispose()
 
-    route_handlers: list[Any] = [health, ready]
+    # Every route with the plugin that serves it: a route served twice fails
+    # here, naming both plugins, before Litestar sees it.
+    owned: list[tuple[str, Any]] = [("cms", h) for h in (health, ready, list_plugins)]
     for ctype in services.plugins.types:
-        route_handlers.extend(entry_routes(ctype, settings, services.cache, services.sessions))
-    for _name, routes in call_hook(services.plugins.manager, "register_routes"):
-        route_handlers.extend(routes)
+        owned.extend(
+            (ctype.plugin, h)
+            for h in entry_routes(ctype, settings, services.cache, services.sessions)
+        )
+    for name, routes in call_hook(services.plugins.manager, "register_routes"):
+        owned.extend((name, r) for r in routes)
+    services.plugin_report = describe(services.plugins, check_routes(owned))
+    route_handlers: list[Any] = [h for _owner, h in owned]
     route_handlers.append(
         create_static_files_router(
             path=DOCS_ASSETS, directories=[swagger_ui_path], include_in_schema=False

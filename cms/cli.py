@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,6 +25,17 @@ def _settings() -> Settings:
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
+
+
+def _loading_plugins(build: Callable[[], T]) -> T:
+    """``build()``, with a plugin that cannot load or clashes as a one-line error naming it."""
+    from cms.contenttypes import RegistrationError
+    from cms.plugins import PluginError
+
+    try:
+        return build()
+    except (PluginError, RegistrationError) as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 class CmsGroup(click.Group):
@@ -125,9 +136,10 @@ def content() -> None:
 def content_load(folder: Path) -> None:
     """Validate every file in FOLDER, then upsert them all, or write nothing."""
     from cms.app import build_services
+    from cms.plugins import PluginError
     from cms.services.content_files import ContentError, _files, load_content
 
-    services = build_services(_settings())
+    services = _loading_plugins(lambda: build_services(_settings()))
     try:
         total = len(_files(folder, services.plugins.types)[0])
     except ContentError as exc:
@@ -140,7 +152,7 @@ def content_load(folder: Path) -> None:
             ) as bar:
                 return await load_content(
                     services.sessions,
-                    services.plugins.types,
+                    services.plugins,
                     services.renderer,
                     folder,
                     progress=bar.update,
@@ -150,6 +162,8 @@ def content_load(folder: Path) -> None:
 
     try:
         report = _run(go())
+    except PluginError as exc:
+        raise click.ClickException(str(exc)) from exc
     except ContentError as exc:
         click.echo(f"{len(exc.problems)} problem(s); nothing was written:", err=True)
         for line in exc.problems:
@@ -167,7 +181,7 @@ def content_dump(folder: Path) -> None:
     from cms.app import build_services
     from cms.services.content_files import dump_content
 
-    services = build_services(_settings())
+    services = _loading_plugins(lambda: build_services(_settings()))
 
     async def go() -> int:
         try:
@@ -223,11 +237,30 @@ def plugins() -> None:
 
 
 @plugins.command("list")
-def plugins_list() -> None:
-    """Print the loaded plugins and the content types each registered."""
-    from cms.plugins import load_plugins
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the document GET /api/v1/plugins serves."
+)
+def plugins_list(as_json: bool) -> None:
+    """Print the loaded plugins, their versions and what each registered."""
+    from cms.app import create_app
 
-    loaded = load_plugins(_settings().plugins)
-    for name, version in loaded.names.items():
-        types = [t.name for t in loaded.types if t.plugin == name]
-        click.echo(f"{name} {version or '(built in)'}: types {', '.join(types) or '-'}")
+    # The app factory loads and checks the plugins and mounts their routes,
+    # exactly as `cms serve` does; no database connection is opened.
+    settings = msgspec.structs.replace(_settings(), database_url="sqlite+aiosqlite://")
+    report = _loading_plugins(lambda: create_app(settings)).state.services.plugin_report
+    if as_json:
+        click.echo(msgspec.json.format(msgspec.json.encode(report), indent=2))
+        return
+    for info in report.data:
+        click.echo(f"{info.name} {info.version or '(built in)'} [{info.source}]")
+        rows = [
+            ("hooks", info.hooks),
+            ("content types", info.content_types),
+            ("response fields", info.response_fields),
+            ("routes", info.routes),
+            ("markdown extensions", info.markdown_extensions),
+            ("commands", info.commands),
+        ]
+        for label, values in rows:
+            if values:
+                click.echo(f"  {label}: {', '.join(values)}")

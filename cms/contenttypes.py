@@ -8,12 +8,13 @@ them from here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import msgspec
 
-from cms.schemas import SLUG_RE
+from cms.schemas import COMMON_FIELDS, SLUG_RE
 
 
 @dataclass(frozen=True)
@@ -23,10 +24,38 @@ class Relation:
     Attributes:
         target: the content type name the slugs refer to.
         many: ``list[Slug]`` when true, ``Slug | None`` otherwise.
+        optional_targets: further types the field may reference, whose plugins
+            may be disabled (a series' parts are articles, and case stories when
+            that plugin is on). When there are any, values name their type:
+            ``case-story/after-the-accident`` (a :data:`cms.schemas.EntryKey`),
+            so a reference never changes meaning when another type gains an
+            entry with the same slug.
     """
 
     target: str
     many: bool = False
+    optional_targets: tuple[str, ...] = ()
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """Every type the field may reference, the required one first."""
+        return (self.target, *self.optional_targets)
+
+    @property
+    def typed(self) -> bool:
+        """Whether values are ``type/slug`` rather than bare slugs."""
+        return bool(self.optional_targets)
+
+    def split(self, value: str) -> tuple[str, str]:
+        """The (type, slug) a stored value names."""
+        if not self.typed:
+            return self.target, value
+        type_name, _, slug = value.partition("/")
+        return type_name, slug
+
+    def join(self, type_name: str, slug: str) -> str:
+        """The value that names the entry ``type_name``/``slug`` in this field."""
+        return f"{type_name}/{slug}" if self.typed else slug
 
 
 # Relations every type has, whatever its Struct: the clinic sites it appears on,
@@ -37,6 +66,40 @@ COMMON_RELATIONS: Mapping[str, Relation] = {
 }
 
 SORT_FIELDS: tuple[str, ...] = ("published_at", "title", "created_at", "updated_at")
+
+# Keys of every response object besides the common and type-specific fields:
+# identity, bookkeeping and what is derived on save.
+RESPONSE_KEYS: frozenset[str] = frozenset(
+    {"id", "type", "slug", "created_at", "updated_at", "version", "body_html", "toc",
+     "reading_time_minutes", "links", "json_ld"}
+)  # fmt: skip
+
+JsonLdMapping = Callable[[Mapping[str, Any]], Mapping[str, Any]]
+"""Maps an entry's write-side document to a schema.org object (see ``ContentType.json_ld``)."""
+
+
+@dataclass(frozen=True)
+class ResponseField:
+    """A field one plugin adds to the responses of other types.
+
+    Its values are computed by the plugin when something it depends on is
+    saved, and stored (:func:`cms.services.extras.set_extra`); a read fetches
+    the values of a whole page in one query, never one per item.
+
+    Attributes:
+        name: the key in the response object (``series``).
+        types: names of the content types whose responses carry it.
+        schema: the type of the value for the API documentation, e.g.
+            ``SeriesNavigation | None``; entries without a stored value show null.
+        description: one sentence for the API documentation.
+        plugin: the name of the plugin that registered it (set by the registry).
+    """
+
+    name: str
+    types: tuple[str, ...]
+    schema: Any
+    description: str
+    plugin: str = ""
 
 
 @dataclass(frozen=True)
@@ -52,7 +115,14 @@ class ContentType:
         label: a human name for documentation (``Article``).
         description: one sentence for the API documentation.
         default_sort: the list order when the caller names none.
+        json_ld: maps the entry's write-side document (common and own fields,
+            relations as slugs, plus ``id``, ``type`` and ``published_at``) to a
+            schema.org object; called on save, the result (with ``@context``) is
+            stored and served as ``json_ld`` in the entry's detail. None: null.
+        in_feeds: whether the clinics' feeds include published entries of this type.
         plugin: the name of the plugin that registered it (set by the registry).
+        response_fields: fields other plugins add to its responses (set by the
+            registry from ``register_response_fields``).
     """
 
     name: str
@@ -62,7 +132,10 @@ class ContentType:
     description: str
     relations: Mapping[str, Relation] = field(default_factory=dict)
     default_sort: str = "-published_at"
+    json_ld: JsonLdMapping | None = None
+    in_feeds: bool = False
     plugin: str = ""
+    response_fields: tuple[ResponseField, ...] = ()
 
     def all_relations(self) -> Mapping[str, Relation]:
         """The common relations followed by this type's own."""
@@ -109,6 +182,12 @@ class TypeRegistry:
                 raise RegistrationError(
                     f"plugin {who!r}: relation {name!r} is not a field of {ctype.fields.__name__}"
                 )
+        clash = sorted(own & (set(COMMON_FIELDS) | RESPONSE_KEYS))
+        if clash:
+            raise RegistrationError(
+                f"plugin {who!r}: {ctype.fields.__name__} redefines the common field(s) "
+                f"{', '.join(clash)}"
+            )
         if ctype.default_sort not in ctype.sort_options():
             raise RegistrationError(
                 f"plugin {who!r}: default_sort {ctype.default_sort!r} is not a sort option"
@@ -117,7 +196,10 @@ class TypeRegistry:
         self._by_plural[ctype.plural] = ctype
 
     def check_relations(self) -> None:
-        """Check that every relation targets a registered type (after all are added)."""
+        """Check that every relation targets a registered type (after all are added).
+
+        Optional targets may be missing: their plugin may be disabled.
+        """
         for ctype in self:
             for fname, rel in ctype.all_relations().items():
                 if rel.target not in self._by_name:
@@ -125,6 +207,38 @@ class TypeRegistry:
                         f"plugin {ctype.plugin!r}: {ctype.name}.{fname} targets unknown "
                         f"type {rel.target!r}"
                     )
+
+    def add_response_field(self, rfield: ResponseField) -> None:
+        """Add a field to the responses of ``rfield.types``, failing loudly on a clash."""
+        who = rfield.plugin or "unknown plugin"
+        if not rfield.types:
+            raise RegistrationError(f"plugin {who!r}: response field {rfield.name!r} names no type")
+        for type_name in rfield.types:
+            ctype = self._by_name.get(type_name)
+            if ctype is None:
+                raise RegistrationError(
+                    f"plugin {who!r}: response field {rfield.name!r} is for unknown type "
+                    f"{type_name!r}"
+                )
+            taken = {*COMMON_FIELDS, *RESPONSE_KEYS, *ctype.fields.__struct_fields__}
+            if rfield.name in taken:
+                raise RegistrationError(
+                    f"plugin {who!r}: response field {rfield.name!r} is already a field of "
+                    f"{type_name} (from plugin {ctype.plugin!r})"
+                )
+            for other in ctype.response_fields:
+                if other.name == rfield.name:
+                    raise RegistrationError(
+                        f"response field {type_name}.{rfield.name} is registered twice: by "
+                        f"plugin {other.plugin!r} and by plugin {who!r}"
+                    )
+            updated = replace(ctype, response_fields=(*ctype.response_fields, rfield))
+            self._by_name[ctype.name] = updated
+            self._by_plural[ctype.plural] = updated
+
+    def enabled(self, type_name: str) -> bool:
+        """Whether a type called ``type_name`` is registered."""
+        return type_name in self._by_name
 
     def get(self, name: str) -> ContentType | None:
         """The type called ``name``, or None."""

@@ -4,7 +4,12 @@ The marker name and the entry-point group are both ``cms``: a package that
 declares ``[project.entry-points.cms] my_plugin = "my_package.plugin"`` is
 loaded at start-up, and the functions of that module decorated with
 ``@hookimpl`` are called. pluggy checks that each implementation's argument
-names match the spec below, so a typo fails at start-up, not at run time.
+names match the spec below, so a typo fails at start-up, not at run time. An
+implementation may take fewer arguments than its spec offers.
+
+A hook of the "Writing" section may return an awaitable (be ``async def``);
+the core awaits it. Every hook is documented in ``docs/plugins.md``, and a
+meta-test fails when one is missing there or has no ``test_hook_<name>`` test.
 
 The core content types (clinic, practitioner, condition, article) are
 registered through these same hooks by :mod:`cms.types`.
@@ -12,7 +17,7 @@ registered through these same hooks by :mod:`cms.types`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -20,25 +25,46 @@ import pluggy
 if TYPE_CHECKING:  # only for annotations; hookspecs never run code
     import click
     from markdown_it import MarkdownIt
+    from sqlmodel.ext.asyncio.session import AsyncSession
 
-    from cms.contenttypes import ContentType
+    from cms.contenttypes import ContentType, ResponseField, TypeRegistry
+    from cms.services.errors import FieldError
+    from cms.services.lifecycle import SavedEntry
+    from cms.services.validation import EntryInput
 
 hookspec = pluggy.HookspecMarker("cms")
 hookimpl = pluggy.HookimplMarker("cms")
 
 
 # --- Start-up: what the plugin contributes --------------------------------
+# Called once, when the app or a command loads its plugins. A clash between
+# two plugins fails start-up with both names; an exception names the plugin.
 
 
 @hookspec
 def register_content_types() -> Sequence[ContentType]:
     """Return the content types this plugin adds.
 
-    Each :class:`cms.contenttypes.ContentType` names its type, URL segment and
-    msgspec Struct of type-specific fields. The app serves list, detail and
-    (for editors) write routes for each, and ``cms content load`` reads its
-    folder. A name or URL segment already taken fails start-up, naming both
-    plugins.
+    Each :class:`cms.contenttypes.ContentType` names its type, URL segment,
+    msgspec Struct of type-specific fields, relations, JSON-LD mapping and
+    feed opt-in. The app serves list and detail routes for each, and
+    ``cms content load`` reads its folder. A name or URL segment already taken
+    fails start-up, naming both plugins.
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def register_response_fields(types: TypeRegistry) -> Sequence[ResponseField]:
+    """Return fields this plugin adds to the responses of other types.
+
+    ``types`` holds every registered content type, so a plugin can add a field
+    only to the types that are enabled. Each
+    :class:`cms.contenttypes.ResponseField` names the key, the types and the
+    schema. Its values are stored, not computed on a read: write them with
+    :func:`cms.services.extras.set_extra` from ``on_entries_saved``. A key that
+    is already a field of the type, or that another plugin adds, fails
+    start-up.
     """
     raise NotImplementedError
 
@@ -48,7 +74,9 @@ def register_routes() -> Sequence[Any]:
     """Return extra Litestar route handlers, controllers or routers.
 
     They are mounted at the root; use paths under ``/api/v1/``. A path and
-    method another plugin already serves fails start-up, naming both plugins.
+    method another plugin (or a content type's list or detail route) already
+    serves fails start-up, naming both plugins. Build the handlers inside the
+    hook: each app gets its own.
     """
     raise NotImplementedError
 
@@ -62,6 +90,48 @@ def register_markdown_extensions() -> Sequence[Callable[[MarkdownIt], None]]:
     at write time. The HTML they produce is still sanitised afterwards.
     """
     raise NotImplementedError
+
+
+# --- Writing: inside the transaction that saves entries --------------------
+# Called by every path that saves entries (``cms content load`` today, the
+# editors' API too). An exception other than InvalidEntry names the plugin.
+
+
+@hookspec
+def on_before_publish(
+    session: AsyncSession, entry: EntryInput
+) -> Sequence[FieldError] | Awaitable[Sequence[FieldError]]:
+    """Return the reasons ``entry`` may not be published; empty when it may.
+
+    Called whenever a save leaves an entry ``published`` or ``scheduled`` with
+    changed content, before anything is committed. Every plugin is asked and
+    every reason is reported; any reason refuses the save (a 422 problem over
+    HTTP, a failed ``cms content load`` that writes nothing). Each
+    :class:`cms.services.errors.FieldError` names the field at fault. Check
+    ``entry.ctype.name``: the hook is called for entries of every type.
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def on_entries_saved(session: AsyncSession, saved: Sequence[SavedEntry]) -> Awaitable[None] | None:
+    """React to entries that were created or changed, after their relations are saved.
+
+    ``saved`` lists each changed entry once, with its status before and after.
+    This is where a plugin recomputes what it stores for reads (for example
+    the values of its response fields), in the same transaction. Raise
+    :class:`cms.services.errors.InvalidEntry` to refuse the save. Returns nothing.
+    """
+
+
+@hookspec
+def on_after_publish(session: AsyncSession, entry: SavedEntry) -> Awaitable[None] | None:
+    """React to one entry becoming published (it was not published before).
+
+    Called after ``on_entries_saved``, in the same transaction: raising aborts
+    the save, so send nothing outside the process from here; record it (an
+    outbox row) for a worker to deliver after the commit. Returns nothing.
+    """
 
 
 # --- Command line ----------------------------------------------------------

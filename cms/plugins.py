@@ -9,20 +9,29 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-from collections.abc import Sequence
+import inspect
+import re
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
+import click
 import pluggy
 
 from cms import hookspecs
-from cms.contenttypes import ContentType, RegistrationError, TypeRegistry
+from cms.contenttypes import ContentType, RegistrationError, ResponseField, TypeRegistry
+from cms.schemas import Base
+from cms.services.errors import InvalidEntry
 
 ENTRY_POINT_GROUP = "cms"
 
 # Always registered, whatever CMS_PLUGINS says.
 DEFAULT_PLUGINS: tuple[str, ...] = ("cms.types",)
+
+
+Source = Literal["built-in", "entry-point", "in-process"]
 
 
 class PluginError(Exception):
@@ -37,6 +46,8 @@ class Plugins:
     types: TypeRegistry
     names: dict[str, str] = field(default_factory=dict)
     """Plugin name to distribution version ("" for built-in and in-process ones)."""
+    sources: dict[str, Source] = field(default_factory=dict)
+    """Plugin name to where it came from: ``built-in``, ``entry-point`` or ``in-process``."""
 
 
 def _entry_points() -> list[importlib.metadata.EntryPoint]:
@@ -53,14 +64,42 @@ def call_hook(
 ) -> list[tuple[str, Any]]:
     """Call a hook on every plugin, pairing each result with its plugin's name.
 
-    An exception in a hook becomes a :class:`PluginError` naming the plugin.
+    Each implementation gets the arguments it names (pluggy lets it take fewer
+    than the spec offers). An exception in a hook becomes a
+    :class:`PluginError` naming the plugin.
     """
     caller = getattr(manager.hook, hook_name)
     results = []
     for impl in caller.get_hookimpls():  # in registration order
         name = plugin_name(manager, impl.plugin)
         try:
-            result = impl.function(**kwargs)
+            result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+        except Exception as exc:
+            raise PluginError(f"plugin {name!r} failed in hook {hook_name}: {exc}") from exc
+        if result is not None:
+            results.append((name, result))
+    return results
+
+
+async def acall_hook(
+    manager: pluggy.PluginManager, hook_name: str, **kwargs: Any
+) -> list[tuple[str, Any]]:
+    """Like :func:`call_hook`, awaiting the results that are awaitable.
+
+    :class:`cms.services.errors.InvalidEntry` passes through unchanged: it is
+    how a hook refuses a write, and the caller reports it like any invalid
+    field. Any other exception becomes a :class:`PluginError` naming the plugin.
+    """
+    caller = getattr(manager.hook, hook_name)
+    results = []
+    for impl in caller.get_hookimpls():
+        name = plugin_name(manager, impl.plugin)
+        try:
+            result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+            if inspect.isawaitable(result):
+                result = await result
+        except InvalidEntry:
+            raise
         except Exception as exc:
             raise PluginError(f"plugin {name!r} failed in hook {hook_name}: {exc}") from exc
         if result is not None:
@@ -85,14 +124,17 @@ def load_plugins(
     manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
     manager.add_hookspecs(hookspecs)
     versions: dict[str, str] = {}
+    sources: dict[str, Source] = {}
     for module_name in DEFAULT_PLUGINS:
         manager.register(importlib.import_module(module_name), name=module_name)
         versions[module_name] = ""
+        sources[module_name] = "built-in"
     if plugins is not None:
         for plugin in plugins:
             name = getattr(plugin, "name", None) or getattr(plugin, "__name__", None)
             manager.register(plugin, name=str(name) if name else None)
             versions[plugin_name(manager, plugin)] = str(getattr(plugin, "version", ""))
+            sources[plugin_name(manager, plugin)] = "in-process"
     else:
         available = {ep.name: ep for ep in _entry_points()}
         if enabled is not None:
@@ -111,11 +153,12 @@ def load_plugins(
                 raise PluginError(f"plugin {name!r} failed to load: {exc}") from exc
             manager.register(loaded, name=name)
             versions[name] = ep.dist.version if ep.dist else ""
+            sources[name] = "entry-point"
     try:
         manager.check_pending()
     except pluggy.PluginValidationError as exc:
         raise PluginError(str(exc)) from exc
-    return Plugins(manager=manager, types=_collect_types(manager), names=versions)
+    return Plugins(manager=manager, types=_collect_types(manager), names=versions, sources=sources)
 
 
 def _collect_types(manager: pluggy.PluginManager) -> TypeRegistry:
@@ -126,6 +169,153 @@ def _collect_types(manager: pluggy.PluginManager) -> TypeRegistry:
                 raise RegistrationError(
                     f"plugin {name!r}: register_content_types returned {ctype!r}, not a ContentType"
                 )
-            registry.add(replace(ctype, plugin=name))
+            registry.add(replace(ctype, plugin=name, response_fields=()))
     registry.check_relations()
+    # Response fields last: they name types, and any plugin may register those.
+    for name, rfields in call_hook(manager, "register_response_fields", types=registry):
+        for rfield in rfields:
+            if not isinstance(rfield, ResponseField):
+                raise RegistrationError(
+                    f"plugin {name!r}: register_response_fields returned {rfield!r}, "
+                    "not a ResponseField"
+                )
+            registry.add_response_field(replace(rfield, plugin=name, types=tuple(rfield.types)))
     return registry
+
+
+# --- What is loaded: GET /api/v1/plugins and `cms plugins list` -----------
+
+
+class PluginInfo(Base):
+    """One loaded plugin and everything it registered."""
+
+    name: str
+    """The entry-point name (``CMS_PLUGINS`` uses it), or the module or class name."""
+    version: str | None
+    """The version of the distribution that provides it; null for built-in ones."""
+    source: Source
+    hooks: list[str]
+    """The hooks it implements."""
+    content_types: list[str]
+    response_fields: list[str]
+    """Fields it adds to other types' responses, as `type.field`."""
+    routes: list[str]
+    """Every route it serves, as `METHOD /path`, its content types' included."""
+    markdown_extensions: list[str]
+    commands: list[str]
+    """Commands it adds to the `cms` command line."""
+
+
+class PluginList(Base):
+    """The loaded plugins, in the order they were registered."""
+
+    data: list[PluginInfo]
+
+
+def describe(plugins: Plugins, routes: Mapping[str, Sequence[str]]) -> PluginList:
+    """What each plugin registered; ``routes`` are the route keys each one serves.
+
+    Commands are found by letting each plugin add its own to an empty group.
+    """
+    manager = plugins.manager
+    hooks_of: dict[str, list[str]] = defaultdict(list)
+    for hook_name in sorted(vars(manager.hook)):
+        if hook_name.startswith("_"):
+            continue
+        for impl in getattr(manager.hook, hook_name).get_hookimpls():
+            hooks_of[plugin_name(manager, impl.plugin)].append(hook_name)
+    extensions = defaultdict(list)
+    for name, exts in call_hook(manager, "register_markdown_extensions"):
+        extensions[name] = [getattr(ext, "__name__", repr(ext)) for ext in exts]
+    commands: dict[str, list[str]] = {}
+    for impl in manager.hook.register_commands.get_hookimpls():
+        group = click.Group()
+        name = plugin_name(manager, impl.plugin)
+        try:
+            impl.function(cli=group)
+        except Exception as exc:
+            raise PluginError(f"plugin {name!r} failed in hook register_commands: {exc}") from exc
+        commands[name] = sorted(group.commands)
+    out = []
+    for name, version in plugins.names.items():
+        out.append(
+            PluginInfo(
+                name=name,
+                version=version or None,
+                source=plugins.sources.get(name, "in-process"),
+                hooks=hooks_of.get(name, []),
+                content_types=[t.name for t in plugins.types if t.plugin == name],
+                response_fields=[
+                    f"{t.name}.{f.name}"
+                    for t in plugins.types
+                    for f in t.response_fields
+                    if f.plugin == name
+                ],
+                routes=list(routes.get(name, [])),
+                markdown_extensions=extensions.get(name, []),
+                commands=commands.get(name, []),
+            )
+        )
+    return PluginList(data=out)
+
+
+# --- Routes: who serves what ----------------------------------------------
+
+_PARAM_RE = re.compile(r"\{([^}:]*)(?::[^}]*)?\}")
+
+
+def route_keys(value: Any) -> list[str]:
+    """``METHOD /path`` of every route a handler, controller or router serves.
+
+    Path parameters are written without their type: ``/a/{slug}``.
+    """
+    from litestar import Controller, Router
+    from litestar.handlers import HTTPRouteHandler
+
+    if isinstance(value, type) and issubclass(value, Controller):
+        # A throwaway router resolves the controller's paths; registering
+        # copies the handlers, so the controller itself is left as it was.
+        value = Router(path="/", route_handlers=[value])
+    pairs: list[tuple[str, str]]
+    if isinstance(value, Router):
+        # A router adds an OPTIONS handler to every path by itself.
+        pairs = [
+            (method, path)
+            for path, methods in value.route_handler_method_map.items()
+            for method in methods
+            if method != "OPTIONS"
+        ]
+    elif isinstance(value, HTTPRouteHandler):
+        pairs = [(method, path) for path in value.paths for method in value.http_methods]
+    else:
+        pairs = [("ANY", path) for path in getattr(value, "paths", ())]
+    return sorted({f"{method} {_PARAM_RE.sub(_param_name, path)}" for method, path in pairs})
+
+
+def _param_name(match: re.Match[str]) -> str:
+    return "{" + match.group(1) + "}"
+
+
+def check_routes(owned: Sequence[tuple[str, Any]]) -> dict[str, list[str]]:
+    """The route keys each owner serves, failing on a route served twice.
+
+    Args:
+        owned: (plugin name, handler, controller or router) pairs.
+
+    Raises:
+        RegistrationError: naming the route and both plugins.
+    """
+    owner_of: dict[str, str] = {}
+    by_owner: dict[str, list[str]] = defaultdict(list)
+    for owner, value in owned:
+        for key in route_keys(value):
+            # `/a/{slug}` and `/a/{name}` are one route to the router.
+            same = _PARAM_RE.sub("{}", key)
+            if same in owner_of:
+                raise RegistrationError(
+                    f"route {key} is registered twice: by plugin {owner_of[same]!r} "
+                    f"and by plugin {owner!r}"
+                )
+            owner_of[same] = owner
+            by_owner[owner].append(key)
+    return dict(by_owner)

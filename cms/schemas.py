@@ -25,6 +25,17 @@ Slug = Annotated[
     ),
 ]
 
+ENTRY_KEY_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*/[a-z0-9]+(?:-[a-z0-9]+)*$"
+
+EntryKey = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=ENTRY_KEY_PATTERN,
+        max_length=200,
+        description="An entry of any type, as `type/slug`, e.g. `case-story/after-the-accident`.",
+    ),
+]
+
 Status = Literal["draft", "in_review", "scheduled", "published", "archived"]
 STATUSES: tuple[str, ...] = ("draft", "in_review", "scheduled", "published", "archived")
 
@@ -60,6 +71,14 @@ class EntryRef(Base):
     title: str
 
 
+class TypedEntryRef(Base):
+    """A reference to an entry of one of several types, as it appears in responses."""
+
+    type: str
+    slug: str
+    title: str
+
+
 class TocItem(Base):
     """One heading of an entry's body."""
 
@@ -90,10 +109,11 @@ class EntryCommon(Base):
 COMMON_FIELDS: tuple[str, ...] = tuple(EntryCommon.__struct_fields__)
 
 # Fields computed at write time and stored on the entry.
-DERIVED_FIELDS: tuple[str, ...] = ("body_html", "toc", "reading_time_minutes", "links")
+DERIVED_FIELDS: tuple[str, ...] = ("body_html", "toc", "reading_time_minutes", "links", "json_ld")
 
-# Fields a list item leaves out: the heavy rendered body. A detail read has them.
-DETAIL_ONLY_FIELDS: frozenset[str] = frozenset({"body", "body_html", "toc"})
+# Fields a list item leaves out: the heavy rendered body and the page's
+# structured data. A detail read has them.
+DETAIL_ONLY_FIELDS: frozenset[str] = frozenset({"body", "body_html", "toc", "json_ld"})
 
 
 class ListEnvelope(Base):

@@ -16,7 +16,7 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -87,13 +87,17 @@ class Databases:
             _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def load_folder(url: str, folder: Path) -> None:
-    """Load a content folder into ``url`` with the product's loader."""
-    services = build_services(Settings(database_url=url))
+def load_folder(url: str, folder: Path, plugins: Sequence[object] | None = None) -> None:
+    """Load a content folder into ``url`` with the product's loader.
+
+    Args:
+        plugins: plugin objects to load instead of the installed ones.
+    """
+    services = build_services(Settings(database_url=url), plugins)
 
     async def run() -> None:
         try:
-            await load_content(services.sessions, services.plugins.types, services.renderer, folder)
+            await load_content(services.sessions, services.plugins, services.renderer, folder)
         finally:
             await services.engine.dispose()
 

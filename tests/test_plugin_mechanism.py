@@ -6,22 +6,29 @@ Throwaway plugins are classes defined inside the tests, registered with
 
 from __future__ import annotations
 
+import asyncio
+import json
+import re
+import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
+import msgspec
 import pytest
 from click.testing import CliRunner
 from litestar import get
 from litestar.testing import TestClient
 from markdown_it import MarkdownIt
 
-from cms.app import create_app
+from cms.app import build_services, create_app
+from cms.cli import main
 from cms.contenttypes import ContentType, RegistrationError, Relation
 from cms.hookspecs import hookimpl
 from cms.plugins import PluginError, load_plugins
-from cms.schemas import Base, Slug
+from cms.schemas import Base, EntryKey, Slug
+from cms.services.content_files import ContentError, dump_content
 from cms.settings import Settings
 from tests.conftest import CONTENT, load_folder
 
@@ -106,9 +113,7 @@ def test_a_plugin_type_is_served_like_a_core_type(database_url: str, tmp_path: P
 
     async def load() -> None:
         try:
-            await load_content(
-                services.sessions, services.plugins.types, services.renderer, content
-            )
+            await load_content(services.sessions, services.plugins, services.renderer, content)
         finally:
             await services.engine.dispose()
 
@@ -203,22 +208,118 @@ def test_unknown_plugins_in_cms_plugins_fail_clearly() -> None:
         load_plugins(enabled=["nope"])
 
 
-def test_plugins_can_add_commands(monkeypatch: pytest.MonkeyPatch) -> None:
-    class Hello:
-        name = "hello"
+class ShelfFields(Base):
+    """A throwaway type whose relation may name articles or conditions."""
 
-        @hookimpl
-        def register_commands(self, cli: click.Group) -> None:
-            @cli.command()
-            def hello() -> None:
-                click.echo("hello from a plugin")
+    items: list[EntryKey] = msgspec.field(default_factory=list)
 
-    from cms import cli as cli_module
 
-    group = cli_module.CmsGroup(name="cms", commands=dict(cli_module.main.commands))
-    monkeypatch.setattr(
-        "cms.plugins.load_plugins", lambda *_a, **_k: load_plugins(plugins=[Hello()])
+class ShelfPlugin:
+    """A type with a relation to several types, one of them never registered."""
+
+    name = "shelves"
+
+    @hookimpl
+    def register_content_types(self) -> Sequence[ContentType]:
+        return [
+            ContentType(
+                name="shelf", plural="shelves", fields=ShelfFields, label="Shelf",
+                description="Reading.", default_sort="title",
+                relations={"items": Relation(target="article", many=True,
+                                             optional_targets=("condition", "recipe"))},
+            )
+        ]  # fmt: skip
+
+
+def test_a_relation_may_name_several_types(database_url: str, tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(CONTENT, content)
+    (content / "shelves").mkdir()
+    text = (
+        "---\ntitle: Start here\nstatus: published\npublished_at: '2026-05-01T12:00:00Z'\nitems:\n"
+        "- condition/sciatica\n- article/opioids-and-back-pain\n---\n"
     )
-    result = CliRunner().invoke(group, ["hello"])
-    assert result.exit_code == 0, result.output
-    assert result.output == "hello from a plugin\n"
+    (content / "shelves" / "start-here.md").write_text(text)
+    load_folder(database_url, content, plugins=[ShelfPlugin()])
+    with TestClient(create_app(Settings(database_url=database_url), [ShelfPlugin()])) as client:
+        shelf = client.get("/api/v1/shelves/start-here").json()
+        schema = client.get("/schema/openapi.json").json()["components"]["schemas"]
+    assert shelf["items"] == [
+        {"type": "condition", "slug": "sciatica", "title": "Sciatica"},
+        {"type": "article", "slug": "opioids-and-back-pain", "title": "Opioids and back pain"},
+    ]
+    assert schema["Shelf"]["properties"]["items"]["items"] == {
+        "$ref": "#/components/schemas/TypedEntryRef"
+    }
+    # The file format keeps the type: load then dump gives the same file back.
+    services = build_services(Settings(database_url=database_url), [ShelfPlugin()])
+
+    async def dump() -> None:
+        try:
+            await dump_content(services.sessions, services.plugins.types, tmp_path / "out")
+        finally:
+            await services.engine.dispose()
+
+    asyncio.run(dump())
+    assert (tmp_path / "out" / "shelves" / "start-here.md").read_text() == text
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ("recipe/congee", "'recipe/congee': type 'recipe' is not enabled"),
+        ("clinic/calgary", "'clinic/calgary': must name one of article, condition, recipe"),
+        ("article/nothing-here", "no article with slug 'nothing-here'"),
+        ("sciatica", "items[0]"),  # a bare slug: the type is missing
+    ],
+)
+def test_bad_references_of_a_relation_to_several_types_are_named(
+    database_url: str, tmp_path: Path, item: str, message: str
+) -> None:
+    shutil.copytree(CONTENT / "clinics", tmp_path / "clinics")
+    (tmp_path / "shelves").mkdir()
+    (tmp_path / "shelves" / "bad.md").write_text(f"---\ntitle: Bad\nitems: [{item}]\n---\n")
+    with pytest.raises(ContentError, match=re.escape(message)) as failed:
+        load_folder(database_url, tmp_path, plugins=[ShelfPlugin()])
+    assert all("shelves/bad.md: items" in p for p in failed.value.problems)
+
+
+def test_plugins_are_listed_over_http_and_by_the_cli(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plugins = [RecipePlugin()]
+    with TestClient(create_app(Settings(database_url=database_url), plugins)) as client:
+        response = client.get("/api/v1/plugins")
+    assert response.status_code == 200
+    assert response.headers["etag"]
+    listed = {p["name"]: p for p in response.json()["data"]}
+    assert list(listed) == ["cms.types", "recipes"]
+    assert listed["recipes"] == {
+        "name": "recipes",
+        "version": "1.2.3",
+        "source": "in-process",
+        "hooks": ["register_content_types", "register_markdown_extensions", "register_routes"],
+        "content_types": ["recipe"],
+        "response_fields": [],
+        "routes": ["GET /api/v1/recipes", "GET /api/v1/recipes/{slug}",
+                   "GET /api/v1/recipes-of-the-day"],
+        "markdown_extensions": ["shout"],
+        "commands": [],
+    }  # fmt: skip
+    assert listed["cms.types"]["version"] is None
+    assert listed["cms.types"]["content_types"] == [
+        "clinic",
+        "practitioner",
+        "condition",
+        "article",
+    ]
+    # The command line prints the same document, and a readable summary.
+    from cms import app as app_module
+
+    real = app_module.create_app
+    monkeypatch.setattr(app_module, "create_app", lambda s: real(s, plugins))
+    as_json = CliRunner().invoke(main, ["plugins", "list", "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    assert json.loads(as_json.output) == response.json()
+    text = CliRunner().invoke(main, ["plugins", "list"]).output
+    assert "recipes 1.2.3 [in-process]\n  hooks: register_content_types," in text

@@ -21,7 +21,7 @@ from typing import Any
 
 from litestar import Request, Response
 
-from cms.api.caching import JSON, etag_for, etag_matches
+from cms.api.caching import etag_for, respond
 from cms.services.generation import GenerationReader
 
 DEFAULT_SIZE = 4096
@@ -82,9 +82,10 @@ async def cached_json(
         body, keys = await build()
         item = Cached(generation=now, body=body, etag=etag_for(body), surrogate_keys=" ".join(keys))
         cache.put(key, item)
-    headers = {"ETag": item.etag, "Cache-Control": cache_control}
-    if item.surrogate_keys:
-        headers["Surrogate-Key"] = item.surrogate_keys
-    if etag_matches(request.headers.get("if-none-match"), item.etag):
-        return Response(content=b"", status_code=304, headers=headers)
-    return Response(content=item.body, media_type=JSON, headers=headers)
+    return respond(
+        request,
+        item.body,
+        item.etag,
+        cache_control=cache_control,
+        surrogate_keys=item.surrogate_keys,
+    )

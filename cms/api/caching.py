@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+from litestar import Request, Response
 
 JSON = "application/json"
 
@@ -24,3 +28,37 @@ def etag_matches(header: str | None, etag: str) -> bool:
         return True
     candidates = (tag.strip().removeprefix("W/") for tag in header.split(","))
     return etag in candidates
+
+
+def respond(
+    request: Request[Any, Any, Any],
+    body: bytes,
+    etag: str,
+    *,
+    cache_control: str,
+    surrogate_keys: str = "",
+) -> Response[bytes]:
+    """Answer ``body`` (whose ETag is ``etag``), or 304 when the client already has it."""
+    headers = {"ETag": etag, "Cache-Control": cache_control}
+    if surrogate_keys:
+        headers["Surrogate-Key"] = surrogate_keys
+    if etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(content=b"", status_code=304, headers=headers)
+    return Response(content=body, media_type=JSON, headers=headers)
+
+
+def json_response(
+    request: Request[Any, Any, Any],
+    body: bytes,
+    *,
+    cache_control: str,
+    surrogate_keys: Iterable[str] = (),
+) -> Response[bytes]:
+    """Answer ``body`` with its ETag, or 304 when the client already has it."""
+    return respond(
+        request,
+        body,
+        etag_for(body),
+        cache_control=cache_control,
+        surrogate_keys=" ".join(surrogate_keys),
+    )

@@ -29,6 +29,7 @@ from cms.schemas import (
     Seo,
     Status,
     TocItem,
+    TypedEntryRef,
 )
 from cms.services.entries import read_entry
 from cms.services.listing import FILTERS, InvalidParameter, ListQuery, list_entries
@@ -71,6 +72,7 @@ def output_structs(ctype: ContentType) -> tuple[type[msgspec.Struct], type[msgsp
         ("toc", list[TocItem]),
         ("reading_time_minutes", int),
         ("links", list[str]),
+        ("json_ld", dict[str, Any] | None),
     ]
     own: list[tuple[str, Any]] = []
     for info in msgspec.structs.fields(ctype.fields):
@@ -78,7 +80,13 @@ def output_structs(ctype: ContentType) -> tuple[type[msgspec.Struct], type[msgsp
         if rel is None:
             own.append((info.name, info.type))
         else:
-            own.append((info.name, list[EntryRef] if rel.many else EntryRef | None))
+            ref: Any = TypedEntryRef if rel.typed else EntryRef
+            own.append((info.name, list[ref] if rel.many else ref | None))
+    # Added by plugins; documented with the plugin's schema.
+    own.extend(
+        (rfield.name, Annotated[rfield.schema, msgspec.Meta(description=rfield.description)])
+        for rfield in ctype.response_fields
+    )
     label = ctype.label.replace(" ", "")
     detail = msgspec.defstruct(label, [*common, *own], kw_only=True)
     item = msgspec.defstruct(

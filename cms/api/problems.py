@@ -21,6 +21,7 @@ from sqlalchemy.exc import OperationalError
 
 from cms.schemas import Base
 from cms.services.errors import FieldError, InvalidEntry
+from cms.services.lifecycle import PublishRefused
 from cms.services.listing import InvalidParameter
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -100,12 +101,29 @@ def invalid_entry(exc: InvalidEntry) -> ProblemException:
     )
 
 
+def publish_refused(exc: PublishRefused) -> ProblemException:
+    """A 422 listing every reason the plugins gave for refusing to publish."""
+    return ProblemException(
+        422,
+        "Publishing refused",
+        detail=str(exc),
+        type_=PROBLEM_BASE + "publish-refused",
+        errors=[_field(e) for e in exc.errors],
+    )
+
+
 def _field(error: FieldError) -> ProblemError:
     return ProblemError(name=error.field, reason=error.message, location="body")
 
 
 def _handle_problem(request: Request[Any, Any, Any], exc: ProblemException) -> Response[bytes]:
     return problem_response(request, exc.problem, exc.headers)
+
+
+def _handle_publish_refused(
+    request: Request[Any, Any, Any], exc: PublishRefused
+) -> Response[bytes]:
+    return problem_response(request, publish_refused(exc).problem)
 
 
 def _handle_invalid_parameter(
@@ -187,6 +205,7 @@ def _handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respo
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     ProblemException: _handle_problem,
+    PublishRefused: _handle_publish_refused,
     InvalidParameter: _handle_invalid_parameter,
     ValidationException: _handle_validation,
     HTTPException: _handle_http,

@@ -6,13 +6,16 @@ fields (relations as slugs), the Markdown after it is the body. Loading
 validates every file before writing anything, then upserts all of them in one
 transaction; dumping writes the same layout back, leaving out every field
 that has its default, so that load then dump reproduces the files.
+
+A load is a save like any other: entries it publishes must pass the plugins'
+publish checks, and plugins hear about what changed (:mod:`cms.services.lifecycle`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,11 +27,19 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from cms.contenttypes import ContentType, TypeRegistry
+from cms.contenttypes import ContentType, Relation, TypeRegistry
 from cms.markdown import Renderer
+from cms.plugins import Plugins
 from cms.schemas import EntryCommon
 from cms.services.entries import derived_id, save_entry, save_relations
 from cms.services.errors import InvalidEntry
+from cms.services.lifecycle import (
+    SavedEntry,
+    SaveRefused,
+    entries_saved,
+    needs_publish_check,
+    publish_problems,
+)
 from cms.services.validation import EntryInput, parse_entry
 from cms.storage.tables import Entry, EntryRelation
 
@@ -108,7 +119,7 @@ def read_file(ctype: ContentType, path: Path) -> EntryInput:
 
 async def load_content(
     sessions: async_sessionmaker[AsyncSession],
-    types: TypeRegistry,
+    plugins: Plugins,
     renderer: Renderer,
     root: Path,
     *,
@@ -116,12 +127,18 @@ async def load_content(
 ) -> LoadReport:
     """Validate every file under ``root``, then upsert them all in one transaction.
 
+    Entries the load leaves published or scheduled must pass every plugin's
+    publish check; then plugins are told what changed.
+
     Args:
+        plugins: the loaded plugins: their types, checks and reactions.
         progress: called with the number of files just processed.
 
     Raises:
-        ContentError: listing every invalid file and field; nothing is written.
+        ContentError: listing every invalid file and field, and every reason a
+            publish was refused; nothing is written.
     """
+    types = plugins.types
     found, skipped = _files(root, types)
     inputs: list[tuple[Path, EntryInput]] = []
     problems: list[str] = []
@@ -136,7 +153,12 @@ async def load_content(
     report = LoadReport(skipped_folders=skipped)
     async with sessions() as session, session.begin():
         saved: list[tuple[Path, EntryInput, Entry, bool]] = []
-        existing = {(t, s) for t, s in (await session.exec(select(Entry.type, Entry.slug))).all()}
+        existing = {
+            (t, s): status
+            for t, s, status in (
+                await session.exec(select(Entry.type, Entry.slug, Entry.status))
+            ).all()
+        }
         for path, inp in inputs:
             try:
                 entry, changed = await save_entry(session, renderer, inp, actor="content-load")
@@ -159,6 +181,27 @@ async def load_content(
                 report.updated += 1
             else:
                 report.created += 1
+        # Publish checks once every relation is in place: a check may read them.
+        changed_inputs = [(path, inp) for path, inp, _entry, changed in saved if changed]
+        for path, inp in changed_inputs:
+            if needs_publish_check(inp):
+                refused = await publish_problems(plugins.manager, session, inp)
+                problems.extend(
+                    f"{path}: {e.field}: publishing refused: {e.message}" for e in refused
+                )
+        if not problems:
+            events = [
+                SavedEntry.of(entry, existing.get((entry.type, entry.slug)))
+                for _path, _inp, entry, changed in saved
+                if changed
+            ]
+            try:
+                await entries_saved(plugins.manager, session, events)
+            except InvalidEntry as exc:
+                where: Path | str = root
+                if isinstance(exc, SaveRefused):
+                    where = root / types[exc.entry_type].plural / f"{exc.slug}{SUFFIX}"
+                problems.extend(f"{where}: {e.field}: {e.message}" for e in exc.errors)
         if problems:
             await session.rollback()
             raise ContentError(problems)
@@ -184,7 +227,12 @@ def _iso(value: dt.datetime) -> str:
 
 
 def entry_file(ctype: ContentType, entry: Entry, relations: dict[str, list[str]]) -> str:
-    """The content file of ``entry``: front matter and body."""
+    """The content file of ``entry``: front matter and body.
+
+    Args:
+        relations: each relation field's values as written in files: slugs,
+            or ``type/slug`` for relations that may name several types.
+    """
     common_relations = {k: v for k, v in relations.items() if k in EntryCommon.__struct_fields__}
     common = msgspec.convert(
         {
@@ -244,7 +292,7 @@ async def dump_content(
                 continue
             folder.mkdir(parents=True, exist_ok=True)
             ids = [e.id for e in entries]
-            relations = await _relation_slugs(session, ids)
+            relations = await _relation_values(session, ids, ctype.all_relations())
             for entry in entries:
                 text = entry_file(ctype, entry, relations.get(entry.id, {}))
                 (folder / f"{entry.slug}{SUFFIX}").write_text(text, encoding="utf-8")
@@ -252,16 +300,20 @@ async def dump_content(
     return written
 
 
-async def _relation_slugs(session: AsyncSession, ids: list[str]) -> dict[str, dict[str, list[str]]]:
+async def _relation_values(
+    session: AsyncSession, ids: list[str], relations: Mapping[str, Relation]
+) -> dict[str, dict[str, list[str]]]:
     out: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     result = await session.exec(
-        select(EntryRelation.source_id, EntryRelation.field, Entry.slug)
+        select(EntryRelation.source_id, EntryRelation.field, Entry.type, Entry.slug)
         .join(Entry, col(Entry.id) == col(EntryRelation.target_id))
         .where(col(EntryRelation.source_id).in_(ids))
         .order_by(
             col(EntryRelation.source_id), col(EntryRelation.field), col(EntryRelation.position)
         )
     )
-    for source_id, fname, slug in result.all():
-        out[source_id][fname].append(slug)
+    for source_id, fname, type_name, slug in result.all():
+        rel = relations.get(fname)
+        if rel is not None:  # rows of a field the type no longer declares are not written
+            out[source_id][fname].append(rel.join(type_name, slug))
     return out

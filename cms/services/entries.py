@@ -3,8 +3,9 @@
 A save renders the Markdown, builds the public JSON documents, rewrites the
 entry's tags and relations and appends a revision, all in the caller's
 transaction. A read fetches pre-encoded documents and joins the current
-{slug, title} of related entries in one more query: two queries per request,
-whatever the page size.
+{slug, title} of related entries in one more query (and, for types that
+plugins add response fields to, their stored values in a third): a fixed
+number of queries per request, whatever the page size.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from cms.markdown import Renderer
 from cms.schemas import DETAIL_ONLY_FIELDS
 from cms.services import generation
 from cms.services.errors import FieldError, InvalidEntry
+from cms.services.extras import attach_extras, extra_values
 from cms.services.validation import EntryInput
 from cms.storage.tables import Entry, EntryRelation, EntryTag, Revision, utcnow
 
@@ -120,7 +122,9 @@ async def save_entry(
     entry.links = list(rendered.links)
     entry.search_text = "\n".join((common.title, common.summary, rendered.text))
     entry.content_hash = digest
-    entry.doc, entry.doc_item = _documents(entry, inp.ctype, inp.effective_origin())
+    entry.doc, entry.doc_item = _documents(
+        entry, inp.ctype, inp.effective_origin(), _json_ld(inp, entry)
+    )
     session.add(entry)
     await generation.bump(session)
     await session.flush()
@@ -151,8 +155,23 @@ async def save_relations(
     wanted = inp.relation_slugs()
     relations = inp.ctype.all_relations()
     by_type: dict[str, set[str]] = defaultdict(set)
-    for name, slugs in wanted.items():
-        by_type[relations[name].target].update(slugs)
+    errors: list[FieldError] = []
+    for name, values in wanted.items():
+        rel = relations[name]
+        for value in values:
+            type_name, slug = rel.split(value)
+            if type_name not in rel.targets:
+                errors.append(
+                    FieldError(name, f"{value!r}: must name one of {', '.join(rel.targets)}")
+                )
+            elif not types.enabled(type_name):
+                errors.append(
+                    FieldError(name, f"{value!r}: type {type_name!r} is not enabled (CMS_PLUGINS)")
+                )
+            else:
+                by_type[type_name].add(slug)
+    if errors:
+        raise InvalidEntry(errors)
     ids: dict[tuple[str, str], str] = {}
     for type_name, wanted_slugs in by_type.items():
         if not wanted_slugs:
@@ -164,10 +183,10 @@ async def save_relations(
         )
         ids.update({(type_name, slug): eid for eid, slug in result.all()})
     errors = [
-        FieldError(name, f"no {relations[name].target} with slug {slug!r}")
-        for name, slugs in wanted.items()
-        for slug in slugs
-        if (relations[name].target, slug) not in ids
+        FieldError(name, f"no {key[0]} with slug {key[1]!r}")
+        for name, values in wanted.items()
+        for key in map(relations[name].split, values)
+        if key not in ids
     ]
     if errors:
         raise InvalidEntry(errors)
@@ -177,10 +196,10 @@ async def save_relations(
             source_id=entry.id,
             field=name,
             position=position,
-            target_id=ids[(relations[name].target, slug)],
+            target_id=ids[relations[name].split(value)],
         )
-        for name, slugs in wanted.items()
-        for position, slug in enumerate(slugs)
+        for name, values in wanted.items()
+        for position, value in enumerate(values)
     )
     await session.flush()
 
@@ -204,7 +223,22 @@ def _iso(value: dt.datetime | None) -> str | None:
     return None if value is None else value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def _documents(entry: Entry, ctype: ContentType, origin: str | None) -> tuple[bytes, bytes]:
+def _json_ld(inp: EntryInput, entry: Entry) -> dict[str, Any] | None:
+    """The type's schema.org mapping of the entry, with its ``@context``."""
+    if inp.ctype.json_ld is None:
+        return None
+    source = inp.payload() | {
+        "id": entry.id,
+        "type": entry.type,
+        "published_at": _iso(entry.published_at),
+        "updated_at": _iso(entry.updated_at),
+    }
+    return {"@context": "https://schema.org", **inp.ctype.json_ld(source)}
+
+
+def _documents(
+    entry: Entry, ctype: ContentType, origin: str | None, json_ld: dict[str, Any] | None
+) -> tuple[bytes, bytes]:
     """The public object of ``entry``, full and as a list item, pre-encoded.
 
     Relation fields hold placeholders here, so that their keys keep their place;
@@ -235,6 +269,7 @@ def _documents(entry: Entry, ctype: ContentType, origin: str | None) -> tuple[by
         "toc": entry.toc,
         "reading_time_minutes": entry.reading_time_minutes,
         "links": entry.links,
+        "json_ld": json_ld,
     }
     for name in ctype.fields.__struct_fields__:
         doc[name] = placeholders[name] if name in ctype.relations else entry.data.get(name)
@@ -256,6 +291,7 @@ class RelatedRow(msgspec.Struct, array_like=True):
     field: str
     slug: str
     title: str
+    type: str
 
 
 async def related_rows(
@@ -264,7 +300,10 @@ async def related_rows(
     """Every relation of ``source_ids``, in field order, with target slug and title."""
     target = _TARGET
     query = (
-        select(EntryRelation.source_id, EntryRelation.field, target.slug, target.title)
+        # sqlmodel's stubs stop at four columns; select() itself takes any number.
+        select(  # type: ignore[call-overload]
+            EntryRelation.source_id, EntryRelation.field, target.slug, target.title, target.type
+        )
         .join(target, col(target.id) == col(EntryRelation.target_id))
         .where(col(EntryRelation.source_id).in_(list(source_ids)))
         .order_by(
@@ -283,7 +322,8 @@ def attach_relations(
     """Decode ``docs`` (id, bytes) and fill their relation fields from ``related``.
 
     ``clinics`` is a list of slugs (the sites an entry appears on); every other
-    relation is a ``{slug, title}`` reference, or a list of them.
+    relation is a ``{slug, title}`` reference, or a list of them, with the
+    target's ``type`` too when the relation may name several types.
     """
     by_source: dict[str, dict[str, list[RelatedRow]]] = defaultdict(lambda: defaultdict(list))
     for row in related:
@@ -295,14 +335,21 @@ def attach_relations(
         fields = by_source.get(entry_id, {})
         for name, rel in relations.items():
             rows = fields.get(name, [])
+            refs = [_ref(r, rel.typed) for r in rows]
             if name == "clinics":
                 doc[name] = [r.slug for r in rows]
             elif rel.many:
-                doc[name] = [{"slug": r.slug, "title": r.title} for r in rows]
+                doc[name] = refs
             else:
-                doc[name] = {"slug": rows[0].slug, "title": rows[0].title} if rows else None
+                doc[name] = refs[0] if refs else None
         out.append(doc)
     return out
+
+
+def _ref(row: RelatedRow, typed: bool) -> dict[str, str]:
+    if typed:
+        return {"type": row.type, "slug": row.slug, "title": row.title}
+    return {"slug": row.slug, "title": row.title}
 
 
 async def read_entry(
@@ -316,4 +363,6 @@ async def read_entry(
     if row is None:
         return None
     related = await related_rows(session, [row[0]], published_only=published_only)
-    return attach_relations(ctype, [(row[0], row[1])], related)[0]
+    docs = attach_relations(ctype, [(row[0], row[1])], related)
+    attach_extras(ctype, docs, await extra_values(session, ctype, [row[0]]))
+    return docs[0]

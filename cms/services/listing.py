@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cms.contenttypes import ContentType
 from cms.services.entries import attach_relations, related_rows
+from cms.services.extras import attach_extras, extra_values
 from cms.storage.tables import Entry, EntryRelation, EntryTag
 
 # Filters every list accepts, and the type of entry each one names.
@@ -161,5 +162,6 @@ async def list_entries(
         else []
     )
     docs = attach_relations(ctype, [(r[0], r[1]) for r in page], related)
+    attach_extras(ctype, docs, await extra_values(session, ctype, [r[0] for r in page]))
     next_cursor = encode_cursor(query.sort, page[-1][2], page[-1][0]) if more else None
     return docs, next_cursor

@@ -146,3 +146,25 @@ class SiteState(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True)
     generation: int = 0
+
+
+class EntryExtra(SQLModel, table=True):
+    """A value a plugin adds to an entry's response (a response field), stored on write.
+
+    ``source_id`` is the entry whose save computed it (a series, for its parts'
+    navigation), so the plugin can replace everything it derived from that
+    entry at once; deleting either entry deletes the value.
+    """
+
+    __tablename__ = "entry_extras"
+    __table_args__ = (Index("ix_entry_extras_source", "source_id", "name"),)
+
+    entry_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("entries.id", ondelete="CASCADE"), primary_key=True)
+    )
+    name: str = Field(primary_key=True, max_length=60)
+    source_id: str | None = Field(
+        default=None,
+        sa_column=Column(String(36), ForeignKey("entries.id", ondelete="CASCADE"), nullable=True),
+    )
+    value: Any = Field(default=None, sa_column=Column(JSON, nullable=True))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 import msgspec
 
 from cms.contenttypes import ContentType, Relation
+from cms.jsonld import common, compact
 from cms.schemas import Base, Reference, Slug
 
 
@@ -23,6 +25,21 @@ class ArticleFields(Base):
     references: list[Reference] = msgspec.field(default_factory=list)
 
 
+def article_json_ld(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """An article as a schema.org ``Article``."""
+    return compact(
+        {
+            **common(doc, "Article", name_key="headline"),
+            "keywords": doc.get("tags"),
+            "image": doc.get("hero_image_url"),
+            "citation": [
+                {"@type": "CreativeWork", "name": r["title"], "url": r["url"]}
+                for r in doc.get("references", [])
+            ],
+        }
+    )
+
+
 ARTICLE = ContentType(
     name="article",
     plural="articles",
@@ -33,4 +50,6 @@ ARTICLE = ContentType(
         "author": Relation(target="practitioner"),
         "conditions": Relation(target="condition", many=True),
     },
+    json_ld=article_json_ld,
+    in_feeds=True,
 )

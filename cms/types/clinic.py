@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 import msgspec
 
 from cms.contenttypes import ContentType
+from cms.jsonld import DAY_NAMES, common, compact
 from cms.schemas import Base
 
 Day = Literal["Mo", "Tu", "We", "Th", "Fr", "Sa", "Su"]
@@ -57,6 +59,37 @@ class ClinicFields(Base):
     ] = False
 
 
+def clinic_json_ld(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A clinic as a schema.org ``MedicalClinic`` with address, geo and hours."""
+    geo = doc.get("geo")
+    return compact(
+        {
+            **common(doc, "MedicalClinic"),
+            "address": {
+                "@type": "PostalAddress",
+                "streetAddress": doc.get("address"),
+                "addressLocality": doc.get("city"),
+                "addressRegion": doc.get("province"),
+                "postalCode": doc.get("postal_code"),
+                "addressCountry": doc.get("country"),
+            },
+            "telephone": doc.get("phone"),
+            "email": doc.get("email"),
+            "url": doc.get("site_url"),
+            "geo": {"@type": "GeoCoordinates", **geo} if geo else None,
+            "openingHoursSpecification": [
+                {
+                    "@type": "OpeningHoursSpecification",
+                    "dayOfWeek": [DAY_NAMES[d] for d in hours["days"]],
+                    "opens": hours["opens"],
+                    "closes": hours["closes"],
+                }
+                for hours in doc.get("opening_hours", [])
+            ],
+        }
+    )
+
+
 CLINIC = ContentType(
     name="clinic",
     plural="clinics",
@@ -64,4 +97,5 @@ CLINIC = ContentType(
     label="Clinic",
     description="A clinic location and the website that shows its content.",
     default_sort="title",
+    json_ld=clinic_json_ld,
 )

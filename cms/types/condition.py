@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 import msgspec
 
 from cms.contenttypes import ContentType, Relation
+from cms.jsonld import common, compact
 from cms.schemas import Base, Reference, Slug
 
 
@@ -44,6 +46,19 @@ class ConditionFields(Base):
     references: list[Reference] = msgspec.field(default_factory=list)
 
 
+def condition_json_ld(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A condition as a schema.org ``MedicalCondition``."""
+    return compact(
+        {
+            **common(doc, "MedicalCondition"),
+            "alternateName": doc.get("also_known_as"),
+            "signOrSymptom": [
+                {"@type": "MedicalSymptom", "name": s} for s in doc.get("symptoms", [])
+            ],
+        }
+    )
+
+
 CONDITION = ContentType(
     name="condition",
     plural="conditions",
@@ -52,4 +67,5 @@ CONDITION = ContentType(
     description="A health condition: symptoms, causes, typical course and FAQs.",
     relations={"parent": Relation(target="condition")},
     default_sort="title",
+    json_ld=condition_json_ld,
 )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 import msgspec
 
 from cms.contenttypes import ContentType, Relation
+from cms.jsonld import common, compact
 from cms.schemas import Base, Slug
 
 
@@ -30,6 +32,18 @@ class PractitionerFields(Base):
     ] = False
 
 
+def practitioner_json_ld(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A practitioner as a schema.org ``Person``."""
+    return compact(
+        {
+            **common(doc, "Person"),
+            "jobTitle": doc.get("role"),
+            "honorificSuffix": ", ".join(doc.get("credentials", [])),
+            "knowsLanguage": doc.get("languages"),
+        }
+    )
+
+
 PRACTITIONER = ContentType(
     name="practitioner",
     plural="practitioners",
@@ -38,4 +52,5 @@ PRACTITIONER = ContentType(
     description="A practitioner, the clinics they work at and the conditions they treat.",
     relations={"specialties": Relation(target="condition", many=True)},
     default_sort="title",
+    json_ld=practitioner_json_ld,
 )
