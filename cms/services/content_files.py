@@ -30,6 +30,7 @@ from cms.schemas import EntryCommon
 from cms.services.entries import derived_id, save_entry, save_relations
 from cms.services.errors import InvalidEntry
 from cms.services.validation import EntryInput, parse_entry
+from cms.services.workflow import sync_published
 from cms.storage.tables import Entry, EntryRelation
 
 SUFFIX = ".md"
@@ -155,6 +156,8 @@ async def load_content(
                 await save_relations(session, types, entry, inp)
             except InvalidEntry as exc:
                 problems.extend(f"{path}: {e.field}: {e.message}" for e in exc.errors)
+                continue
+            await sync_published(session, inp.ctype, entry, inp.effective_origin())
             if (inp.ctype.name, inp.slug) in existing:
                 report.updated += 1
             else:

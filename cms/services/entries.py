@@ -27,6 +27,7 @@ from cms.schemas import DETAIL_ONLY_FIELDS
 from cms.services.errors import FieldError, InvalidEntry
 from cms.services.validation import EntryInput
 from cms.storage.tables import Entry, EntryRelation, EntryTag, Revision, utcnow
+from cms.storage.views import PUBLISHED, WORKING
 
 # Ids of entries loaded from files without an id are derived from type and
 # slug, so loading the same folder on two instances gives the same ids.
@@ -119,7 +120,7 @@ async def save_entry(
     entry.links = list(rendered.links)
     entry.search_text = "\n".join((common.title, common.summary, rendered.text))
     entry.content_hash = digest
-    entry.doc, entry.doc_item = _documents(entry, inp.ctype, inp.effective_origin())
+    refresh_documents(entry, inp.ctype, inp.effective_origin())
     session.add(entry)
     await session.flush()
 
@@ -202,11 +203,24 @@ def _iso(value: dt.datetime | None) -> str | None:
     return None if value is None else value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def _documents(entry: Entry, ctype: ContentType, origin: str | None) -> tuple[bytes, bytes]:
-    """The public object of ``entry``, full and as a list item, pre-encoded.
+def refresh_documents(entry: Entry, ctype: ContentType, origin: str | None) -> None:
+    """Re-encode the working documents editors read, after any change to ``entry``."""
+    entry.doc, entry.doc_item = _documents(entry, ctype, origin, editor=True)
+
+
+def public_documents(entry: Entry, ctype: ContentType, origin: str | None) -> tuple[bytes, bytes]:
+    """The documents of ``entry``'s published version: full and as a list item."""
+    return _documents(entry, ctype, origin, editor=False)
+
+
+def _documents(
+    entry: Entry, ctype: ContentType, origin: str | None, *, editor: bool
+) -> tuple[bytes, bytes]:
+    """The object of ``entry``, full and as a list item, pre-encoded.
 
     Relation fields hold placeholders here, so that their keys keep their place;
-    :func:`_attach_relations` fills them at read time.
+    :func:`attach_relations` fills them at read time. ``editor`` adds the
+    workflow fields only editors see (when it goes live, which version is live).
     """
     placeholders: dict[str, Any] = {
         name: ([] if rel.many else None) for name, rel in ctype.all_relations().items()
@@ -226,6 +240,14 @@ def _documents(entry: Entry, ctype: ContentType, origin: str | None) -> tuple[by
         "created_at": _iso(entry.created_at),
         "updated_at": _iso(entry.updated_at),
         "version": entry.version,
+        **(
+            {
+                "scheduled_at": _iso(entry.scheduled_at),
+                "published_version": entry.published_version,
+            }
+            if editor
+            else {}
+        ),
         "reviewed_by": None,
         "last_reviewed": entry.last_reviewed.isoformat() if entry.last_reviewed else None,
         "body": entry.body,
@@ -255,18 +277,21 @@ class RelatedRow(msgspec.Struct, array_like=True):
 async def related_rows(
     session: AsyncSession, source_ids: Iterable[str], *, published_only: bool
 ) -> list[RelatedRow]:
-    """Every relation of ``source_ids``, in field order, with target slug and title."""
-    target = aliased(Entry, name="target")
+    """Every relation of ``source_ids``, in field order, with target slug and title.
+
+    ``published_only`` reads the published versions' relations, to targets
+    that are published themselves (under their published slug and title);
+    otherwise the working copies' relations, to targets in any status.
+    """
+    view = PUBLISHED if published_only else WORKING
+    rel = view.relation
+    target = aliased(view.entry, name="target")
     query = (
-        select(EntryRelation.source_id, EntryRelation.field, target.slug, target.title)
-        .join(target, col(target.id) == col(EntryRelation.target_id))
-        .where(col(EntryRelation.source_id).in_(list(source_ids)))
-        .order_by(
-            col(EntryRelation.source_id), col(EntryRelation.field), col(EntryRelation.position)
-        )
+        select(rel.source_id, rel.field, target.slug, target.title)
+        .join(target, col(target.id) == col(rel.target_id))
+        .where(col(rel.source_id).in_(list(source_ids)))
+        .order_by(col(rel.source_id), col(rel.field), col(rel.position))
     )
-    if published_only:
-        query = query.where(target.status == "published")
     result = await session.exec(query)
     return [RelatedRow(*row) for row in result.all()]
 
@@ -300,12 +325,23 @@ def attach_relations(
 
 
 async def read_entry(
-    session: AsyncSession, ctype: ContentType, slug: str, *, published_only: bool = True
+    session: AsyncSession,
+    ctype: ContentType,
+    slug: str | None = None,
+    *,
+    published_only: bool = True,
+    entry_id: str | None = None,
 ) -> dict[str, Any] | None:
-    """The public object of one entry, or None when there is none to show."""
-    query = select(Entry.id, Entry.doc).where(Entry.type == ctype.name, Entry.slug == slug)
-    if published_only:
-        query = query.where(Entry.status == "published")
+    """One entry by ``slug`` (or ``entry_id``), or None when there is none to show.
+
+    ``published_only`` reads the published version (what the public sees);
+    otherwise the working copy editors read and change.
+    """
+    table = PUBLISHED.entry if published_only else WORKING.entry
+    query = select(table.id, table.doc).where(table.type == ctype.name)
+    query = (
+        query.where(table.slug == slug) if entry_id is None else query.where(table.id == entry_id)
+    )
     row = (await session.exec(query)).first()
     if row is None:
         return None
