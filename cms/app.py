@@ -14,17 +14,22 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, Tag
 from litestar.static_files import create_static_files_router
+from litestar.stores.base import Store
+from litestar.stores.memory import MemoryStore
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 from swagger_ui_bundle import swagger_ui_path
 
 import cms
+from cms.api.auth import CALLER_DEPENDENCY, SECURITY_SCHEME, SECURITY_SCHEME_NAME
 from cms.api.entries import entry_routes
 from cms.api.health import health, ready
 from cms.api.problems import EXCEPTION_HANDLERS
+from cms.api.tokens import TOKEN_ROUTES
 from cms.markdown import Renderer
 from cms.plugins import Plugins, call_hook, load_plugins
-from cms.settings import Settings
+from cms.services.throttle import FailureLimiter
+from cms.settings import Settings, SettingsError
 from cms.storage.db import create_engine, session_factory
 
 DOCS_ASSETS = "/schema/assets"
@@ -39,6 +44,26 @@ class Services:
     renderer: Renderer
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    store: Store
+    """Short-lived shared state: in memory, or in Redis when ``CMS_REDIS_URL`` is set."""
+    limiter: FailureLimiter
+
+
+def make_store(settings: Settings) -> Store:
+    """A Redis store when ``CMS_REDIS_URL`` is set (shared by workers), else one in memory.
+
+    Raises:
+        SettingsError: Redis is configured but its client is not installed.
+    """
+    if not settings.redis_url:
+        return MemoryStore()
+    try:
+        from litestar.stores.redis import RedisStore
+    except ImportError as exc:
+        raise SettingsError(
+            "CMS_REDIS_URL needs the Redis client: pip install 'clinic-cms[redis]'"
+        ) from exc
+    return RedisStore.with_client(url=settings.redis_url, namespace="cms")
 
 
 def build_services(settings: Settings, plugins: Sequence[object] | None = None) -> Services:
@@ -50,12 +75,17 @@ def build_services(settings: Settings, plugins: Sequence[object] | None = None) 
         for ext in exts
     ]
     engine = create_engine(settings.database_url)
+    store = make_store(settings)
     return Services(
         settings=settings,
         plugins=loaded,
         renderer=Renderer(extensions),
         engine=engine,
         sessions=session_factory(engine),
+        store=store,
+        limiter=FailureLimiter(
+            store, limit=settings.auth_failure_limit, window=settings.auth_failure_window
+        ),
     )
 
 
@@ -82,11 +112,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
         try:
-            yield
+            async with services.store:
+                yield
         finally:
             await services.engine.dispose()
 
-    route_handlers: list[Any] = [health, ready]
+    route_handlers: list[Any] = [health, ready, *TOKEN_ROUTES]
     for ctype in services.plugins.types:
         route_handlers.extend(entry_routes(ctype, settings))
     for _name, routes in call_hook(services.plugins.manager, "register_routes"):
@@ -99,7 +130,7 @@ def create_app(
 
     return Litestar(
         route_handlers=route_handlers,
-        dependencies={"session": Provide(provide_session)},
+        dependencies={"session": Provide(provide_session), "caller": CALLER_DEPENDENCY},
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         state=State({"services": services}),
@@ -109,8 +140,11 @@ def create_app(
             description="Published content of a clinic group: clinics, practitioners, "
             "conditions, articles and plugin types. Errors are RFC 9457 problem details.",
             path="/schema",
-            tags=[Tag(name=t.label, description=t.description) for t in services.plugins.types],
-            components=Components(),
+            tags=[
+                *(Tag(name=t.label, description=t.description) for t in services.plugins.types),
+                Tag(name="Tokens", description="Bearer tokens for editors (admins only)."),
+            ],
+            components=Components(security_schemes={SECURITY_SCHEME_NAME: SECURITY_SCHEME}),
             render_plugins=[
                 SwaggerRenderPlugin(
                     path="/",

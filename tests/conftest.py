@@ -17,7 +17,9 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from litestar.testing import TestClient
@@ -26,6 +28,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from cms.app import build_services, create_app
+from cms.services.auth import create_token
 from cms.services.content_files import load_content
 from cms.settings import Settings
 from cms.storage.migrate import upgrade
@@ -70,16 +73,22 @@ class Databases:
     def _name(self, prefix: str) -> str:
         return f"cms_{prefix}_{uuid.uuid4().hex[:12]}"
 
-    def fresh(self) -> str:
-        """The URL of a new database holding the migrated, empty schema."""
+    def fresh(self, template: str | None = None) -> str:
+        """The URL of a new database: a copy of ``template`` (a database this
+        maker made, by URL), or else of the migrated, empty schema."""
+        source = self.template if template is None else self._database_name(template)
         name = self._name("test")
         if self.backend == "sqlite":
             path = self.workdir / f"{name}.db"
-            shutil.copyfile(self.workdir / f"{self.template}.db", path)
+            shutil.copyfile(self.workdir / f"{source}.db", path)
             return f"sqlite+aiosqlite:///{path}"
-        _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+        _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
         self.made.append(name)
         return _pg_url(name)
+
+    def _database_name(self, url: str) -> str:
+        database = str(make_url(url).database)
+        return Path(database).stem if self.backend == "sqlite" else database
 
     def drop_all(self) -> None:
         """Drop the PostgreSQL databases this session made."""
@@ -143,3 +152,81 @@ def fixture_content_copy(tmp_path: Path) -> Path:
     target = tmp_path / "content"
     shutil.copytree(CONTENT, target)
     return target
+
+
+# --- Editing: the demo with a token per role ------------------------------------
+
+# Token name -> (role, clinics). Names say what each is for in the tests.
+TOKENS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "admin": ("admin", ()),
+    "editor": ("editor", ()),
+    "author": ("author", ()),
+    "viewer": ("viewer", ()),
+    "calgary-editor": ("editor", ("calgary",)),
+    "calgary-author": ("author", ("calgary",)),
+    "calgary-viewer": ("viewer", ("calgary",)),
+}
+
+
+def mint_tokens(url: str) -> dict[str, str]:
+    """Create the :data:`TOKENS` in ``url`` with the product's service; name -> secret."""
+    services = build_services(Settings(database_url=url))
+
+    async def run() -> dict[str, str]:
+        secrets: dict[str, str] = {}
+        try:
+            async with services.sessions() as session, session.begin():
+                for name, (role, clinics) in TOKENS.items():
+                    _token, secrets[name] = await create_token(
+                        session, name=name, role=role, clinics=clinics, created_by="tests"
+                    )
+        finally:
+            await services.engine.dispose()
+        return secrets
+
+    return asyncio.run(run())
+
+
+@dataclass(frozen=True)
+class EditingTemplate:
+    """A database holding the demo content and the test tokens, to copy per test."""
+
+    url: str
+    secrets: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def editing_template(databases: Databases) -> EditingTemplate:
+    """The demo plus one token per :data:`TOKENS` entry, made once per backend."""
+    url = databases.fresh()
+    load_folder(url, CONTENT)
+    return EditingTemplate(url=url, secrets=mint_tokens(url))
+
+
+@dataclass(frozen=True)
+class Editing:
+    """A writable copy of the demo, and the secrets of its tokens."""
+
+    url: str
+    secrets: dict[str, str]
+
+    def auth(self, token: str) -> dict[str, str]:
+        """The ``Authorization`` header of the token called ``token``."""
+        return {"Authorization": f"Bearer {self.secrets[token]}"}
+
+    def settings(self, **overrides: Any) -> Settings:
+        """Settings for an app on this database."""
+        return Settings(database_url=self.url, **overrides)
+
+
+@pytest.fixture(name="editing")
+def fixture_editing(databases: Databases, editing_template: EditingTemplate) -> Editing:
+    """A fresh copy of the demo with tokens, for a test that writes."""
+    return Editing(url=databases.fresh(editing_template.url), secrets=editing_template.secrets)
+
+
+@pytest.fixture(name="client")
+def fixture_client(editing: Editing) -> Iterator[TestClient[Any]]:
+    """A client of the app on the ``editing`` database."""
+    with TestClient(create_app(editing.settings())) as client:
+        yield client

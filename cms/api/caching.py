@@ -9,6 +9,8 @@ from typing import Any
 from litestar import Request, Response
 
 JSON = "application/json"
+# Answers to a token: never stored by a shared cache, nor kept by the browser.
+PRIVATE = "private, no-store"
 
 
 def etag_for(body: bytes) -> str:
@@ -36,13 +38,22 @@ def json_response(
     *,
     cache_control: str,
     surrogate_keys: Iterable[str] = (),
+    vary: str | None = None,
+    status_code: int = 200,
 ) -> Response[bytes]:
-    """Answer ``body`` with its ETag, or 304 when the client already has it."""
+    """Answer ``body`` with its ETag, or 304 when the client already has it.
+
+    Args:
+        vary: request headers the answer depends on (``Authorization`` where a
+            token changes what is seen), so that caches keep the answers apart.
+    """
     etag = etag_for(body)
     headers = {"ETag": etag, "Cache-Control": cache_control}
+    if vary:
+        headers["Vary"] = vary
     keys = " ".join(surrogate_keys)
     if keys:
         headers["Surrogate-Key"] = keys
     if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(content=b"", status_code=304, headers=headers)
-    return Response(content=body, media_type=JSON, headers=headers)
+    return Response(content=body, media_type=JSON, headers=headers, status_code=status_code)

@@ -18,7 +18,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
 from cms.schemas import Base
-from cms.services.errors import FieldError, InvalidEntry
+from cms.services.errors import FieldError, InvalidEntry, InvalidInput
 from cms.services.listing import InvalidParameter
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -98,8 +98,27 @@ def invalid_entry(exc: InvalidEntry) -> ProblemException:
     )
 
 
+def invalid_input(exc: InvalidInput) -> ProblemException:
+    """A 422 naming each invalid field of a request body."""
+    return ProblemException(
+        422,
+        "Invalid request body",
+        detail=str(exc),
+        type_=PROBLEM_BASE + "invalid-body",
+        errors=[_field(e) for e in exc.errors],
+    )
+
+
 def _field(error: FieldError) -> ProblemError:
     return ProblemError(name=error.field, reason=error.message, location="body")
+
+
+def _handle_invalid_entry(request: Request[Any, Any, Any], exc: InvalidEntry) -> Response[bytes]:
+    return problem_response(request, invalid_entry(exc).problem)
+
+
+def _handle_invalid_input(request: Request[Any, Any, Any], exc: InvalidInput) -> Response[bytes]:
+    return problem_response(request, invalid_input(exc).problem)
 
 
 def _handle_problem(request: Request[Any, Any, Any], exc: ProblemException) -> Response[bytes]:
@@ -171,6 +190,8 @@ def _handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respo
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     ProblemException: _handle_problem,
+    InvalidEntry: _handle_invalid_entry,
+    InvalidInput: _handle_invalid_input,
     InvalidParameter: _handle_invalid_parameter,
     ValidationException: _handle_validation,
     HTTPException: _handle_http,
