@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import Litestar
@@ -24,11 +25,14 @@ import cms
 from cms.api.auth import CALLER_DEPENDENCY, SECURITY_SCHEME, SECURITY_SCHEME_NAME
 from cms.api.entries import entry_routes
 from cms.api.health import health, ready
+from cms.api.preview import preview_handler
 from cms.api.problems import EXCEPTION_HANDLERS
 from cms.api.tokens import TOKEN_ROUTES
+from cms.api.writes import write_routes
 from cms.markdown import Renderer
 from cms.plugins import Plugins, call_hook, load_plugins
 from cms.services.throttle import FailureLimiter
+from cms.services.workflow import run_scheduler
 from cms.settings import Settings, SettingsError
 from cms.storage.db import create_engine, session_factory
 
@@ -47,6 +51,8 @@ class Services:
     store: Store
     """Short-lived shared state: in memory, or in Redis when ``CMS_REDIS_URL`` is set."""
     limiter: FailureLimiter
+    keys: dict[str, bytes] = field(default_factory=dict)
+    """Signing keys, by purpose, once read from the settings or the database."""
 
 
 def make_store(settings: Settings) -> Store:
@@ -111,15 +117,31 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
+        scheduler = None
+        if settings.scheduler_interval > 0:
+            scheduler = asyncio.create_task(
+                run_scheduler(
+                    services.sessions,
+                    services.plugins.types,
+                    services.renderer,
+                    interval=settings.scheduler_interval,
+                ),
+                name="cms-scheduler",
+            )
         try:
             async with services.store:
                 yield
         finally:
+            if scheduler is not None:
+                scheduler.cancel()
+                with suppress(asyncio.CancelledError):
+                    await scheduler
             await services.engine.dispose()
 
-    route_handlers: list[Any] = [health, ready, *TOKEN_ROUTES]
+    route_handlers: list[Any] = [health, ready, *TOKEN_ROUTES, preview_handler]
     for ctype in services.plugins.types:
         route_handlers.extend(entry_routes(ctype, settings))
+        route_handlers.extend(write_routes(ctype))
     for _name, routes in call_hook(services.plugins.manager, "register_routes"):
         route_handlers.extend(routes)
     route_handlers.append(
@@ -143,6 +165,7 @@ def create_app(
             tags=[
                 *(Tag(name=t.label, description=t.description) for t in services.plugins.types),
                 Tag(name="Tokens", description="Bearer tokens for editors (admins only)."),
+                Tag(name="Preview", description="Signed links to working copies, no token."),
             ],
             components=Components(security_schemes={SECURITY_SCHEME_NAME: SECURITY_SCHEME}),
             render_plugins=[

@@ -16,12 +16,15 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -229,4 +232,59 @@ def fixture_editing(databases: Databases, editing_template: EditingTemplate) -> 
 def fixture_client(editing: Editing) -> Iterator[TestClient[Any]]:
     """A client of the app on the ``editing`` database."""
     with TestClient(create_app(editing.settings())) as client:
+        yield client
+
+
+def read_entry_as(
+    client: TestClient[Any], editing: Editing, path: str, token: str = "editor"
+) -> tuple[dict[str, Any], str]:
+    """The working copy at ``path`` as ``token`` reads it, and its ETag."""
+    response = client.get(path, headers=editing.auth(token))
+    assert response.status_code == 200, response.text
+    return response.json(), response.headers["etag"]
+
+
+def create_article(
+    client: TestClient[Any], editing: Editing, title: str, token: str = "admin", **fields: Any
+) -> tuple[dict[str, Any], str]:
+    """Create a draft article through the API; its working copy and ETag."""
+    body = {"title": title, "clinics": ["calgary"], "author": "lena-marchetti",
+            "body": f"## About\n\n{title}.", **fields}  # fmt: skip
+    response = client.post("/api/v1/articles", json=body, headers=editing.auth(token))
+    assert response.status_code == 201, response.text
+    return response.json(), response.headers["etag"]
+
+
+def step(
+    client: TestClient[Any],
+    editing: Editing,
+    slug: str,
+    action: str,
+    etag: str,
+    token: str = "editor",
+    **body: Any,
+) -> tuple[dict[str, Any], str]:
+    """Run a workflow step on article ``slug``; the working copy and its new ETag."""
+    response = client.post(
+        f"/api/v1/articles/{slug}/{action}",
+        json=body or None,
+        headers={**editing.auth(token), "If-Match": etag},
+    )
+    assert response.status_code == 200, response.text
+    return response.json(), response.headers["etag"]
+
+
+@asynccontextmanager
+async def concurrent_client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of ``app`` whose requests really run at the same time.
+
+    Litestar's AsyncTestClient hands each request to a portal thread and waits
+    for it, so gathered requests run one after the other there; httpx's ASGI
+    transport runs them in this event loop, interleaved at every await.
+    """
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.lifespan(),
+        httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as client,
+    ):
         yield client

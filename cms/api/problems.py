@@ -18,7 +18,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
 from cms.schemas import Base
-from cms.services.errors import FieldError, InvalidEntry, InvalidInput
+from cms.services.errors import Conflict, FieldError, Forbidden, InvalidEntry, InvalidInput
 from cms.services.listing import InvalidParameter
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -113,6 +113,29 @@ def _field(error: FieldError) -> ProblemError:
     return ProblemError(name=error.field, reason=error.message, location="body")
 
 
+def _handle_forbidden(request: Request[Any, Any, Any], exc: Forbidden) -> Response[bytes]:
+    errors = (
+        [ProblemError(name=exc.field, reason=exc.message, location="body")] if exc.field else []
+    )
+    return problem_response(
+        request,
+        Problem(
+            type=PROBLEM_BASE + "forbidden",
+            title="Forbidden",
+            status=403,
+            detail=exc.message,
+            errors=errors,
+        ),
+    )
+
+
+def _handle_conflict(request: Request[Any, Any, Any], exc: Conflict) -> Response[bytes]:
+    return problem_response(
+        request,
+        Problem(type=PROBLEM_BASE + "conflict", title="Conflict", status=409, detail=str(exc)),
+    )
+
+
 def _handle_invalid_entry(request: Request[Any, Any, Any], exc: InvalidEntry) -> Response[bytes]:
     return problem_response(request, invalid_entry(exc).problem)
 
@@ -192,6 +215,8 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     ProblemException: _handle_problem,
     InvalidEntry: _handle_invalid_entry,
     InvalidInput: _handle_invalid_input,
+    Forbidden: _handle_forbidden,
+    Conflict: _handle_conflict,
     InvalidParameter: _handle_invalid_parameter,
     ValidationException: _handle_validation,
     HTTPException: _handle_http,

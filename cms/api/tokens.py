@@ -110,7 +110,9 @@ def token_info(token: ApiToken) -> TokenInfo:
     operation_class=body_operation(TokenCreate),
     status_code=201,
     responses={
-        201: ResponseSpec(TokenCreated, description="The token and its secret."),
+        201: ResponseSpec(
+            TokenCreated, description="The token and its secret.", generate_examples=False
+        ),
         **error_responses(
             http_400="The body is not JSON.",
             http_422="A field is invalid; `errors` names each.",
@@ -147,7 +149,9 @@ async def create_token_handler(
     tags=[TAG],
     security=SECURITY,
     responses={
-        200: ResponseSpec(TokenList, description="Every token, without secrets."),
+        200: ResponseSpec(
+            TokenList, description="Every token, without secrets.", generate_examples=False
+        ),
         **error_responses(**AUTH_ERRORS),
     },
 )

@@ -26,7 +26,7 @@ from cms.markdown import Renderer
 from cms.schemas import DETAIL_ONLY_FIELDS
 from cms.services.errors import FieldError, InvalidEntry
 from cms.services.validation import EntryInput
-from cms.storage.tables import Entry, EntryRelation, EntryTag, Revision, utcnow
+from cms.storage.tables import Entry, EntryRelation, EntryTag, Revision, SlugRedirect, utcnow
 from cms.storage.views import PUBLISHED, WORKING
 
 # Ids of entries loaded from files without an id are derived from type and
@@ -59,11 +59,18 @@ async def save_entry(
     *,
     actor: str | None = None,
     now: dt.datetime | None = None,
+    action: str = "save",
+    force: bool = False,
 ) -> tuple[Entry, bool]:
     """Create or update the entry ``inp`` describes, without its relations.
 
     Call :func:`save_relations` after every entry of a batch is saved, so that
     entries may reference each other in any order.
+
+    Args:
+        action: what the revision records the change as (``update``, ``publish``, …).
+        force: write a new version even when the document is unchanged (a
+            workflow step that changes only what is published).
 
     Returns:
         The entry and whether anything changed (an identical save is a no-op:
@@ -82,7 +89,7 @@ async def save_entry(
         )
     payload = inp.payload() | {"id": entry_id}
     digest = content_hash(payload)
-    if existing is not None and existing.content_hash == digest:
+    if existing is not None and existing.content_hash == digest and not force:
         return existing, False
 
     common = inp.common
@@ -132,6 +139,7 @@ async def save_entry(
             version=entry.version,
             created_at=now,
             actor=actor,
+            action=action,
             changed_fields=_changed(previous, payload),
             snapshot=payload,
         )
@@ -162,6 +170,16 @@ async def save_relations(
             )
         )
         ids.update({(type_name, slug): eid for eid, slug in result.all()})
+        missing = wanted_slugs - {slug for (t, slug) in ids if t == type_name}
+        if missing:
+            # A slug a target had before it was renamed still names it (an old
+            # revision being restored, a content file not yet updated).
+            moved = await session.exec(
+                select(SlugRedirect.slug, SlugRedirect.entry_id).where(
+                    SlugRedirect.type == type_name, col(SlugRedirect.slug).in_(missing)
+                )
+            )
+            ids.update({(type_name, slug): eid for slug, eid in moved.all()})
     errors = [
         FieldError(name, f"no {relations[name].target} with slug {slug!r}")
         for name, slugs in wanted.items()

@@ -138,6 +138,9 @@ class Revision(SQLModel, table=True):
     version: int = Field(primary_key=True)
     created_at: dt.datetime = Field(sa_type=UTCDateTime)
     actor: str | None = Field(default=None, max_length=120)
+    # What the change was: create, update, submit, publish, schedule,
+    # unpublish, archive, restore, or save (content files); None before 0002.
+    action: str | None = Field(default=None, max_length=20)
     changed_fields: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     snapshot: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 

@@ -1,8 +1,9 @@
 """Editing: published versions apart from working copies, tokens, slug redirects, schedules.
 
-Every entry that was `published` gets its published version: a copy of its
-public documents, relations and tags. Its working document gains the editor
-fields `scheduled_at` and `published_version`, as `save_entry` writes them.
+Revisions record their action (`update`, `publish`, ...). Every entry that
+was `published` gets its published version: a copy of its public documents,
+relations and tags. Its working document gains the editor fields
+`scheduled_at` and `published_version`, as `save_entry` writes them.
 
 Downgrading keeps the working copies: an entry with unpublished draft changes
 then serves the draft, since 0001 has no separate published version.
@@ -122,6 +123,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('published_version', sa.Integer(), nullable=True))
         batch_op.create_index('ix_entries_scheduled', ['status', 'scheduled_at'], unique=False)
 
+    with op.batch_alter_table('revisions', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('action', sa.String(length=20), nullable=True))
+
     # Published entries: their current documents become the published version.
     op.execute(
         "INSERT INTO published_entries (id, type, slug, title, published_at, created_at,"
@@ -163,6 +167,9 @@ def downgrade() -> None:
             {"id": entry_id, "doc": _without_editor_fields(doc),
              "item": _without_editor_fields(doc_item)},
         )
+
+    with op.batch_alter_table('revisions', schema=None) as batch_op:
+        batch_op.drop_column('action')
 
     with op.batch_alter_table('entries', schema=None) as batch_op:
         batch_op.drop_index('ix_entries_scheduled')
