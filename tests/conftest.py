@@ -41,12 +41,13 @@ CONTENT = REPO / "content"
 POSTGRES_URL = os.environ.get("CMS_TEST_POSTGRES_URL", "")
 
 
-def _pg_admin(statement: str) -> None:
+def _pg_admin(*statements: str) -> None:
     async def run() -> None:
         engine = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
         try:
             async with engine.connect() as conn:
-                await conn.execute(text(statement))
+                for statement in statements:
+                    await conn.execute(text(statement))
         finally:
             await engine.dispose()
 
@@ -95,8 +96,9 @@ class Databases:
 
     def drop_all(self) -> None:
         """Drop the PostgreSQL databases this session made."""
-        for name in reversed(self.made):
-            _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _pg_admin(
+            *(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in reversed(self.made))
+        )
 
 
 def load_folder(url: str, folder: Path) -> None:
