@@ -42,6 +42,9 @@ POSTGRES_URL = os.environ.get("CMS_TEST_POSTGRES_URL", "")
 
 
 def _pg_admin(*statements: str) -> None:
+    if not statements:
+        return
+
     async def run() -> None:
         engine = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
         try:

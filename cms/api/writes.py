@@ -305,6 +305,7 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
         slug: FromPath[str],
     ) -> Response[bytes]:
         writer = require(caller, Permission.WRITE)
+        if_match_header(request)  # a missing precondition is the first thing to report
         body = await json_body(request, media_types=(MERGE_PATCH, JSON), empty={})
         entry = await _for_change(request, session, ctype, slug, writer)
         await update_entry(session, _context(state, writer), ctype, entry, body, caller=writer)
@@ -408,6 +409,7 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
         slug: FromPath[str],
     ) -> Response[bytes]:
         editor = require(caller, Permission.PUBLISH)
+        if_match_header(request)
         wanted = convert_body(await json_body(request), PublishRequest)
         if wanted.at is not None and wanted.at.tzinfo is None:
             raise InvalidInput([FieldError("at", "needs a time zone, e.g. `Z` for UTC")])
