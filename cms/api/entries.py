@@ -54,7 +54,7 @@ def output_structs(ctype: ContentType) -> tuple[type[msgspec.Struct], type[msgsp
 
     They document the API (OpenAPI); the bodies themselves are pre-encoded.
     """
-    common: list[tuple[str, Any]] = [
+    common: list[tuple[Any, ...]] = [
         ("id", str),
         ("type", str),
         ("slug", str),
@@ -69,6 +69,26 @@ def output_structs(ctype: ContentType) -> tuple[type[msgspec.Struct], type[msgsp
         ("created_at", dt.datetime),
         ("updated_at", dt.datetime),
         ("version", int),
+        # Only in answers to a token (the working copy): absent from public ones.
+        (
+            "scheduled_at",
+            Annotated[
+                dt.datetime | None,
+                msgspec.Meta(description="With a token only: when a scheduled entry goes live."),
+            ],
+            None,
+        ),
+        (
+            "published_version",
+            Annotated[
+                int | None,
+                msgspec.Meta(
+                    description="With a token only: the version the public sees; null when "
+                    "none is published. Below `version` when there are draft changes."
+                ),
+            ],
+            None,
+        ),
         ("reviewed_by", EntryRef | None),
         ("last_reviewed", dt.date | None),
         ("body", str),

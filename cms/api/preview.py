@@ -19,6 +19,17 @@ from cms.services.preview import PreviewExpired, PreviewInvalid, preview_key, ve
 PREVIEW_HEADERS = {"X-Robots-Tag": "noindex, nofollow", "Referrer-Policy": "no-referrer"}
 
 
+async def signing_key(state: State) -> bytes:
+    """The app's preview-link key, read once and kept for the life of the app."""
+    services = state.services
+    key: bytes | None = services.keys.get("preview")
+    if key is None:
+        key = services.keys["preview"] = await preview_key(
+            services.sessions, services.settings.secret_key
+        )
+    return key
+
+
 @get(
     "/api/v1/preview/{token:str}",
     operation_id="getPreview",
@@ -45,14 +56,8 @@ async def preview_handler(
     token: FromPath[str],
 ) -> Response[bytes]:
     """Answer the working copy a valid, unexpired preview link names."""
-    services = state.services
-    key = services.keys.get("preview")
-    if key is None:
-        key = services.keys["preview"] = await preview_key(
-            services.sessions, services.settings.secret_key
-        )
     try:
-        type_name, entry_id = verify_preview(key, token)
+        type_name, entry_id = verify_preview(await signing_key(state), token)
     except PreviewInvalid as exc:
         raise ProblemException(
             403,
@@ -69,7 +74,7 @@ async def preview_handler(
             type_=PROBLEM_BASE + "preview-expired",
             headers={"Cache-Control": "no-store"},
         ) from exc
-    ctype = services.plugins.types.get(type_name)
+    ctype = state.services.plugins.types.get(type_name)
     found = None if ctype is None else await working_document(session, ctype, entry_id=entry_id)
     if found is None:
         raise not_found("entry for this preview link")

@@ -28,6 +28,7 @@ from cms.api.bodies import JSON, MERGE_PATCH, body_operation, convert_body, json
 from cms.api.caching import PRIVATE, json_response
 from cms.api.entries import camel, output_structs
 from cms.api.preconditions import PreconditionFailedProblem, check_precondition, if_match_header
+from cms.api.preview import signing_key
 from cms.api.problems import (
     PROBLEM_BASE,
     ProblemException,
@@ -43,7 +44,7 @@ from cms.services.auth import Caller, Permission
 from cms.services.editing import WriteContext, create_entry, lock_entry, update_entry
 from cms.services.errors import FieldError, InvalidInput
 from cms.services.listing import InvalidParameter
-from cms.services.preview import preview_key, sign_preview
+from cms.services.preview import sign_preview
 from cms.services.revisions import RevisionInfo, get_revision, list_revisions, restore_revision
 from cms.storage.tables import Entry, utcnow
 
@@ -450,12 +451,7 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
         reader = require(caller, Permission.READ_DRAFTS)
         wanted = convert_body(await json_body(request), PreviewRequest)
         doc = await _readable(session, ctype, slug, reader)
-        services = state.services
-        key = services.keys.get("preview")
-        if key is None:
-            key = services.keys["preview"] = await preview_key(
-                services.sessions, services.settings.secret_key
-            )
+        key = await signing_key(state)
         token, expires = sign_preview(key, ctype.name, doc["id"], wanted.expires_in)
         url = f"{str(request.base_url).rstrip('/')}{API}/preview/{token}"
         link = PreviewLink(
