@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from pathlib import Path
 from typing import Any
 
 from litestar.testing import TestClient
 
 from cms.app import create_app
-from tests.conftest import Editing, create_article, read_entry_as, step
+from cms.settings import Settings
+from tests.conftest import Editing, create_article, load_folder, read_entry_as, step
 
 ARTICLES = "/api/v1/articles"
 
@@ -225,3 +227,22 @@ def test_scheduling_rules(editing: Editing, client: TestClient[Any]) -> None:
     assert down["status"] == "draft"
     assert down["scheduled_at"] is None
     assert client.get(url).status_code == 404
+
+
+def test_a_content_file_can_schedule_an_entry(database_url: str, content_copy: Path) -> None:
+    at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+    (content_copy / "articles" / "coming-soon.md").write_text(
+        f"---\ntitle: Coming soon\nstatus: scheduled\nclinics:\n- calgary\n"
+        f"published_at: '{_iso(at)}'\n---\n\nSoon.\n",
+        encoding="utf-8",
+    )
+    load_folder(database_url, content_copy)
+    with TestClient(
+        create_app(Settings(database_url=database_url, scheduler_interval=0.2))
+    ) as client:
+        assert client.get(f"{ARTICLES}/coming-soon").status_code == 404
+        deadline = time.monotonic() + 6
+        while client.get(f"{ARTICLES}/coming-soon").status_code != 200:
+            assert time.monotonic() < deadline, "the scheduled file did not go live"
+            time.sleep(0.1)
+        assert client.get(f"{ARTICLES}/coming-soon").json()["published_at"] == _iso(at)
