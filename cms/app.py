@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import Litestar
@@ -14,20 +15,28 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, Tag
 from litestar.static_files import create_static_files_router
+from litestar.stores.base import Store
+from litestar.stores.memory import MemoryStore
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 from swagger_ui_bundle import swagger_ui_path
 
 import cms
+from cms.api.auth import CALLER_DEPENDENCY, SECURITY_SCHEME, SECURITY_SCHEME_NAME
 from cms.api.cache import ResponseCache
 from cms.api.entries import entry_routes
 from cms.api.health import health, ready
 from cms.api.plugins import list_plugins
+from cms.api.preview import preview_handler
 from cms.api.problems import EXCEPTION_HANDLERS
+from cms.api.tokens import TOKEN_ROUTES
+from cms.api.writes import write_routes
 from cms.markdown import Renderer
 from cms.plugins import PluginList, Plugins, call_hook, check_routes, describe, load_plugins
 from cms.services.generation import generation_reader
-from cms.settings import Settings
+from cms.services.throttle import FailureLimiter
+from cms.services.workflow import run_scheduler
+from cms.settings import Settings, SettingsError
 from cms.storage.db import create_engine, session_factory
 
 DOCS_ASSETS = "/schema/assets"
@@ -43,8 +52,30 @@ class Services:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     cache: ResponseCache
+    store: Store
+    """Short-lived shared state: in memory, or in Redis when ``CMS_REDIS_URL`` is set."""
+    limiter: FailureLimiter
+    keys: dict[str, bytes] = field(default_factory=dict)
+    """Signing keys, by purpose, once read from the settings or the database."""
     plugin_report: PluginList | None = None
     """What each plugin registered, routes included (set by :func:`create_app`)."""
+
+
+def make_store(settings: Settings) -> Store:
+    """A Redis store when ``CMS_REDIS_URL`` is set (shared by workers), else one in memory.
+
+    Raises:
+        SettingsError: Redis is configured but its client is not installed.
+    """
+    if not settings.redis_url:
+        return MemoryStore()
+    try:
+        from litestar.stores.redis import RedisStore
+    except ImportError as exc:
+        raise SettingsError(
+            "CMS_REDIS_URL needs the Redis client: pip install 'clinic-cms[redis]'"
+        ) from exc
+    return RedisStore.with_client(url=settings.redis_url, namespace="cms")
 
 
 def build_services(settings: Settings, plugins: Sequence[object] | None = None) -> Services:
@@ -57,6 +88,7 @@ def build_services(settings: Settings, plugins: Sequence[object] | None = None) 
     ]
     engine = create_engine(settings.database_url)
     generations = generation_reader(settings.database_url, engine)
+    store = make_store(settings)
     return Services(
         settings=settings,
         plugins=loaded,
@@ -64,6 +96,10 @@ def build_services(settings: Settings, plugins: Sequence[object] | None = None) 
         engine=engine,
         sessions=session_factory(engine),
         cache=ResponseCache(generations),
+        store=store,
+        limiter=FailureLimiter(
+            store, limit=settings.auth_failure_limit, window=settings.auth_failure_window
+        ),
     )
 
 
@@ -89,19 +125,39 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
+        scheduler = None
+        if settings.scheduler_interval > 0:
+            scheduler = asyncio.create_task(
+                run_scheduler(
+                    services.sessions,
+                    services.plugins,
+                    services.renderer,
+                    interval=settings.scheduler_interval,
+                ),
+                name="cms-scheduler",
+            )
         try:
-            yield
+            async with services.store:
+                yield
         finally:
+            if scheduler is not None:
+                scheduler.cancel()
+                with suppress(asyncio.CancelledError):
+                    await scheduler
             services.cache.generations.close()
             await services.engine.dispose()
 
     # Every route with the plugin that serves it: a route served twice fails
     # here, naming both plugins, before Litestar sees it.
-    owned: list[tuple[str, Any]] = [("cms", h) for h in (health, ready, list_plugins)]
+    core_routes = (health, ready, list_plugins, *TOKEN_ROUTES, preview_handler)
+    owned: list[tuple[str, Any]] = [("cms", h) for h in core_routes]
     for ctype in services.plugins.types:
         owned.extend(
             (ctype.plugin, h)
-            for h in entry_routes(ctype, settings, services.cache, services.sessions)
+            for h in (
+                *entry_routes(ctype, settings, services.cache, services.sessions),
+                *write_routes(ctype),
+            )
         )
     for name, routes in call_hook(services.plugins.manager, "register_routes"):
         owned.extend((name, r) for r in routes)
@@ -115,7 +171,7 @@ def create_app(
 
     return Litestar(
         route_handlers=route_handlers,
-        dependencies={"session": Provide(provide_session)},
+        dependencies={"session": Provide(provide_session), "caller": CALLER_DEPENDENCY},
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         state=State({"services": services}),
@@ -125,8 +181,12 @@ def create_app(
             description="Published content of a clinic group: clinics, practitioners, "
             "conditions, articles and plugin types. Errors are RFC 9457 problem details.",
             path="/schema",
-            tags=[Tag(name=t.label, description=t.description) for t in services.plugins.types],
-            components=Components(),
+            tags=[
+                *(Tag(name=t.label, description=t.description) for t in services.plugins.types),
+                Tag(name="Tokens", description="Bearer tokens for editors (admins only)."),
+                Tag(name="Preview", description="Signed links to working copies, no token."),
+            ],
+            components=Components(security_schemes={SECURITY_SCHEME_NAME: SECURITY_SCHEME}),
             render_plugins=[
                 SwaggerRenderPlugin(
                     path="/",

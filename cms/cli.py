@@ -232,6 +232,105 @@ def openapi_export(output: Path, check: bool) -> None:
 
 
 @main.group()
+def tokens() -> None:
+    """Bearer tokens for the editors' API."""
+
+
+@tokens.command("create")
+@click.option("--name", required=True, help="Who or what uses the token.")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["admin", "editor", "author", "viewer"]),
+    help="admin, editor (write and publish), author (write, submit), viewer (read drafts).",
+)
+@click.option("--clinic", "clinics", multiple=True, help="Limit to this clinic; repeatable.")
+@click.option("--expires-in-days", type=click.IntRange(min=1), default=None)
+def tokens_create(
+    name: str, role: str, clinics: tuple[str, ...], expires_in_days: int | None
+) -> None:
+    """Create a token and print its secret, once, on standard output."""
+    import datetime as dt
+
+    from cms.app import build_services
+    from cms.services.auth import create_token
+    from cms.services.errors import InvalidInput
+    from cms.storage.tables import utcnow
+
+    services = build_services(_settings())
+    now = utcnow()
+    expires = now + dt.timedelta(days=expires_in_days) if expires_in_days else None
+
+    async def go() -> tuple[str, str]:
+        try:
+            async with services.sessions() as session, session.begin():
+                token, secret = await create_token(
+                    session,
+                    name=name,
+                    role=role,
+                    clinics=clinics,
+                    expires_at=expires,
+                    created_by="cli",
+                    now=now,
+                )
+                return token.id, secret
+        finally:
+            await services.engine.dispose()
+
+    try:
+        token_id, secret = _run(go())
+    except InvalidInput as exc:
+        raise click.ClickException(str(exc)) from exc
+    scope = ", ".join(clinics) or "every clinic"
+    click.echo(f"token {token_id} ({role}, {scope}); the secret is shown only now:", err=True)
+    click.echo(secret)
+
+
+@tokens.command("list")
+def tokens_list() -> None:
+    """Print every token (never its secret)."""
+    from cms.app import build_services
+    from cms.services.auth import list_tokens
+
+    services = build_services(_settings())
+
+    async def go() -> list[Any]:
+        try:
+            async with services.sessions() as session:
+                return await list_tokens(session)
+        finally:
+            await services.engine.dispose()
+
+    for token in _run(go()):
+        state = "revoked" if token.revoked_at else "active"
+        if token.expires_at is not None and state == "active":
+            state = f"expires {token.expires_at.isoformat()}"
+        scope = ",".join(token.clinics) or "*"
+        click.echo(f"{token.id}  {token.role:<6}  {scope:<20}  {state:<10}  {token.name}")
+
+
+@tokens.command("revoke")
+@click.argument("token_id")
+def tokens_revoke(token_id: str) -> None:
+    """Revoke the token TOKEN_ID; it stops working on its next request."""
+    from cms.app import build_services
+    from cms.services.auth import revoke_token
+
+    services = build_services(_settings())
+
+    async def go() -> bool:
+        try:
+            async with services.sessions() as session, session.begin():
+                return await revoke_token(session, token_id)
+        finally:
+            await services.engine.dispose()
+
+    if not _run(go()):
+        raise click.ClickException(f"no token with id {token_id!r}")
+    click.echo(f"token {token_id} revoked")
+
+
+@main.group()
 def plugins() -> None:
     """Installed plugins."""
 

@@ -30,6 +30,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     public_max_age: Annotated[int, msgspec.Meta(ge=0)] = 60
     stale_while_revalidate: Annotated[int, msgspec.Meta(ge=0)] = 300
     log_level: str = "info"
+    secret_key: str | None = None
+    """Signs preview links; when unset, a random key is made once and kept in the database."""
+    scheduler_interval: Annotated[float, msgspec.Meta(ge=0)] = 1.0
+    """Seconds between two looks for scheduled entries that are due; 0 turns it off."""
+    auth_failure_limit: Annotated[int, msgspec.Meta(ge=1)] = 10
+    """Failed authentications one client may make per window before answers are 429."""
+    auth_failure_window: Annotated[int, msgspec.Meta(ge=1)] = 300
+    """Seconds of the failed-authentication window."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -16,16 +16,22 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from cms.app import build_services, create_app
+from cms.services.auth import create_token
 from cms.services.content_files import load_content
 from cms.settings import Settings
 from cms.storage.migrate import upgrade
@@ -35,12 +41,16 @@ CONTENT = REPO / "content"
 POSTGRES_URL = os.environ.get("CMS_TEST_POSTGRES_URL", "")
 
 
-def _pg_admin(statement: str) -> None:
+def _pg_admin(*statements: str) -> None:
+    if not statements:
+        return
+
     async def run() -> None:
         engine = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
         try:
             async with engine.connect() as conn:
-                await conn.execute(text(statement))
+                for statement in statements:
+                    await conn.execute(text(statement))
         finally:
             await engine.dispose()
 
@@ -70,21 +80,28 @@ class Databases:
     def _name(self, prefix: str) -> str:
         return f"cms_{prefix}_{uuid.uuid4().hex[:12]}"
 
-    def fresh(self) -> str:
-        """The URL of a new database holding the migrated, empty schema."""
+    def fresh(self, template: str | None = None) -> str:
+        """The URL of a new database: a copy of ``template`` (a database this
+        maker made, by URL), or else of the migrated, empty schema."""
+        source = self.template if template is None else self._database_name(template)
         name = self._name("test")
         if self.backend == "sqlite":
             path = self.workdir / f"{name}.db"
-            shutil.copyfile(self.workdir / f"{self.template}.db", path)
+            shutil.copyfile(self.workdir / f"{source}.db", path)
             return f"sqlite+aiosqlite:///{path}"
-        _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+        _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
         self.made.append(name)
         return _pg_url(name)
 
+    def _database_name(self, url: str) -> str:
+        database = str(make_url(url).database)
+        return Path(database).stem if self.backend == "sqlite" else database
+
     def drop_all(self) -> None:
         """Drop the PostgreSQL databases this session made."""
-        for name in reversed(self.made):
-            _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _pg_admin(
+            *(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in reversed(self.made))
+        )
 
 
 def load_folder(url: str, folder: Path, plugins: Sequence[object] | None = None) -> None:
@@ -147,3 +164,136 @@ def fixture_content_copy(tmp_path: Path) -> Path:
     target = tmp_path / "content"
     shutil.copytree(CONTENT, target)
     return target
+
+
+# --- Editing: the demo with a token per role ------------------------------------
+
+# Token name -> (role, clinics). Names say what each is for in the tests.
+TOKENS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "admin": ("admin", ()),
+    "editor": ("editor", ()),
+    "author": ("author", ()),
+    "viewer": ("viewer", ()),
+    "calgary-editor": ("editor", ("calgary",)),
+    "calgary-author": ("author", ("calgary",)),
+    "calgary-viewer": ("viewer", ("calgary",)),
+}
+
+
+def mint_tokens(url: str) -> dict[str, str]:
+    """Create the :data:`TOKENS` in ``url`` with the product's service; name -> secret."""
+    services = build_services(Settings(database_url=url))
+
+    async def run() -> dict[str, str]:
+        secrets: dict[str, str] = {}
+        try:
+            async with services.sessions() as session, session.begin():
+                for name, (role, clinics) in TOKENS.items():
+                    _token, secrets[name] = await create_token(
+                        session, name=name, role=role, clinics=clinics, created_by="tests"
+                    )
+        finally:
+            await services.engine.dispose()
+        return secrets
+
+    return asyncio.run(run())
+
+
+@dataclass(frozen=True)
+class EditingTemplate:
+    """A database holding the demo content and the test tokens, to copy per test."""
+
+    url: str
+    secrets: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def editing_template(databases: Databases) -> EditingTemplate:
+    """The demo plus one token per :data:`TOKENS` entry, made once per backend."""
+    url = databases.fresh()
+    load_folder(url, CONTENT)
+    return EditingTemplate(url=url, secrets=mint_tokens(url))
+
+
+@dataclass(frozen=True)
+class Editing:
+    """A writable copy of the demo, and the secrets of its tokens."""
+
+    url: str
+    secrets: dict[str, str]
+
+    def auth(self, token: str) -> dict[str, str]:
+        """The ``Authorization`` header of the token called ``token``."""
+        return {"Authorization": f"Bearer {self.secrets[token]}"}
+
+    def settings(self, **overrides: Any) -> Settings:
+        """Settings for an app on this database."""
+        return Settings(database_url=self.url, **overrides)
+
+
+@pytest.fixture(name="editing")
+def fixture_editing(databases: Databases, editing_template: EditingTemplate) -> Editing:
+    """A fresh copy of the demo with tokens, for a test that writes."""
+    return Editing(url=databases.fresh(editing_template.url), secrets=editing_template.secrets)
+
+
+@pytest.fixture(name="client")
+def fixture_client(editing: Editing) -> Iterator[TestClient[Any]]:
+    """A client of the app on the ``editing`` database."""
+    with TestClient(create_app(editing.settings())) as client:
+        yield client
+
+
+def read_entry_as(
+    client: TestClient[Any], editing: Editing, path: str, token: str = "editor"
+) -> tuple[dict[str, Any], str]:
+    """The working copy at ``path`` as ``token`` reads it, and its ETag."""
+    response = client.get(path, headers=editing.auth(token))
+    assert response.status_code == 200, response.text
+    return response.json(), response.headers["etag"]
+
+
+def create_article(
+    client: TestClient[Any], editing: Editing, title: str, token: str = "admin", **fields: Any
+) -> tuple[dict[str, Any], str]:
+    """Create a draft article through the API; its working copy and ETag."""
+    body = {"title": title, "clinics": ["calgary"], "author": "lena-marchetti",
+            "body": f"## About\n\n{title}.", **fields}  # fmt: skip
+    response = client.post("/api/v1/articles", json=body, headers=editing.auth(token))
+    assert response.status_code == 201, response.text
+    return response.json(), response.headers["etag"]
+
+
+def step(
+    client: TestClient[Any],
+    editing: Editing,
+    slug: str,
+    action: str,
+    etag: str,
+    token: str = "editor",
+    **body: Any,
+) -> tuple[dict[str, Any], str]:
+    """Run a workflow step on article ``slug``; the working copy and its new ETag."""
+    response = client.post(
+        f"/api/v1/articles/{slug}/{action}",
+        json=body or None,
+        headers={**editing.auth(token), "If-Match": etag},
+    )
+    assert response.status_code == 200, response.text
+    return response.json(), response.headers["etag"]
+
+
+@asynccontextmanager
+async def concurrent_client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of ``app`` whose requests really run at the same time.
+
+    Litestar's AsyncTestClient hands each request to a portal thread and waits
+    for it, so gathered requests run one after the other there; httpx's ASGI
+    transport runs them in this event loop, interleaved at every await.
+    """
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.lifespan(),
+        httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as client,
+    ):
+        yield client

@@ -301,8 +301,18 @@ def test_plugins_are_listed_over_http_and_by_the_cli(
         "hooks": ["register_content_types", "register_markdown_extensions", "register_routes"],
         "content_types": ["recipe"],
         "response_fields": [],
-        "routes": ["GET /api/v1/recipes", "GET /api/v1/recipes/{slug}",
-                   "GET /api/v1/recipes-of-the-day"],
+        "routes": [
+            "GET /api/v1/recipes", "GET /api/v1/recipes/{slug}",
+            # The editors' routes every type gets.
+            "POST /api/v1/recipes", "PATCH /api/v1/recipes/{slug}",
+            "DELETE /api/v1/recipes/{slug}",
+            *(f"POST /api/v1/recipes/{{slug}}/{step}"
+              for step in ("submit", "publish", "unpublish", "archive", "preview")),
+            "GET /api/v1/recipes/{slug}/revisions",
+            "GET /api/v1/recipes/{slug}/revisions/{version}",
+            "POST /api/v1/recipes/{slug}/revisions/{version}/restore",
+            "GET /api/v1/recipes-of-the-day",
+        ],
         "markdown_extensions": ["shout"],
         "commands": [],
     }  # fmt: skip

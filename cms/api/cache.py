@@ -73,6 +73,7 @@ async def cached_json(
     build: Callable[[], Awaitable[tuple[bytes, Sequence[str]]]],
     *,
     cache_control: str,
+    vary: str | None = None,
 ) -> Response[bytes]:
     """Answer from the cache, or ``build()`` the body and its surrogate keys and keep it."""
     now = await cache.generations.current()
@@ -88,4 +89,5 @@ async def cached_json(
         item.etag,
         cache_control=cache_control,
         surrogate_keys=item.surrogate_keys,
+        vary=vary,
     )

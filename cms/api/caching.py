@@ -9,6 +9,8 @@ from typing import Any
 from litestar import Request, Response
 
 JSON = "application/json"
+# Answers to a token: never stored by a shared cache, nor kept by the browser.
+PRIVATE = "private, no-store"
 
 
 def etag_for(body: bytes) -> str:
@@ -37,14 +39,18 @@ def respond(
     *,
     cache_control: str,
     surrogate_keys: str = "",
+    vary: str | None = None,
+    status_code: int = 200,
 ) -> Response[bytes]:
     """Answer ``body`` (whose ETag is ``etag``), or 304 when the client already has it."""
     headers = {"ETag": etag, "Cache-Control": cache_control}
+    if vary:
+        headers["Vary"] = vary
     if surrogate_keys:
         headers["Surrogate-Key"] = surrogate_keys
     if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(content=b"", status_code=304, headers=headers)
-    return Response(content=body, media_type=JSON, headers=headers)
+    return Response(content=body, media_type=JSON, headers=headers, status_code=status_code)
 
 
 def json_response(
@@ -53,12 +59,21 @@ def json_response(
     *,
     cache_control: str,
     surrogate_keys: Iterable[str] = (),
+    vary: str | None = None,
+    status_code: int = 200,
 ) -> Response[bytes]:
-    """Answer ``body`` with its ETag, or 304 when the client already has it."""
+    """Answer ``body`` with its ETag, or 304 when the client already has it.
+
+    Args:
+        vary: request headers the answer depends on (``Authorization`` where a
+            token changes what is seen), so that caches keep the answers apart.
+    """
     return respond(
         request,
         body,
         etag_for(body),
         cache_control=cache_control,
         surrogate_keys=" ".join(surrogate_keys),
+        vary=vary,
+        status_code=status_code,
     )

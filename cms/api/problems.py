@@ -20,7 +20,7 @@ from litestar.types import ExceptionHandlersMap
 from sqlalchemy.exc import OperationalError
 
 from cms.schemas import Base
-from cms.services.errors import FieldError, InvalidEntry
+from cms.services.errors import Conflict, FieldError, Forbidden, InvalidEntry, InvalidInput
 from cms.services.lifecycle import PublishRefused
 from cms.services.listing import InvalidParameter
 
@@ -112,8 +112,50 @@ def publish_refused(exc: PublishRefused) -> ProblemException:
     )
 
 
+def invalid_input(exc: InvalidInput) -> ProblemException:
+    """A 422 naming each invalid field of a request body."""
+    return ProblemException(
+        422,
+        "Invalid request body",
+        detail=str(exc),
+        type_=PROBLEM_BASE + "invalid-body",
+        errors=[_field(e) for e in exc.errors],
+    )
+
+
 def _field(error: FieldError) -> ProblemError:
     return ProblemError(name=error.field, reason=error.message, location="body")
+
+
+def _handle_forbidden(request: Request[Any, Any, Any], exc: Forbidden) -> Response[bytes]:
+    errors = (
+        [ProblemError(name=exc.field, reason=exc.message, location="body")] if exc.field else []
+    )
+    return problem_response(
+        request,
+        Problem(
+            type=PROBLEM_BASE + "forbidden",
+            title="Forbidden",
+            status=403,
+            detail=exc.message,
+            errors=errors,
+        ),
+    )
+
+
+def _handle_conflict(request: Request[Any, Any, Any], exc: Conflict) -> Response[bytes]:
+    return problem_response(
+        request,
+        Problem(type=PROBLEM_BASE + "conflict", title="Conflict", status=409, detail=str(exc)),
+    )
+
+
+def _handle_invalid_entry(request: Request[Any, Any, Any], exc: InvalidEntry) -> Response[bytes]:
+    return problem_response(request, invalid_entry(exc).problem)
+
+
+def _handle_invalid_input(request: Request[Any, Any, Any], exc: InvalidInput) -> Response[bytes]:
+    return problem_response(request, invalid_input(exc).problem)
 
 
 def _handle_problem(request: Request[Any, Any, Any], exc: ProblemException) -> Response[bytes]:
@@ -206,6 +248,10 @@ def _handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respo
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     ProblemException: _handle_problem,
     PublishRefused: _handle_publish_refused,
+    InvalidEntry: _handle_invalid_entry,
+    InvalidInput: _handle_invalid_input,
+    Forbidden: _handle_forbidden,
+    Conflict: _handle_conflict,
     InvalidParameter: _handle_invalid_parameter,
     ValidationException: _handle_validation,
     HTTPException: _handle_http,

@@ -41,6 +41,7 @@ from cms.services.lifecycle import (
     publish_problems,
 )
 from cms.services.validation import EntryInput, parse_entry
+from cms.services.workflow import sync_published
 from cms.storage.tables import Entry, EntryRelation
 
 SUFFIX = ".md"
@@ -177,6 +178,8 @@ async def load_content(
                 await save_relations(session, types, entry, inp)
             except InvalidEntry as exc:
                 problems.extend(f"{path}: {e.field}: {e.message}" for e in exc.errors)
+                continue
+            await sync_published(session, inp.ctype, entry, inp.effective_origin())
             if (inp.ctype.name, inp.slug) in existing:
                 report.updated += 1
             else:

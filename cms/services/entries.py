@@ -29,7 +29,8 @@ from cms.services import generation
 from cms.services.errors import FieldError, InvalidEntry
 from cms.services.extras import attach_extras, extra_values
 from cms.services.validation import EntryInput
-from cms.storage.tables import Entry, EntryRelation, EntryTag, Revision, utcnow
+from cms.storage.tables import Entry, EntryRelation, EntryTag, Revision, SlugRedirect, utcnow
+from cms.storage.views import PUBLISHED, WORKING
 
 # Ids of entries loaded from files without an id are derived from type and
 # slug, so loading the same folder on two instances gives the same ids.
@@ -61,11 +62,18 @@ async def save_entry(
     *,
     actor: str | None = None,
     now: dt.datetime | None = None,
+    action: str = "save",
+    force: bool = False,
 ) -> tuple[Entry, bool]:
     """Create or update the entry ``inp`` describes, without its relations.
 
     Call :func:`save_relations` after every entry of a batch is saved, so that
     entries may reference each other in any order.
+
+    Args:
+        action: what the revision records the change as (``update``, ``publish``, …).
+        force: write a new version even when the document is unchanged (a
+            workflow step that changes only what is published).
 
     Returns:
         The entry and whether anything changed (an identical save is a no-op:
@@ -84,7 +92,7 @@ async def save_entry(
         )
     payload = inp.payload() | {"id": entry_id}
     digest = content_hash(payload)
-    if existing is not None and existing.content_hash == digest:
+    if existing is not None and existing.content_hash == digest and not force:
         return existing, False
 
     common = inp.common
@@ -122,9 +130,7 @@ async def save_entry(
     entry.links = list(rendered.links)
     entry.search_text = "\n".join((common.title, common.summary, rendered.text))
     entry.content_hash = digest
-    entry.doc, entry.doc_item = _documents(
-        entry, inp.ctype, inp.effective_origin(), _json_ld(inp, entry)
-    )
+    refresh_documents(entry, inp.ctype, inp.effective_origin(), _json_ld(inp, entry))
     session.add(entry)
     await generation.bump(session)
     await session.flush()
@@ -137,6 +143,7 @@ async def save_entry(
             version=entry.version,
             created_at=now,
             actor=actor,
+            action=action,
             changed_fields=_changed(previous, payload),
             snapshot=payload,
         )
@@ -182,6 +189,16 @@ async def save_relations(
             )
         )
         ids.update({(type_name, slug): eid for eid, slug in result.all()})
+        missing = wanted_slugs - {slug for (t, slug) in ids if t == type_name}
+        if missing:
+            # A slug a target had before it was renamed still names it (an old
+            # revision being restored, a content file not yet updated).
+            moved = await session.exec(
+                select(SlugRedirect.slug, SlugRedirect.entry_id).where(
+                    SlugRedirect.type == type_name, col(SlugRedirect.slug).in_(missing)
+                )
+            )
+            ids.update({(type_name, slug): eid for slug, eid in moved.all()})
     errors = [
         FieldError(name, f"no {key[0]} with slug {key[1]!r}")
         for name, values in wanted.items()
@@ -236,13 +253,37 @@ def _json_ld(inp: EntryInput, entry: Entry) -> dict[str, Any] | None:
     return {"@context": "https://schema.org", **inp.ctype.json_ld(source)}
 
 
+def _stored_json_ld(entry: Entry) -> Any:
+    # Workflow steps re-encode an entry without a new input to map; the
+    # mapping made when its content was last saved still holds.
+    return msgspec.json.decode(entry.doc).get("json_ld") if entry.doc else None
+
+
+def refresh_documents(
+    entry: Entry, ctype: ContentType, origin: str | None, json_ld: Any = None
+) -> None:
+    """Re-encode the working documents editors read, after any change to ``entry``.
+
+    Args:
+        json_ld: a new schema.org mapping; None keeps the stored one.
+    """
+    json_ld = json_ld if json_ld is not None else _stored_json_ld(entry)
+    entry.doc, entry.doc_item = _documents(entry, ctype, origin, json_ld, editor=True)
+
+
+def public_documents(entry: Entry, ctype: ContentType, origin: str | None) -> tuple[bytes, bytes]:
+    """The documents of ``entry``'s published version: full and as a list item."""
+    return _documents(entry, ctype, origin, _stored_json_ld(entry), editor=False)
+
+
 def _documents(
-    entry: Entry, ctype: ContentType, origin: str | None, json_ld: dict[str, Any] | None
+    entry: Entry, ctype: ContentType, origin: str | None, json_ld: Any, *, editor: bool
 ) -> tuple[bytes, bytes]:
-    """The public object of ``entry``, full and as a list item, pre-encoded.
+    """The object of ``entry``, full and as a list item, pre-encoded.
 
     Relation fields hold placeholders here, so that their keys keep their place;
-    :func:`_attach_relations` fills them at read time.
+    :func:`attach_relations` fills them at read time. ``editor`` adds the
+    workflow fields only editors see (when it goes live, which version is live).
     """
     placeholders: dict[str, Any] = {
         name: ([] if rel.many else None) for name, rel in ctype.all_relations().items()
@@ -262,6 +303,14 @@ def _documents(
         "created_at": _iso(entry.created_at),
         "updated_at": _iso(entry.updated_at),
         "version": entry.version,
+        **(
+            {
+                "scheduled_at": _iso(entry.scheduled_at),
+                "published_version": entry.published_version,
+            }
+            if editor
+            else {}
+        ),
         "reviewed_by": None,
         "last_reviewed": entry.last_reviewed.isoformat() if entry.last_reviewed else None,
         "body": entry.body,
@@ -280,8 +329,11 @@ def _documents(
 # --- Reading ---------------------------------------------------------------
 
 
-# Built once: an alias copies every column, too costly to repeat per request.
-_TARGET = aliased(Entry, name="target")
+# Built once per view: an alias copies every column, too costly per request.
+_TARGETS: dict[bool, Any] = {
+    True: aliased(PUBLISHED.entry, name="target"),
+    False: aliased(WORKING.entry, name="target"),
+}
 
 
 class RelatedRow(msgspec.Struct, array_like=True):
@@ -297,21 +349,24 @@ class RelatedRow(msgspec.Struct, array_like=True):
 async def related_rows(
     session: AsyncSession, source_ids: Iterable[str], *, published_only: bool
 ) -> list[RelatedRow]:
-    """Every relation of ``source_ids``, in field order, with target slug and title."""
-    target = _TARGET
+    """Every relation of ``source_ids``, in field order, with target slug, title and type.
+
+    ``published_only`` reads the published versions' relations, to targets
+    that are published themselves (under their published slug and title);
+    otherwise the working copies' relations, to targets in any status.
+    """
+    view = PUBLISHED if published_only else WORKING
+    rel = view.relation
+    target = _TARGETS[published_only]
     query = (
         # sqlmodel's stubs stop at four columns; select() itself takes any number.
         select(  # type: ignore[call-overload]
-            EntryRelation.source_id, EntryRelation.field, target.slug, target.title, target.type
+            rel.source_id, rel.field, target.slug, target.title, target.type
         )
-        .join(target, col(target.id) == col(EntryRelation.target_id))
-        .where(col(EntryRelation.source_id).in_(list(source_ids)))
-        .order_by(
-            col(EntryRelation.source_id), col(EntryRelation.field), col(EntryRelation.position)
-        )
+        .join(target, col(target.id) == col(rel.target_id))
+        .where(col(rel.source_id).in_(list(source_ids)))
+        .order_by(col(rel.source_id), col(rel.field), col(rel.position))
     )
-    if published_only:
-        query = query.where(target.status == "published")
     result = await session.exec(query)
     return [RelatedRow(*row) for row in result.all()]
 
@@ -353,12 +408,23 @@ def _ref(row: RelatedRow, typed: bool) -> dict[str, str]:
 
 
 async def read_entry(
-    session: AsyncSession, ctype: ContentType, slug: str, *, published_only: bool = True
+    session: AsyncSession,
+    ctype: ContentType,
+    slug: str | None = None,
+    *,
+    published_only: bool = True,
+    entry_id: str | None = None,
 ) -> dict[str, Any] | None:
-    """The public object of one entry, or None when there is none to show."""
-    query = select(Entry.id, Entry.doc).where(Entry.type == ctype.name, Entry.slug == slug)
-    if published_only:
-        query = query.where(Entry.status == "published")
+    """One entry by ``slug`` (or ``entry_id``), or None when there is none to show.
+
+    ``published_only`` reads the published version (what the public sees);
+    otherwise the working copy editors read and change.
+    """
+    table = PUBLISHED.entry if published_only else WORKING.entry
+    query = select(table.id, table.doc).where(table.type == ctype.name)
+    query = (
+        query.where(table.slug == slug) if entry_id is None else query.where(table.id == entry_id)
+    )
     row = (await session.exec(query)).first()
     if row is None:
         return None

@@ -19,3 +19,24 @@ class InvalidEntry(Exception):
     def __init__(self, errors: list[FieldError]) -> None:
         super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
         self.errors = errors
+
+
+class InvalidInput(Exception):
+    """A request body (other than an entry) failed validation; ``errors`` names each field."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+        self.errors = errors
+
+
+class Forbidden(Exception):
+    """The caller's token may not do this to this entry (its clinic scope)."""
+
+    def __init__(self, field: str | None, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+class Conflict(Exception):
+    """The entry's state does not allow this change (publishing a published entry)."""

@@ -9,19 +9,21 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, and_, exists, false, or_
+from sqlalchemy import ColumnElement, and_, exists, false, func, literal, or_
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cms.contenttypes import ContentType
 from cms.services.entries import attach_relations, related_rows
 from cms.services.extras import attach_extras, extra_values
-from cms.storage.tables import Entry, EntryRelation, EntryTag
+from cms.storage.tables import Entry, EntryRelation, UTCDateTime
+from cms.storage.views import PUBLISHED, WORKING, View
 
 # Filters every list accepts, and the type of entry each one names.
 RELATION_FILTERS: Mapping[str, str] = {
@@ -51,9 +53,18 @@ class ListQuery:
     filters: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
-def _sort_column(sort: str) -> tuple[Any, bool]:
+# Working copies that were never published have no `published_at`; in the
+# editors' view they sort as if published in the far future (newest first under
+# the default `-published_at`), so that keyset cursors never hold a NULL.
+NEVER_PUBLISHED = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
+
+
+def _sort_column(sort: str, view: View) -> tuple[Any, bool]:
     descending = sort.startswith("-")
-    return getattr(Entry, sort.lstrip("-")), descending
+    column = getattr(view.entry, sort.lstrip("-"))
+    if view is WORKING and sort.lstrip("-") == "published_at":
+        column = func.coalesce(column, literal(NEVER_PUBLISHED, UTCDateTime()))
+    return column, descending
 
 
 def _to_json(value: Any) -> Any:
@@ -90,69 +101,94 @@ def decode_cursor(cursor: str, sort: str) -> tuple[Any, str]:
 
 
 async def _resolve(
-    session: AsyncSession, type_name: str, slugs: Sequence[str], published_only: bool
+    session: AsyncSession, view: View, type_name: str, slugs: Sequence[str]
 ) -> list[str]:
-    query = select(Entry.id).where(Entry.type == type_name, col(Entry.slug).in_(slugs))
-    if published_only:
-        query = query.where(Entry.status == "published")
+    table = view.entry
+    query = select(table.id).where(table.type == type_name, col(table.slug).in_(slugs))
     return list((await session.exec(query)).all())
 
 
 async def _filter_clauses(
-    session: AsyncSession, filters: Mapping[str, Sequence[str]], published_only: bool
+    session: AsyncSession, view: View, filters: Mapping[str, Sequence[str]]
 ) -> list[ColumnElement[bool]]:
+    entry, rel, tag = view.entry, view.relation, view.tag
     clauses: list[ColumnElement[bool]] = []
     for name, values in filters.items():
         if name == "tag":
             clauses.append(
-                exists().where(
-                    col(EntryTag.entry_id) == col(Entry.id), col(EntryTag.tag).in_(values)
-                )
+                exists().where(col(tag.entry_id) == col(entry.id), col(tag.tag).in_(values))
             )
             continue
-        ids = await _resolve(session, RELATION_FILTERS[name], values, published_only)
+        ids = await _resolve(session, view, RELATION_FILTERS[name], values)
         if not ids:
             clauses.append(false())
             continue
         if name == "clinic":
             clauses.append(
                 exists().where(
-                    col(EntryRelation.source_id) == col(Entry.id),
-                    col(EntryRelation.field) == "clinics",
-                    col(EntryRelation.target_id).in_(ids),
+                    col(rel.source_id) == col(entry.id),
+                    col(rel.field) == "clinics",
+                    col(rel.target_id).in_(ids),
                 )
             )
             continue
-        outgoing = exists().where(
-            col(EntryRelation.source_id) == col(Entry.id), col(EntryRelation.target_id).in_(ids)
-        )
+        outgoing = exists().where(col(rel.source_id) == col(entry.id), col(rel.target_id).in_(ids))
         # Relations count both ways: ?condition=sciatica lists the articles
         # about sciatica and, on practitioners, those who treat it; on
         # clinics, ?practitioner=x lists the clinics where x works.
-        incoming = exists().where(
-            col(EntryRelation.target_id) == col(Entry.id), col(EntryRelation.source_id).in_(ids)
-        )
+        incoming = exists().where(col(rel.target_id) == col(entry.id), col(rel.source_id).in_(ids))
         clauses.append(or_(outgoing, incoming))
     return clauses
 
 
+def clinic_scope_clause(clinics: Collection[str]) -> ColumnElement[bool]:
+    """Working copies that appear on at least one of ``clinics`` (slugs), in the same query."""
+    clinic = aliased(Entry, name="scope_clinic")
+    return exists().where(
+        col(EntryRelation.source_id) == col(Entry.id),
+        col(EntryRelation.field) == "clinics",
+        col(EntryRelation.target_id) == col(clinic.id),
+        col(clinic.type) == "clinic",
+        col(clinic.slug).in_(list(clinics)),
+    )
+
+
 async def list_entries(
-    session: AsyncSession, ctype: ContentType, query: ListQuery, *, published_only: bool = True
+    session: AsyncSession,
+    ctype: ContentType,
+    query: ListQuery,
+    *,
+    published_only: bool = True,
+    statuses: Collection[str] = (),
+    clinic_scope: Collection[str] | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of ``ctype`` entries and the cursor of the next page (None at the end)."""
-    column, descending = _sort_column(query.sort)
-    stmt = select(Entry.id, Entry.doc_item, column).where(Entry.type == ctype.name)
-    if published_only:
-        stmt = stmt.where(Entry.status == "published")
-    for clause in await _filter_clauses(session, query.filters, published_only):
+    """One page of ``ctype`` entries and the cursor of the next page (None at the end).
+
+    Args:
+        published_only: list the published versions (the public view);
+            otherwise the working copies (the editors' view).
+        statuses: working copies only: the statuses to list (all when empty).
+        clinic_scope: working copies only: list only entries that appear on
+            one of these clinics (None: no limit).
+    """
+    view = PUBLISHED if published_only else WORKING
+    table = view.entry
+    column, descending = _sort_column(query.sort, view)
+    stmt = select(table.id, table.doc_item, column).where(table.type == ctype.name)
+    if not published_only:
+        if statuses:
+            stmt = stmt.where(col(Entry.status).in_(list(statuses)))
+        if clinic_scope is not None:
+            stmt = stmt.where(clinic_scope_clause(clinic_scope))
+    for clause in await _filter_clauses(session, view, query.filters):
         stmt = stmt.where(clause)
     if query.cursor is not None:
         value, after_id = decode_cursor(query.cursor, query.sort)
         if descending:
-            stmt = stmt.where(or_(column < value, and_(column == value, col(Entry.id) < after_id)))
+            stmt = stmt.where(or_(column < value, and_(column == value, col(table.id) < after_id)))
         else:
-            stmt = stmt.where(or_(column > value, and_(column == value, col(Entry.id) > after_id)))
-    order = (column.desc(), col(Entry.id).desc()) if descending else (column, col(Entry.id))
+            stmt = stmt.where(or_(column > value, and_(column == value, col(table.id) > after_id)))
+    order = (column.desc(), col(table.id).desc()) if descending else (column, col(table.id))
     stmt = stmt.order_by(*order).limit(query.limit + 1)
     rows = list((await session.exec(stmt)).all())
     page, more = rows[: query.limit], len(rows) > query.limit

@@ -13,7 +13,7 @@ from cms.schemas import COMMON_FIELDS, SLUG_RE, EntryCommon
 from cms.services.errors import FieldError, InvalidEntry
 
 _PATH_RE = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
-_UNKNOWN_RE = re.compile(r"unknown field `(?P<name>[^`]+)`")
+_UNKNOWN_RE = re.compile(r"(?:unknown|missing required) field `(?P<name>[^`]+)`")
 
 
 def field_error(exc: msgspec.ValidationError, prefix: str = "") -> FieldError:

@@ -59,6 +59,8 @@ class Entry(SQLModel, table=True):
         Index("ix_entries_title", "type", "status", "title", "id"),
         Index("ix_entries_created_at", "type", "status", "created_at", "id"),
         Index("ix_entries_updated_at", "type", "status", "updated_at", "id"),
+        # The scheduler's poll: scheduled entries whose time has come.
+        Index("ix_entries_scheduled", "status", "scheduled_at"),
     )
 
     id: str = Field(primary_key=True, max_length=36)
@@ -89,6 +91,12 @@ class Entry(SQLModel, table=True):
     # renamed or unpublished target never shows stale): full, and as a list item.
     doc: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
     doc_item: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
+    # Workflow state beside the content: when a scheduled entry goes live and
+    # who scheduled it, and which version the public currently sees (None when
+    # nothing is live). The public copy itself is a `published_entries` row.
+    scheduled_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    scheduled_by: str | None = Field(default=None, max_length=120)
+    published_version: int | None = None
 
 
 class EntryRelation(SQLModel, table=True):
@@ -130,6 +138,9 @@ class Revision(SQLModel, table=True):
     version: int = Field(primary_key=True)
     created_at: dt.datetime = Field(sa_type=UTCDateTime)
     actor: str | None = Field(default=None, max_length=120)
+    # What the change was: create, update, submit, publish, schedule,
+    # unpublish, archive, restore, or save (content files); None before 0002.
+    action: str | None = Field(default=None, max_length=20)
     changed_fields: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     snapshot: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
@@ -168,3 +179,115 @@ class EntryExtra(SQLModel, table=True):
         sa_column=Column(String(36), ForeignKey("entries.id", ondelete="CASCADE"), nullable=True),
     )
     value: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+# --- The published versions ---------------------------------------------------
+#
+# An entry row is the working copy editors change. Publishing copies what the
+# public reads (the pre-encoded documents, the sort keys, relations and tags)
+# into these three tables, so that a published entry with pending draft changes
+# keeps serving its published version, and public lists and filters stay one
+# indexed query over rows that are all live.
+
+
+class PublishedEntry(SQLModel, table=True):
+    """The published version of an entry: what anonymous readers get."""
+
+    __tablename__ = "published_entries"
+    __table_args__ = (
+        Index("uq_published_type_slug", "type", "slug", unique=True),
+        # Keyset pagination of public lists, one index per sort column.
+        Index("ix_published_published_at", "type", "published_at", "id"),
+        Index("ix_published_title", "type", "title", "id"),
+        Index("ix_published_created_at", "type", "created_at", "id"),
+        Index("ix_published_updated_at", "type", "updated_at", "id"),
+    )
+
+    id: str = Field(
+        sa_column=Column(String(36), ForeignKey("entries.id", ondelete="CASCADE"), primary_key=True)
+    )
+    type: str = Field(max_length=40)
+    slug: str = Field(max_length=120)
+    title: str = Field(max_length=200)
+    published_at: dt.datetime = Field(sa_type=UTCDateTime)
+    created_at: dt.datetime = Field(sa_type=UTCDateTime)
+    updated_at: dt.datetime = Field(sa_type=UTCDateTime)
+    version: int
+    doc: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
+    doc_item: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
+
+
+class PublishedRelation(SQLModel, table=True):
+    """A relation of a published version, as it was when published."""
+
+    __tablename__ = "published_relations"
+    __table_args__ = (Index("ix_published_relations_target", "target_id", "field", "source_id"),)
+
+    source_id: str = Field(
+        sa_column=Column(
+            String(36), ForeignKey("published_entries.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    field: str = Field(primary_key=True, max_length=60)
+    position: int = Field(primary_key=True)
+    target_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("entries.id", ondelete="CASCADE"), nullable=False)
+    )
+
+
+class PublishedTag(SQLModel, table=True):
+    """A tag of a published version."""
+
+    __tablename__ = "published_tags"
+    __table_args__ = (Index("ix_published_tags_tag", "tag", "entry_id"),)
+
+    entry_id: str = Field(
+        sa_column=Column(
+            String(36), ForeignKey("published_entries.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    tag: str = Field(primary_key=True, max_length=120)
+
+
+class SlugRedirect(SQLModel, table=True):
+    """A slug an entry had before it was renamed; reads of it answer 301."""
+
+    __tablename__ = "slug_redirects"
+    __table_args__ = (Index("ix_slug_redirects_entry", "entry_id"),)
+
+    type: str = Field(primary_key=True, max_length=40)
+    slug: str = Field(primary_key=True, max_length=120)
+    entry_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("entries.id", ondelete="CASCADE"), nullable=False)
+    )
+    created_at: dt.datetime = Field(sa_type=UTCDateTime)
+
+
+# --- Editors' access --------------------------------------------------------------
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token. Only a SHA-256 digest of its secret is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: str = Field(primary_key=True, max_length=32)
+    name: str = Field(max_length=120)
+    role: str = Field(max_length=20)
+    # Clinic slugs the token is limited to; empty means every clinic.
+    clinics: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    secret_hash: str = Field(max_length=64)
+    created_at: dt.datetime = Field(sa_type=UTCDateTime)
+    created_by: str | None = Field(default=None, max_length=120)
+    expires_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SigningKey(SQLModel, table=True):
+    """A server secret made on first use (preview links), shared by every worker."""
+
+    __tablename__ = "signing_keys"
+
+    name: str = Field(primary_key=True, max_length=40)
+    secret: str = Field(max_length=128)
+    created_at: dt.datetime = Field(sa_type=UTCDateTime)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
+from sqlalchemy import case, func
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -29,7 +30,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from cms.services.errors import FieldError
 from cms.services.extras import clear_extras, set_extra
 from cms.services.lifecycle import SavedEntry, SaveRefused
-from cms.storage.tables import Entry, EntryRelation
+from cms.storage.tables import Entry, EntryRelation, PublishedEntry
 from plugins.blog_series.types import SERIES, OutlinePart, PartRef, SeriesNavigation
 
 NAVIGATION = "series"
@@ -70,18 +71,23 @@ async def series_touched(session: AsyncSession, saved: Sequence[SavedEntry]) -> 
 
 
 async def _parts(session: AsyncSession, series_id: str) -> list[_Part]:
+    # A part is published when it has a published version, whatever its
+    # working copy's status (an edit pending review leaves the live version
+    # up); readers see it under its published slug and title.
+    live = col(PublishedEntry.id).is_not(None)
     result = await session.exec(
         # sqlmodel's stubs stop at four columns; select() itself takes any number.
         select(  # type: ignore[call-overload]
             Entry.id,
             Entry.type,
-            Entry.slug,
-            Entry.title,
+            func.coalesce(PublishedEntry.slug, Entry.slug),
+            func.coalesce(PublishedEntry.title, Entry.title),
             Entry.summary,
-            Entry.status,
+            case((live, "published"), else_=col(Entry.status)),
             Entry.published_at,
         )
         .join(EntryRelation, col(EntryRelation.target_id) == col(Entry.id))
+        .outerjoin(PublishedEntry, col(PublishedEntry.id) == col(Entry.id))
         .where(col(EntryRelation.source_id) == series_id, col(EntryRelation.field) == PARTS)
         .order_by(col(EntryRelation.position))
     )
@@ -160,15 +166,16 @@ async def recompute(session: AsyncSession, series_id: str) -> None:
     items = outline(series, parts)
     await set_extra(session, series_id, OUTLINE, msgspec.to_builtins(items), source_id=series_id)
     await clear_extras(session, NAVIGATION, source_id=series_id)
-    if series.status != "published":
+    live_series = await session.get(PublishedEntry, series_id)
+    if live_series is None:
         return  # only a published series gives its parts a navigation
     by_slug = {(p.type, p.slug): p for p in parts}
     published = [i for i in items if i.status == "published"]
     refs = [PartRef(type=str(i.type), slug=str(i.slug), title=i.title) for i in published]
     for n, item in enumerate(published):
         navigation = SeriesNavigation(
-            slug=series.slug,
-            title=series.title,
+            slug=live_series.slug,
+            title=live_series.title,
             part=item.part,
             total=len(items),
             previous=refs[n - 1] if n > 0 else None,

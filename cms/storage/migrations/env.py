@@ -29,6 +29,13 @@ async def _run_async(url: str) -> None:
     engine = create_engine(url)
     try:
         async with engine.connect() as connection:
+            if connection.dialect.name == "sqlite":
+                # Batch mode alters a SQLite table by copying it and dropping the
+                # old one; with foreign keys on, that drop would cascade and
+                # delete every row that references the table. SQLite ignores the
+                # pragma inside a transaction, so it is set before one begins.
+                await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                await connection.commit()
             await connection.run_sync(_run)
     finally:
         await engine.dispose()

@@ -1,0 +1,81 @@
+"""``GET /api/v1/preview/{token}``: an entry's working copy through a signed link, no token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from cms.api.problems import PROBLEM_BASE, ProblemException, error_responses, not_found
+from cms.api.working import working_document, working_response
+from cms.services.preview import PreviewExpired, PreviewInvalid, preview_key, verify_preview
+
+# Preview pages must never be indexed, nor leak the link in a Referer.
+PREVIEW_HEADERS = {"X-Robots-Tag": "noindex, nofollow", "Referrer-Policy": "no-referrer"}
+
+
+async def signing_key(state: State) -> bytes:
+    """The app's preview-link key, read once and kept for the life of the app."""
+    services = state.services
+    key: bytes | None = services.keys.get("preview")
+    if key is None:
+        key = services.keys["preview"] = await preview_key(
+            services.sessions, services.settings.secret_key
+        )
+    return key
+
+
+@get(
+    "/api/v1/preview/{token:str}",
+    operation_id="getPreview",
+    summary="Open a preview link",
+    description="The entry's working copy, whatever its status, as editors see it. No token: "
+    "the link itself is the credential, signed and expiring.",
+    tags=["Preview"],
+    responses={
+        200: ResponseSpec(
+            None, description="The entry (the shape of its type's detail).", generate_examples=False
+        ),
+        **error_responses(
+            http_400="The request is malformed.",
+            http_403="The link was altered or not made by this server.",
+            http_404="The entry no longer exists.",
+            http_410="The link has expired; ask for a new one.",
+        ),
+    },
+)
+async def preview_handler(
+    request: Request[Any, Any, Any],
+    state: State,
+    session: NamedDependency[AsyncSession],
+    token: FromPath[str],
+) -> Response[bytes]:
+    """Answer the working copy a valid, unexpired preview link names."""
+    try:
+        type_name, entry_id = verify_preview(await signing_key(state), token)
+    except PreviewInvalid as exc:
+        raise ProblemException(
+            403,
+            "Invalid preview link",
+            detail="This preview link was altered or not made by this server.",
+            type_=PROBLEM_BASE + "invalid-preview",
+            headers={"Cache-Control": "no-store"},
+        ) from exc
+    except PreviewExpired as exc:
+        raise ProblemException(
+            410,
+            "Preview link expired",
+            detail="This preview link has expired; ask an editor for a new one.",
+            type_=PROBLEM_BASE + "preview-expired",
+            headers={"Cache-Control": "no-store"},
+        ) from exc
+    ctype = state.services.plugins.types.get(type_name)
+    found = None if ctype is None else await working_document(session, ctype, entry_id=entry_id)
+    if found is None:
+        raise not_found("entry for this preview link")
+    return working_response(request, found[1], headers=PREVIEW_HEADERS)

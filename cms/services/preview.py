@@ -1,0 +1,96 @@
+"""Preview links: signed, expiring references to an entry's working copy.
+
+A link is ``<payload>.<signature>``: the payload names the type, the entry id
+and the expiry (Unix seconds); the signature is HMAC-SHA256 over the payload
+with a server key. It names the entry by id, so a rename does not break it,
+and shows the working copy as it is when opened.
+
+The key is ``CMS_SECRET_KEY`` when set; otherwise one is made on first use and
+kept in the database, so that every worker, and the next start, shares it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import math
+import secrets
+import time
+
+import msgspec
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from cms.storage.tables import SigningKey, utcnow
+
+KEY_NAME = "preview"
+
+
+class PreviewInvalid(Exception):
+    """The link was not made by this server, or was altered."""
+
+
+class PreviewExpired(Exception):
+    """The link was genuine but its time is up."""
+
+
+async def preview_key(sessions: async_sessionmaker[AsyncSession], secret_key: str | None) -> bytes:
+    """The key preview links are signed with."""
+    if secret_key:
+        # Derived, so that CMS_SECRET_KEY is never used as is for two purposes.
+        return hmac.new(secret_key.encode(), KEY_NAME.encode(), hashlib.sha256).digest()
+    async with sessions() as session:
+        row = await session.get(SigningKey, KEY_NAME)
+        if row is None:
+            session.add(
+                SigningKey(name=KEY_NAME, secret=secrets.token_hex(32), created_at=utcnow())
+            )
+            try:
+                await session.commit()
+            except IntegrityError:
+                # Another worker made it first: use theirs.
+                await session.rollback()
+            row = await session.get(SigningKey, KEY_NAME, populate_existing=True)
+        assert row is not None
+        return bytes.fromhex(row.secret)
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def sign_preview(key: bytes, type_name: str, entry_id: str, expires_in: int) -> tuple[str, int]:
+    """A preview token for an entry, and the Unix time it expires."""
+    expires = math.ceil(time.time()) + expires_in
+    payload = _b64(msgspec.json.encode([type_name, entry_id, expires]))
+    signature = _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())
+    return f"{payload}.{signature}", expires
+
+
+def verify_preview(key: bytes, token: str) -> tuple[str, str]:
+    """The type and entry id a token names.
+
+    Raises:
+        PreviewInvalid: it is not a token this server signed.
+        PreviewExpired: it was, but it has expired.
+    """
+    payload, _, signature = token.partition(".")
+    expected = _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())
+    if not signature or not hmac.compare_digest(signature, expected):
+        raise PreviewInvalid
+    try:
+        type_name, entry_id, expires = msgspec.json.decode(
+            _unb64(payload), type=tuple[str, str, int]
+        )
+    except (binascii.Error, ValueError, msgspec.DecodeError) as exc:
+        raise PreviewInvalid from exc
+    if time.time() >= expires:
+        raise PreviewExpired
+    return type_name, entry_id

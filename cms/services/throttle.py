@@ -1,0 +1,70 @@
+"""Failed authentications per client, in a Litestar store (memory, or Redis when shared).
+
+A fixed window per client: the first failure opens it; once ``limit``
+failures fall in it, every authentication attempt from that client is refused
+until it closes, a valid token included, so that guessing cannot go on.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import msgspec
+from litestar.stores.base import Store
+
+
+class FailureLimiter:
+    """Counts failed authentications per client.
+
+    Args:
+        store: where counts live; a shared store (Redis) limits a client across
+            workers. A count is read then written, so failures that race may
+            be undercounted by a few: the limit is a brake, not an exact quota.
+        limit: failures allowed per window.
+        window: seconds a window lasts from its first failure.
+    """
+
+    def __init__(self, store: Store, *, limit: int, window: int) -> None:
+        self.store = store
+        self.limit = limit
+        self.window = window
+
+    @staticmethod
+    def _key(client: str) -> str:
+        return f"auth-failures:{client}"
+
+    async def _read(self, client: str) -> tuple[int, float] | None:
+        raw = await self.store.get(self._key(client))
+        if raw is None:
+            return None
+        try:
+            count, closes = msgspec.json.decode(raw, type=tuple[int, float])
+        except msgspec.DecodeError:
+            return None
+        return count, closes
+
+    async def retry_after(self, client: str) -> int | None:
+        """Seconds until ``client`` may try again, or None when it may now."""
+        state = await self._read(client)
+        if state is None:
+            return None
+        count, closes = state
+        remaining = closes - time.time()
+        if count < self.limit or remaining <= 0:
+            return None
+        return max(1, math.ceil(remaining))
+
+    async def record_failure(self, client: str) -> None:
+        """Count one failed authentication of ``client``."""
+        now = time.time()
+        state = await self._read(client)
+        if state is None or state[1] <= now:
+            count, closes = 1, now + self.window
+        else:
+            count, closes = state[0] + 1, state[1]
+        await self.store.set(
+            self._key(client),
+            msgspec.json.encode((count, closes)),
+            expires_in=max(1, math.ceil(closes - now)),
+        )

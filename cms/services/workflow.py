@@ -1,0 +1,383 @@
+"""Publishing: the published version beside the working copy, and the workflow.
+
+An entry row is the working copy. Publishing copies what the public reads
+into the ``published_*`` tables (see :mod:`cms.storage.tables`); unpublishing
+and archiving remove that copy. The public read path only ever reads the
+published tables, so a published entry with draft changes keeps serving the
+version that was published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, delete, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from cms.contenttypes import ContentType
+from cms.markdown import Renderer
+from cms.plugins import Plugins
+from cms.services import generation
+from cms.services.editing import WriteContext, current_document, lock_entry
+from cms.services.entries import public_documents, refresh_documents, save_entry
+from cms.services.errors import Conflict, InvalidEntry
+from cms.services.lifecycle import SavedEntry, check_publish, entries_saved
+from cms.services.validation import EntryInput, parse_entry
+from cms.storage.tables import (
+    Entry,
+    EntryRelation,
+    PublishedEntry,
+    PublishedRelation,
+    PublishedTag,
+    utcnow,
+)
+
+logger = logging.getLogger("cms.workflow")
+
+
+async def write_published(
+    session: AsyncSession, ctype: ContentType, entry: Entry, origin: str | None
+) -> None:
+    """Make ``entry``'s working copy (saved as published, relations flushed) the public one."""
+    assert entry.published_at is not None, "a published entry has a publication date"
+    entry.published_version = entry.version
+    entry.scheduled_at = None
+    entry.scheduled_by = None
+    refresh_documents(entry, ctype, origin)
+    doc, item = public_documents(entry, ctype, origin)
+    row = await session.get(PublishedEntry, entry.id)
+    if row is None:
+        row = PublishedEntry(
+            id=entry.id,
+            type=entry.type,
+            slug=entry.slug,
+            title=entry.title,
+            published_at=entry.published_at,
+            created_at=entry.created_at,
+            updated_at=entry.updated_at,
+            version=entry.version,
+        )
+    row.slug = entry.slug
+    row.title = entry.title
+    row.published_at = entry.published_at
+    row.updated_at = entry.updated_at
+    row.version = entry.version
+    row.doc, row.doc_item = doc, item
+    session.add(row)
+    await session.flush()
+    await _delete_published_parts(session, entry.id)
+    await session.exec(
+        insert(PublishedRelation).from_select(
+            ["source_id", "field", "position", "target_id"],
+            select(
+                EntryRelation.source_id,
+                EntryRelation.field,
+                EntryRelation.position,
+                EntryRelation.target_id,
+            ).where(col(EntryRelation.source_id) == entry.id),
+        )
+    )
+    session.add_all(PublishedTag(entry_id=entry.id, tag=tag) for tag in entry.tags)
+    await session.flush()
+
+
+async def remove_published(
+    session: AsyncSession, ctype: ContentType, entry: Entry, origin: str | None
+) -> None:
+    """Take ``entry``'s published version down, if it has one."""
+    await _delete_published_parts(session, entry.id)
+    await session.exec(delete(PublishedEntry).where(col(PublishedEntry.id) == entry.id))
+    entry.published_version = None
+    refresh_documents(entry, ctype, origin)
+
+
+async def _delete_published_parts(session: AsyncSession, entry_id: str) -> None:
+    await session.exec(
+        delete(PublishedRelation).where(col(PublishedRelation.source_id) == entry_id)
+    )
+    await session.exec(delete(PublishedTag).where(col(PublishedTag.entry_id) == entry_id))
+
+
+async def sync_published(
+    session: AsyncSession, ctype: ContentType, entry: Entry, origin: str | None
+) -> None:
+    """Make the published version follow a status that came from a content file.
+
+    Content files are the source of truth when loaded: ``published`` goes
+    live as written, ``scheduled`` goes live at its ``published_at`` (or at
+    once), any other status takes the entry off the public API.
+    """
+    if entry.status == "published":
+        await write_published(session, ctype, entry, origin)
+        return
+    await remove_published(session, ctype, entry, origin)
+    if entry.status == "scheduled":
+        entry.scheduled_at = entry.published_at or entry.updated_at
+        entry.scheduled_by = None
+    refresh_documents(entry, ctype, origin)
+
+
+# --- The workflow -------------------------------------------------------------
+#
+# draft -> in_review -> published -> archived, with scheduled for a publish time
+# in the future. Each step is a new version with a revision naming its actor.
+# Checks that must pass before an entry goes live (plugins' "validate before
+# publish", link integrity) belong in go_live(), which publishing now and the
+# scheduler both go through; checks that must pass before it goes down belong
+# in take_down(), which unpublishing, archiving and deleting go through.
+
+
+async def _save_status(
+    session: AsyncSession,
+    ctx: WriteContext,
+    ctype: ContentType,
+    entry: Entry,
+    status: str,
+    *,
+    action: str,
+    published_at: dt.datetime | None = None,
+    force: bool = False,
+) -> EntryInput:
+    document = await current_document(session, ctype, entry)
+    document.pop("id", None)
+    document.pop("slug", None)
+    document["status"] = status
+    if published_at is not None:
+        document["published_at"] = published_at.isoformat()
+    inp = parse_entry(ctype, entry.slug, document, entry_id=entry.id)
+    await save_entry(
+        session, ctx.renderer, inp, actor=ctx.actor, now=ctx.now, action=action, force=force
+    )
+    return inp
+
+
+async def submit(
+    session: AsyncSession, ctx: WriteContext, ctype: ContentType, entry: Entry
+) -> None:
+    """Submit a draft for review.
+
+    Raises:
+        Conflict: the entry is not a draft.
+    """
+    if entry.status != "draft":
+        raise Conflict(
+            f"only drafts can be submitted for review; this {ctype.name} is {entry.status}"
+        )
+    await _save_status(session, ctx, ctype, entry, "in_review", action="submit")
+    await entries_saved(ctx.plugins, session, [SavedEntry.of(entry, "draft")])
+
+
+async def publish(
+    session: AsyncSession,
+    ctx: WriteContext,
+    ctype: ContentType,
+    entry: Entry,
+    *,
+    at: dt.datetime | None = None,
+) -> None:
+    """Publish the working copy now, or schedule it for ``at`` when that is in the future.
+
+    A published entry keeps serving its published version until a scheduled
+    one goes live.
+
+    Raises:
+        Conflict: the working copy is already what is published.
+    """
+    if entry.status == "published":
+        raise Conflict(f"this {ctype.name} is published as it is; change it first")
+    if at is not None and at > ctx.now:
+        previous_status = entry.status
+        entry.scheduled_at = at
+        entry.scheduled_by = ctx.actor
+        inp = await _save_status(
+            session,
+            ctx,
+            ctype,
+            entry,
+            "scheduled",
+            action="schedule",
+            # Never published before: it will have been published at `at`.
+            published_at=entry.published_at or at,
+            force=True,  # a new time for an entry already scheduled is a change too
+        )
+        # It will go live unattended: the checks run now, and again then.
+        await check_publish(ctx.plugins, session, inp)
+        await entries_saved(ctx.plugins, session, [SavedEntry.of(entry, previous_status)])
+        return
+    await go_live(session, ctx, ctype, entry)
+
+
+async def go_live(
+    session: AsyncSession, ctx: WriteContext, ctype: ContentType, entry: Entry
+) -> None:
+    """Make the working copy the published version (now, or at its scheduled time).
+
+    Raises:
+        PublishRefused: a plugin gave reasons not to; nothing is written.
+    """
+    previous_status = entry.status
+    inp = await _save_status(
+        session,
+        ctx,
+        ctype,
+        entry,
+        "published",
+        action="publish",
+        published_at=entry.published_at or ctx.now,
+    )
+    await check_publish(ctx.plugins, session, inp)
+    await write_published(session, ctype, entry, inp.effective_origin())
+    await entries_saved(ctx.plugins, session, [SavedEntry.of(entry, previous_status)])
+
+
+async def unpublish(
+    session: AsyncSession, ctx: WriteContext, ctype: ContentType, entry: Entry
+) -> None:
+    """Take the published version down (and cancel a schedule); the entry becomes a draft.
+
+    Raises:
+        Conflict: nothing is published or scheduled.
+    """
+    if entry.published_version is None and entry.status != "scheduled":
+        raise Conflict(f"this {ctype.name} is neither published nor scheduled")
+    await take_down(session, ctx, ctype, entry, "draft", action="unpublish")
+
+
+async def archive(
+    session: AsyncSession, ctx: WriteContext, ctype: ContentType, entry: Entry
+) -> None:
+    """Retire an entry: off the public API, kept with its history; publishing revives it.
+
+    Raises:
+        Conflict: it is archived already.
+    """
+    if entry.status == "archived":
+        raise Conflict(f"this {ctype.name} is archived already")
+    await take_down(session, ctx, ctype, entry, "archived", action="archive")
+
+
+async def take_down(
+    session: AsyncSession,
+    ctx: WriteContext,
+    ctype: ContentType,
+    entry: Entry,
+    status: str,
+    *,
+    action: str,
+) -> None:
+    """Remove the published version, cancel any schedule, and set ``status``."""
+    # Plugins hear it as a change from published when a published version was
+    # up, whatever the working copy said.
+    previous_status = "published" if entry.published_version is not None else entry.status
+    entry.scheduled_at = None
+    entry.scheduled_by = None
+    # Forced: unpublishing a draft whose published version is live changes
+    # what is published, not the draft.
+    inp = await _save_status(session, ctx, ctype, entry, status, action=action, force=True)
+    await remove_published(session, ctype, entry, inp.effective_origin())
+    await entries_saved(ctx.plugins, session, [SavedEntry.of(entry, previous_status)])
+
+
+async def delete_entry(session: AsyncSession, ctx: WriteContext, entry: Entry) -> None:
+    """Delete an entry with its history, published version and redirects.
+
+    Other entries' relations to it go with it; archiving keeps everything.
+    Plugins hear of the entries that referenced it, as changed (a series
+    whose part is deleted renumbers the others).
+    """
+    referring = select(EntryRelation.source_id).where(col(EntryRelation.target_id) == entry.id)
+    referrers = (
+        await session.exec(
+            select(Entry).where(col(Entry.id).in_(referring), col(Entry.id) != entry.id)
+        )
+    ).all()
+    await session.exec(delete(Entry).where(col(Entry.id) == entry.id))
+    session.expunge(entry)
+    await generation.bump(session)
+    await entries_saved(
+        ctx.plugins, session, [SavedEntry.of(other, other.status) for other in referrers]
+    )
+
+
+# --- Scheduled publishing -------------------------------------------------------
+
+
+async def publish_due(
+    sessions: async_sessionmaker[AsyncSession],
+    plugins: Plugins,
+    renderer: Renderer,
+    *,
+    now: dt.datetime | None = None,
+    batch: int = 50,
+) -> int:
+    """Publish the scheduled entries whose time has come, each in its own transaction.
+
+    Safe to run in several workers at once: each entry is locked and checked
+    again before it goes live. The revision names the token that scheduled it.
+
+    Returns:
+        How many went live.
+    """
+    now = now or utcnow()
+    async with sessions() as session:
+        due = (
+            await session.exec(
+                select(Entry.id, Entry.type)
+                .where(Entry.status == "scheduled", col(Entry.scheduled_at) <= now)
+                .order_by(col(Entry.scheduled_at))
+                .limit(batch)
+            )
+        ).all()
+    published = 0
+    for entry_id, type_name in due:
+        ctype = plugins.types.get(type_name)
+        if ctype is None:  # its plugin is not enabled here
+            continue
+        async with sessions() as session:
+            entry = await lock_entry(session, type_name, entry_id=entry_id)
+            if (
+                entry is None
+                or entry.status != "scheduled"
+                or entry.scheduled_at is None
+                or entry.scheduled_at > now
+            ):
+                continue
+            ctx = WriteContext(
+                types=plugins.types,
+                renderer=renderer,
+                actor=entry.scheduled_by or "scheduler",
+                now=now,
+                plugins=plugins.manager,
+            )
+            try:
+                await go_live(session, ctx, ctype, entry)
+            except (InvalidEntry, Conflict) as exc:
+                logger.warning("scheduled %s %s could not go live: %s", type_name, entry_id, exc)
+                continue
+            await session.commit()
+            published += 1
+    return published
+
+
+async def run_scheduler(
+    sessions: async_sessionmaker[AsyncSession],
+    plugins: Plugins,
+    renderer: Renderer,
+    *,
+    interval: float,
+) -> None:
+    """Publish due entries every ``interval`` seconds, until cancelled.
+
+    The schedule lives in the database, so entries due while no server ran go
+    live on the first look after a start.
+    """
+    while True:
+        try:
+            await publish_due(sessions, plugins, renderer)
+        except Exception:
+            logger.warning("scheduled publishing failed; trying again", exc_info=True)
+        await asyncio.sleep(interval)

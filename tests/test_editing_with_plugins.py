@@ -1,0 +1,123 @@
+"""The editors' API and the plugins together: publish checks, series navigation, caches.
+
+Each branch of work tested its own side; these tests cross them, through
+HTTP, with the first-party plugins installed as they are in production.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.testing import TestClient
+
+from tests.conftest import Editing, read_entry_as
+
+STORIES = "patient-stories"
+ONE, TWO, THREE = (
+    "back-pain-after-a-car-accident",
+    "a-marathon-runner-with-back-pain",
+    "back-pain-that-flares-with-stress",
+)
+
+
+def _nav(client: TestClient[Any], slug: str) -> Any:
+    response = client.get(f"/api/v1/case-stories/{slug}")
+    assert response.status_code == 200, response.text
+    return response.json()["series"]
+
+
+def _patch(
+    client: TestClient[Any], editing: Editing, path: str, patch: dict[str, Any]
+) -> dict[str, Any]:
+    _doc, etag = read_entry_as(client, editing, path)
+    response = client.patch(
+        path,
+        json=patch,
+        headers={**editing.auth("editor"), "If-Match": etag,
+                 "Content-Type": "application/merge-patch+json"},
+    )  # fmt: skip
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def _step(client: TestClient[Any], editing: Editing, path: str, step: str) -> Any:
+    _doc, etag = read_entry_as(client, editing, path)
+    return client.post(f"{path}/{step}", headers={**editing.auth("editor"), "If-Match": etag})
+
+
+def test_publishing_through_the_api_runs_the_plugins_checks(
+    client: TestClient[Any], editing: Editing
+) -> None:
+    path = f"/api/v1/case-stories/{ONE}"
+    before = client.get(path).json()
+    _patch(client, editing, path, {
+        "illustrative": False,
+        "consent_on_file": False,
+        "outcome": "Call 403-555-0199 or write to jane@example.com for details.",
+    })  # fmt: skip
+    refused = _step(client, editing, path, "publish")
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    reasons = " ".join(e["reason"] for e in refused.json()["errors"])
+    assert "consent" in reasons
+    assert "phone" in reasons
+    assert "e-mail" in reasons
+    # Nothing changed: the public keeps the published version, the draft stays a draft.
+    assert client.get(path).json() == before
+    assert read_entry_as(client, editing, path)[0]["status"] == "draft"
+
+
+def test_unpublishing_a_part_through_the_api_relinks_its_neighbours(
+    client: TestClient[Any], editing: Editing
+) -> None:
+    assert _nav(client, ONE)["next"]["slug"] == TWO
+    assert _step(client, editing, f"/api/v1/case-stories/{TWO}", "unpublish").status_code == 200
+    assert client.get(f"/api/v1/case-stories/{TWO}").status_code == 404
+    assert _nav(client, ONE)["next"]["slug"] == THREE
+    assert _nav(client, THREE)["previous"]["slug"] == ONE
+
+
+def test_an_edit_pending_review_keeps_a_part_in_its_series(
+    client: TestClient[Any], editing: Editing
+) -> None:
+    # The working copy becomes a draft; the published version stays live,
+    # and so does its place in the series.
+    _patch(client, editing, f"/api/v1/case-stories/{TWO}", {"title": "Renamed while in review"})
+    assert _nav(client, ONE)["next"]["slug"] == TWO
+    nav = _nav(client, TWO)
+    assert nav["part"] == 2
+    series = client.get(f"/api/v1/series/{STORIES}").json()
+    titles = [p["title"] for p in series["outline"] if p["status"] == "published"]
+    assert "Renamed while in review" not in titles
+
+
+def test_deleting_a_part_renumbers_the_series(client: TestClient[Any], editing: Editing) -> None:
+    path = f"/api/v1/case-stories/{TWO}"
+    _doc, etag = read_entry_as(client, editing, path, token="admin")
+    deleted = client.delete(path, headers={**editing.auth("admin"), "If-Match": etag})
+    assert deleted.status_code == 204, deleted.text
+    assert _nav(client, ONE)["next"]["slug"] == THREE
+    assert _nav(client, THREE)["part"] == 2
+
+
+def test_public_reads_see_every_api_write_at_once(
+    client: TestClient[Any], editing: Editing
+) -> None:
+    # The same app answers from its response cache; each write moves the
+    # content generation on, so no read after it is stale.
+    listed = [a["slug"] for a in client.get("/api/v1/articles?limit=100").json()["data"]]
+    assert "opioids-and-back-pain" in listed
+    path = "/api/v1/articles/opioids-and-back-pain"
+    assert _step(client, editing, path, "unpublish").status_code == 200
+    listed = [a["slug"] for a in client.get("/api/v1/articles?limit=100").json()["data"]]
+    assert "opioids-and-back-pain" not in listed
+    assert client.get(path).status_code == 404
+    assert _step(client, editing, path, "publish").status_code == 200
+    assert client.get(path).status_code == 200
+    _doc, etag = read_entry_as(client, editing, path, token="admin")
+    assert (
+        client.delete(path, headers={**editing.auth("admin"), "If-Match": etag}).status_code == 204
+    )
+    assert client.get(path).status_code == 404
+    listed = [a["slug"] for a in client.get("/api/v1/articles?limit=100").json()["data"]]
+    assert "opioids-and-back-pain" not in listed

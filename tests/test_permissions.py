@@ -1,0 +1,211 @@
+"""Every role against every write route, and tokens limited to clinics."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from litestar.testing import TestClient
+
+from tests.conftest import Editing, create_article, read_entry_as, step
+
+ARTICLES = "/api/v1/articles"
+ROLES = ("admin", "editor", "author", "viewer")
+WRITERS = frozenset({"admin", "editor", "author"})
+PUBLISHERS = frozenset({"admin", "editor"})
+EVERYONE = frozenset(ROLES)
+
+Send = Callable[[TestClient[Any], str, dict[str, str]], httpx.Response]
+
+
+def _later() -> str:
+    return (dt.datetime.now(dt.UTC) + dt.timedelta(days=2)).isoformat()
+
+
+# route -> (state the entry starts in, the request, roles allowed, success status)
+ROUTES: dict[str, tuple[str, Send, frozenset[str], int]] = {
+    "create": (
+        "none",
+        lambda c, slug, h: c.post(ARTICLES, json={"title": f"New {slug}", "clinics": ["calgary"]},
+                                  headers=h),
+        WRITERS, 201,
+    ),
+    "update": ("draft",
+               lambda c, s, h: c.patch(f"{ARTICLES}/{s}", json={"summary": "x"}, headers=h),
+               WRITERS, 200),
+    "delete": ("draft", lambda c, s, h: c.delete(f"{ARTICLES}/{s}", headers=h), PUBLISHERS, 204),
+    "submit": ("draft", lambda c, s, h: c.post(f"{ARTICLES}/{s}/submit", headers=h), WRITERS, 200),
+    "publish": ("in_review", lambda c, s, h: c.post(f"{ARTICLES}/{s}/publish", headers=h),
+                PUBLISHERS, 200),
+    "schedule": ("draft", lambda c, s, h: c.post(f"{ARTICLES}/{s}/publish", json={"at": _later()},
+                                                 headers=h), PUBLISHERS, 200),
+    "unpublish": ("published", lambda c, s, h: c.post(f"{ARTICLES}/{s}/unpublish", headers=h),
+                  PUBLISHERS, 200),
+    "archive": ("draft", lambda c, s, h: c.post(f"{ARTICLES}/{s}/archive", headers=h),
+                PUBLISHERS, 200),
+    "restore": ("two versions", lambda c, s, h: c.post(f"{ARTICLES}/{s}/revisions/1/restore",
+                                                       headers=h), WRITERS, 200),
+    "preview": ("draft", lambda c, s, h: c.post(f"{ARTICLES}/{s}/preview", headers=h),
+                EVERYONE, 200),
+    "revisions": ("draft", lambda c, s, h: c.get(f"{ARTICLES}/{s}/revisions", headers=h),
+                  EVERYONE, 200),
+    "revision": ("draft", lambda c, s, h: c.get(f"{ARTICLES}/{s}/revisions/1", headers=h),
+                 EVERYONE, 200),
+    "read drafts": ("draft", lambda c, s, h: c.get(f"{ARTICLES}/{s}", headers=h), EVERYONE, 200),
+}  # fmt: skip
+
+
+def _prepare(client: TestClient[Any], editing: Editing, state: str, name: str) -> tuple[str, str]:
+    """An article in ``state``, made by the admin; its slug and ETag."""
+    if state == "none":
+        return name.lower().replace(" ", "-"), ""  # the slug the create will be given
+    draft, etag = create_article(client, editing, name)
+    slug = draft["slug"]
+    if state == "in_review":
+        _doc, etag = step(client, editing, slug, "submit", etag, token="admin")
+    elif state == "published":
+        _doc, etag = step(client, editing, slug, "publish", etag, token="admin")
+    elif state == "two versions":
+        response = client.patch(
+            f"{ARTICLES}/{slug}", json={"summary": "v2"},
+            headers={**editing.auth("admin"), "If-Match": etag},
+        )  # fmt: skip
+        etag = response.headers["etag"]
+    return slug, etag
+
+
+@pytest.mark.parametrize("route", list(ROUTES))
+def test_each_role_on_each_write_route(
+    editing: Editing, client: TestClient[Any], route: str
+) -> None:
+    state, send, allowed, success = ROUTES[route]
+    for role in (*ROLES, None):
+        slug, etag = _prepare(client, editing, state, f"{route} by {role}")
+        headers = {"If-Match": etag} if etag else {}
+        if role is not None:
+            headers.update(editing.auth(role))
+        response = send(client, slug, headers)
+        if role in allowed:
+            assert response.status_code == success, (route, role, response.text)
+            continue
+        expected = 403
+        if role is None:
+            # Anonymous: asked for a token, except on the public read, where a
+            # draft simply does not exist.
+            expected = 404 if route == "read drafts" else 401
+        assert response.status_code == expected, (route, role, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        if etag:  # refused: nothing changed
+            assert read_entry_as(client, editing, f"{ARTICLES}/{slug}", "admin")[1] == etag
+        elif route == "create":
+            created = client.get(f"{ARTICLES}/new-{slug}", headers=editing.auth("admin"))
+            assert created.status_code == 404, created.text
+
+
+# --- Clinic scopes ----------------------------------------------------------------
+
+
+def _problem_fields(response: httpx.Response) -> list[str]:
+    return [e["name"] for e in response.json()["errors"]]
+
+
+@pytest.mark.parametrize(
+    ("clinics", "allowed"),
+    [(["calgary"], True), (["calgary", "edmonton"], False), (["edmonton"], False), ([], False)],
+)
+def test_a_clinic_limited_token_creates_only_on_its_clinics(
+    editing: Editing, client: TestClient[Any], clinics: list[str], allowed: bool
+) -> None:
+    response = client.post(
+        ARTICLES,
+        json={"title": "Scoped", "clinics": clinics},
+        headers=editing.auth("calgary-author"),
+    )
+    if allowed:
+        assert response.status_code == 201
+        return
+    assert response.status_code == 403, response.text
+    assert _problem_fields(response) == ["clinics"]
+    assert client.get(f"{ARTICLES}/scoped", headers=editing.auth("admin")).status_code == 404
+
+
+def test_a_clinic_limited_token_changes_only_entries_of_its_clinics(
+    editing: Editing, client: TestClient[Any]
+) -> None:
+    token = "calgary-editor"
+    mine, etag = create_article(client, editing, "Calgary only")
+    url = f"{ARTICLES}/{mine['slug']}"
+    changed = client.patch(
+        url, json={"summary": "Fine"}, headers={**editing.auth(token), "If-Match": etag}
+    )
+    assert changed.status_code == 200
+    etag = changed.headers["etag"]
+    # It may not move the entry onto a clinic outside its own.
+    spread = client.patch(
+        url, json={"clinics": ["calgary", "edmonton"]},
+        headers={**editing.auth(token), "If-Match": etag},
+    )  # fmt: skip
+    assert spread.status_code == 403
+    assert _problem_fields(spread) == ["clinics"]
+    assert read_entry_as(client, editing, url, "admin")[1] == etag
+    _doc, etag = step(client, editing, mine["slug"], "publish", etag, token=token)
+
+    # Shown on Calgary and Edmonton: readable, but changing it changes Edmonton's site.
+    shared = f"{ARTICLES}/opioids-and-back-pain"
+    doc, shared_etag = read_entry_as(client, editing, shared, token)
+    assert doc["clinics"] == ["edmonton", "calgary"]
+    for method, path, body in (
+        ("PATCH", shared, {"summary": "x"}),
+        ("DELETE", shared, None),
+        ("POST", f"{shared}/unpublish", None),
+        ("POST", f"{shared}/revisions/1/restore", None),
+    ):
+        refused = client.request(
+            method, path, json=body, headers={**editing.auth(token), "If-Match": shared_etag}
+        )
+        assert refused.status_code == 403, (method, path, refused.text)
+    assert client.get(f"{shared}/revisions", headers=editing.auth(token)).status_code == 200
+    assert read_entry_as(client, editing, shared, "admin")[1] == shared_etag
+
+    # Edmonton only: as if it did not exist.
+    other = "/api/v1/practitioners/maren-holt"
+    _doc, other_etag = read_entry_as(client, editing, other, "admin")
+    for method, path in (("PATCH", other), ("POST", f"{other}/publish"), ("GET", other),
+                         ("GET", f"{other}/revisions"), ("POST", f"{other}/preview")):  # fmt: skip
+        hidden = client.request(
+            method, path, json={"summary": "x"} if method == "PATCH" else None,
+            headers={**editing.auth(token), "If-Match": other_etag},
+        )  # fmt: skip
+        assert hidden.status_code == 404, (method, path)
+    assert read_entry_as(client, editing, other, "admin")[1] == other_etag
+
+
+def test_a_clinic_limited_token_reads_only_drafts_of_its_clinics(
+    editing: Editing, client: TestClient[Any]
+) -> None:
+    create_article(client, editing, "Calgary draft", clinics=["calgary"])
+    create_article(client, editing, "Edmonton draft", clinics=["edmonton"])
+    create_article(client, editing, "Shared draft", clinics=["edmonton", "calgary"])
+    everyone = client.get(f"{ARTICLES}?status=draft", headers=editing.auth("viewer")).json()
+    assert {a["slug"] for a in everyone["data"]} == {
+        "calgary-draft", "edmonton-draft", "shared-draft"
+    }  # fmt: skip
+    calgary = client.get(f"{ARTICLES}?status=draft", headers=editing.auth("calgary-viewer")).json()
+    assert {a["slug"] for a in calgary["data"]} == {"calgary-draft", "shared-draft"}
+    hidden = client.get(f"{ARTICLES}/edmonton-draft", headers=editing.auth("calgary-viewer"))
+    assert hidden.status_code == 404
+
+
+def test_a_clinic_limited_author_still_cannot_publish(
+    editing: Editing, client: TestClient[Any]
+) -> None:
+    draft, etag = create_article(client, editing, "Author's own", token="calgary-author")
+    refused = client.post(
+        f"{ARTICLES}/{draft['slug']}/publish",
+        headers={**editing.auth("calgary-author"), "If-Match": etag},
+    )
+    assert refused.status_code == 403
+    assert client.get(f"{ARTICLES}/{draft['slug']}").status_code == 404

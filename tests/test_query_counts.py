@@ -1,0 +1,70 @@
+"""Reads stay at a fixed number of queries, whatever the page size, with or without a token."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+from sqlalchemy import event
+
+from cms.app import create_app
+from cms.services.generation import SqliteGenerationReader
+from tests.conftest import Editing
+
+
+@contextmanager
+def counting(app: Litestar) -> Iterator[list[str]]:
+    """Every SQL statement the app's engine runs inside the block."""
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    engine = app.state.services.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+@pytest.mark.parametrize(
+    ("url", "token", "expected"),
+    [
+        # document, relations, plugin response fields
+        ("/api/v1/articles/opioids-and-back-pain", None, 3),
+        ("/api/v1/articles?limit=1", None, 3),  # page, its relations, its fields
+        ("/api/v1/articles?limit=100", None, 3),
+        ("/api/v1/articles?limit=100&tag=back-pain", None, 3),
+        ("/api/v1/articles?limit=100&condition=sciatica", None, 4),  # + the filter's slug
+        ("/api/v1/articles/opioids-and-back-pain", "editor", 4),  # + the token
+        ("/api/v1/articles?limit=100", "editor", 4),
+        ("/api/v1/articles?limit=100&status=draft,published", "calgary-viewer", 4),
+    ],
+)
+def test_reads_run_a_fixed_number_of_queries(
+    editing: Editing, url: str, token: str | None, expected: int
+) -> None:
+    app = create_app(editing.settings(scheduler_interval=0))
+    # SQLite's generation is read outside the engine; PostgreSQL's through it.
+    generation = (
+        0 if isinstance(app.state.services.cache.generations, SqliteGenerationReader) else 1
+    )
+    with TestClient(app) as client:
+        headers = editing.auth(token) if token else {}
+        with counting(app) as first:
+            assert client.get(url, headers=headers).status_code == 200
+        with counting(app) as again:
+            assert client.get(url, headers=headers).status_code == 200
+    if token is None:
+        # Public reads: built once, then served from the response cache.
+        assert len(first) == generation + expected, first
+        assert len(again) == generation, again
+    else:
+        # Token reads are never cached.
+        assert len(first) == expected, first
+        assert len(again) == expected, again
