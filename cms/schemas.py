@@ -14,13 +14,14 @@ import msgspec
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 SLUG_RE = re.compile(SLUG_PATTERN)
+SLUG_MAX_LENGTH = 120
 
 Slug = Annotated[
     str,
     msgspec.Meta(
         pattern=SLUG_PATTERN,
         min_length=1,
-        max_length=120,
+        max_length=SLUG_MAX_LENGTH,
         description="Lowercase letters, digits and single hyphens, e.g. `low-back-pain`.",
     ),
 ]

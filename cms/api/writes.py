@@ -19,7 +19,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath, PathParameter, QueryParameter
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -51,6 +51,11 @@ from cms.storage.tables import Entry, utcnow
 NO_STORE = {"Cache-Control": "no-store"}
 MAX_PREVIEW_SECONDS = 7 * 24 * 3600
 _encoder = msgspec.json.Encoder()
+
+# Versions are stored as 32-bit integers; a larger one is no version, not an overflow.
+MAX_VERSION = 2**31 - 1
+MAX_VERSION_DIGITS = len(str(MAX_VERSION))
+Version = Annotated[int, PathParameter(ge=1, le=MAX_VERSION, description="A version number.")]
 
 
 class PublishRequest(Base):
@@ -416,6 +421,11 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
         wanted = convert_body(await json_body(request), PublishRequest)
         if wanted.at is not None and wanted.at.tzinfo is None:
             raise InvalidInput([FieldError("at", "needs a time zone, e.g. `Z` for UTC")])
+        if wanted.at is not None:
+            try:
+                wanted.at.astimezone(dt.UTC)
+            except OverflowError as exc:
+                raise InvalidInput([FieldError("at", "is out of range")]) from exc
         entry = await _for_change(request, session, ctype, slug, editor)
         await workflow.publish(session, _context(state, editor), ctype, entry, at=wanted.at)
         await session.commit()
@@ -496,7 +506,8 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
         reader = require(caller, Permission.READ_DRAFTS)
         before = None
         if cursor is not None:
-            if not cursor.isdigit():
+            # ASCII digits only ("²".isdigit() is true), and no more than a version can be.
+            if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= MAX_VERSION_DIGITS):
                 raise InvalidParameter("cursor", "is not a cursor this API issued")
             before = int(cursor)
         doc = await _readable(session, ctype, slug, reader)
@@ -529,7 +540,7 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
         session: NamedDependency[AsyncSession],
         caller: NamedDependency[Caller | None],
         slug: FromPath[str],
-        version: FromPath[int],
+        version: Version,
     ) -> Response[bytes]:
         reader = require(caller, Permission.READ_DRAFTS)
         doc = await _readable(session, ctype, slug, reader)
@@ -558,7 +569,7 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
         session: NamedDependency[AsyncSession],
         caller: NamedDependency[Caller | None],
         slug: FromPath[str],
-        version: FromPath[int],
+        version: Version,
     ) -> Response[bytes]:
         writer = require(caller, Permission.WRITE)
         entry = await _for_change(request, session, ctype, slug, writer)

@@ -95,6 +95,8 @@ def decode_cursor(cursor: str, sort: str) -> tuple[Any, str]:
             value = dt.datetime.fromisoformat(value)
         except (TypeError, ValueError) as exc:
             raise InvalidParameter("cursor", "is not a cursor this API issued") from exc
+        if value.tzinfo is None:  # every cursor we issue carries its zone
+            raise InvalidParameter("cursor", "is not a cursor this API issued")
     elif not isinstance(value, str):
         raise InvalidParameter("cursor", "is not a cursor this API issued")
     return value, entry_id

@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 
 from cms.contenttypes import ContentType
-from cms.schemas import COMMON_FIELDS, SLUG_RE, EntryCommon
+from cms.schemas import COMMON_FIELDS, SLUG_MAX_LENGTH, SLUG_RE, EntryCommon
 from cms.services.errors import FieldError, InvalidEntry
 
 _PATH_RE = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
@@ -73,6 +73,8 @@ def parse_entry(
     errors: list[FieldError] = []
     if not SLUG_RE.match(slug):
         errors.append(FieldError("slug", f"{slug!r} is not a lowercase-hyphen slug"))
+    elif len(slug) > SLUG_MAX_LENGTH:
+        errors.append(FieldError("slug", f"is longer than {SLUG_MAX_LENGTH} characters"))
     common_raw = {k: v for k, v in raw.items() if k in COMMON_FIELDS}
     own_raw = {k: v for k, v in raw.items() if k not in COMMON_FIELDS}
     common: EntryCommon | None = None

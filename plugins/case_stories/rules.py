@@ -59,6 +59,7 @@ def texts(entry: EntryInput) -> list[tuple[str, str]]:
         ("body", common.body),
         ("seo.title", common.seo.title),
         ("seo.description", common.seo.description),
+        *((f"tags[{i}]", tag) for i, tag in enumerate(common.tags)),
     ]
     own = msgspec.to_builtins(entry.fields)
     for name, value in own.items():
