@@ -90,10 +90,12 @@ class EntryCommon(Base):
 COMMON_FIELDS: tuple[str, ...] = tuple(EntryCommon.__struct_fields__)
 
 # Fields computed at write time and stored on the entry.
-DERIVED_FIELDS: tuple[str, ...] = ("body_html", "toc", "reading_time_minutes", "links")
+DERIVED_FIELDS: tuple[str, ...] = (
+    "body_html", "toc", "reading_time_minutes", "links", "canonical_url", "json_ld",
+)  # fmt: skip
 
-# Fields a list item leaves out: the heavy rendered body. A detail read has them.
-DETAIL_ONLY_FIELDS: frozenset[str] = frozenset({"body", "body_html", "toc"})
+# Fields a list item leaves out: the heavy rendered body and the JSON-LD. A detail read has them.
+DETAIL_ONLY_FIELDS: frozenset[str] = frozenset({"body", "body_html", "toc", "json_ld"})
 
 
 class ListEnvelope(Base):

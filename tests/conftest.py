@@ -18,14 +18,18 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import frontmatter
 import pytest
+from click.testing import CliRunner, Result
 from litestar.testing import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from cms.app import build_services, create_app
+from cms.cli import main
 from cms.services.content_files import load_content
 from cms.settings import Settings
 from cms.storage.migrate import upgrade
@@ -98,6 +102,33 @@ def load_folder(url: str, folder: Path) -> None:
             await services.engine.dispose()
 
     asyncio.run(run())
+
+
+def run_cms(url: str, *args: str) -> Result:
+    """Run the `cms` command line with ``url`` as its database."""
+    return CliRunner().invoke(main, list(args), env={"CMS_DATABASE_URL": url})
+
+
+def edit_entry(path: Path, body: str | None = None, **fields: Any) -> None:
+    """Set front-matter fields of a content file (None removes one), or its body."""
+    post = frontmatter.load(path)
+    for name, value in fields.items():
+        if value is None:
+            post.metadata.pop(name, None)
+        else:
+            post.metadata[name] = value
+    if body is not None:
+        post.content = body
+    path.write_text(frontmatter.dumps(post, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def write_entry(root: Path, plural: str, slug: str, body: str = "", **fields: Any) -> Path:
+    """Write a content file ``root/plural/slug.md``."""
+    path = root / plural / f"{slug}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    post = frontmatter.Post(body, **fields)
+    path.write_text(frontmatter.dumps(post, sort_keys=False) + "\n", encoding="utf-8")
+    return path
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])

@@ -58,6 +58,7 @@ def output_structs(ctype: ContentType) -> tuple[type[msgspec.Struct], type[msgsp
         ("status", Status),
         ("clinics", list[str]),
         ("origin_clinic", str | None),
+        ("canonical_url", str | None),
         ("tags", list[str]),
         ("seo", Seo),
         ("published_at", dt.datetime | None),
@@ -79,8 +80,9 @@ def output_structs(ctype: ContentType) -> tuple[type[msgspec.Struct], type[msgsp
             own.append((info.name, info.type))
         else:
             own.append((info.name, list[EntryRef] if rel.many else EntryRef | None))
+    derived: list[tuple[str, Any]] = [("json_ld", dict[str, Any])]
     label = ctype.label.replace(" ", "")
-    detail = msgspec.defstruct(label, [*common, *own], kw_only=True)
+    detail = msgspec.defstruct(label, [*common, *own, *derived], kw_only=True)
     item = msgspec.defstruct(
         f"{label}ListItem",
         [f for f in (*common, *own) if f[0] not in DETAIL_ONLY_FIELDS],

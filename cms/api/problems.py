@@ -18,8 +18,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
 from cms.schemas import Base
-from cms.services.errors import FieldError, InvalidEntry
-from cms.services.listing import InvalidParameter
+from cms.services.errors import FieldError, InvalidEntry, InvalidParameter
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "urn:clinic-cms:problem:"
@@ -116,7 +115,7 @@ def _handle_invalid_parameter(
             title="Invalid query parameter",
             status=400,
             detail=str(exc),
-            errors=[ProblemError(name=exc.name, reason=exc.message)],
+            errors=[ProblemError(name=name, reason=message) for name, message in exc.errors],
         ),
     )
 

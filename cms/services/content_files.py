@@ -6,6 +6,12 @@ fields (relations as slugs), the Markdown after it is the body. Loading
 validates every file before writing anything, then upserts all of them in one
 transaction; dumping writes the same layout back, leaving out every field
 that has its default, so that load then dump reproduces the files.
+
+Loading is a write like any other: after the entries and relations, it
+builds the public documents (:func:`cms.services.documents.finish_writes`)
+and checks internal links on the state after the load. A load that would
+publish an entry with a broken link, or unpublish an entry that published
+entries link to, is refused unless forced.
 """
 
 from __future__ import annotations
@@ -27,20 +33,28 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from cms.contenttypes import ContentType, TypeRegistry
 from cms.markdown import Renderer
 from cms.schemas import EntryCommon
+from cms.services.documents import Face, faces, finish_writes
 from cms.services.entries import derived_id, save_entry, save_relations
 from cms.services.errors import InvalidEntry
+from cms.services.links import BrokenLink, broken_links, dependents_blocking
 from cms.services.validation import EntryInput, parse_entry
+from cms.storage.db import select_columns
 from cms.storage.tables import Entry, EntryRelation
 
 SUFFIX = ".md"
 
 
 class ContentError(Exception):
-    """Files that cannot be loaded; each line names a file and a field."""
+    """Files that cannot be loaded; each line names a file and a field.
 
-    def __init__(self, problems: list[str]) -> None:
+    ``broken_links`` is true when some of the problems are internal links the
+    load would break, which loading with ``force`` accepts.
+    """
+
+    def __init__(self, problems: list[str], *, broken_links: bool = False) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
+        self.broken_links = broken_links
 
 
 @dataclass
@@ -51,6 +65,10 @@ class LoadReport:
     updated: int = 0
     unchanged: int = 0
     skipped_folders: list[str] = field(default_factory=list)
+    broken_links: list[BrokenLink] = field(default_factory=list)
+    """Broken links of the loaded entries, when the load was forced."""
+    rebuilt: int = 0
+    """Documents built: the loaded entries and the entries that show them."""
 
 
 def _files(root: Path, types: TypeRegistry) -> tuple[list[tuple[ContentType, Path]], list[str]]:
@@ -113,14 +131,18 @@ async def load_content(
     root: Path,
     *,
     progress: Callable[[int], None] | None = None,
+    force: bool = False,
 ) -> LoadReport:
     """Validate every file under ``root``, then upsert them all in one transaction.
 
     Args:
         progress: called with the number of files just processed.
+        force: load even if published entries are left with broken internal
+            links; they are reported in :attr:`LoadReport.broken_links`.
 
     Raises:
-        ContentError: listing every invalid file and field; nothing is written.
+        ContentError: listing every invalid file and field, and every link
+            the load would break; nothing is written.
     """
     found, skipped = _files(root, types)
     inputs: list[tuple[Path, EntryInput]] = []
@@ -136,7 +158,16 @@ async def load_content(
     report = LoadReport(skipped_folders=skipped)
     async with sessions() as session, session.begin():
         saved: list[tuple[Path, EntryInput, Entry, bool]] = []
-        existing = {(t, s) for t, s in (await session.exec(select(Entry.type, Entry.slug))).all()}
+        # Every entry's face before the load: what changed decides what else to rebuild.
+        existing = {
+            (row[1], row[2]): Face(*row)
+            for row in (
+                await session.exec(
+                    select_columns(Entry.id, Entry.type, Entry.slug, Entry.title, Entry.status,
+                           Entry.canonical_url)
+                )
+            ).all()
+        }  # fmt: skip
         for path, inp in inputs:
             try:
                 entry, changed = await save_entry(session, renderer, inp, actor="content-load")
@@ -147,22 +178,64 @@ async def load_content(
             if progress:
                 progress(1)
         # Relations last: entries may reference each other in any order.
+        before: dict[str, Face | None] = {}
+        touched: set[str] = set()
+        paths: dict[str, Path] = {}
         for path, inp, entry, changed in saved:
             if not changed:
                 report.unchanged += 1
                 continue
             try:
-                await save_relations(session, types, entry, inp)
+                touched |= await save_relations(session, types, entry, inp)
             except InvalidEntry as exc:
                 problems.extend(f"{path}: {e.field}: {e.message}" for e in exc.errors)
+            before[entry.id] = existing.get((inp.ctype.name, inp.slug))
+            paths[entry.id] = path
             if (inp.ctype.name, inp.slug) in existing:
                 report.updated += 1
             else:
                 report.created += 1
-        if problems:
+        link_problems: list[str] = []
+        if not problems and before:
+            report.rebuilt = len(await finish_writes(session, types, before, also=touched))
+            link_problems, report.broken_links = await _check_links(session, before, paths)
+            if force:
+                link_problems = []
+        if problems or link_problems:
             await session.rollback()
-            raise ContentError(problems)
+            raise ContentError(problems + link_problems, broken_links=bool(link_problems))
     return report
+
+
+async def _check_links(
+    session: AsyncSession, before: dict[str, Face | None], paths: dict[str, Path]
+) -> tuple[list[str], list[BrokenLink]]:
+    """What the load breaks: links of the loaded entries, and links to entries it withdraws.
+
+    Returns:
+        A problem line for each, and the same links as :class:`BrokenLink`.
+    """
+    broken, _ = await broken_links(session, source_ids=list(before))
+    problems = [
+        f"{paths[b.source.id]}: body: links to {b.target}, which "
+        + ("does not exist" if b.reason == "missing" else "is not published")
+        for b in broken
+    ]
+    now = {i: f.status for i, f in (await faces(session, list(before))).items()}
+    withdrawn = [
+        (face.type, face.slug)
+        for entry_id, face in before.items()
+        if face is not None and face.published and now.get(entry_id) != "published"
+    ]
+    seen = {(b.source.id, b.target) for b in broken}
+    for dep in await dependents_blocking(session, withdrawn):
+        problems.append(
+            f"{dep.target}: would no longer be published, but published "
+            f"{dep.source.type}/{dep.source.slug} links to it"
+        )
+        if (dep.source.id, dep.target) not in seen:
+            broken.append(BrokenLink(source=dep.source, target=dep.target, reason="not_published"))
+    return problems, broken
 
 
 def _non_default(struct: msgspec.Struct, skip: frozenset[str] = frozenset()) -> dict[str, Any]:

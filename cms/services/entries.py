@@ -1,10 +1,11 @@
-"""Saving entries (everything derived happens here) and reading them back.
+"""Saving entries and reading them back.
 
-A save renders the Markdown, builds the public JSON documents, rewrites the
-entry's tags and relations and appends a revision, all in the caller's
-transaction. A read fetches pre-encoded documents and joins the current
-{slug, title} of related entries in one more query: two queries per request,
-whatever the page size.
+A save renders the Markdown, rewrites the entry's tags, links, facets,
+search text and relations and appends a revision, all in the caller's
+transaction; :func:`cms.services.documents.finish_writes` then builds the
+public documents (they depend on other entries too). A read fetches
+pre-encoded documents and joins the current {slug, title} of related entries
+in one more query: two queries per request, whatever the page size.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cms.contenttypes import ContentType, TypeRegistry
 from cms.markdown import Renderer
-from cms.schemas import DETAIL_ONLY_FIELDS
+from cms.services.documents import index_own_content
 from cms.services.errors import FieldError, InvalidEntry
 from cms.services.validation import EntryInput
+from cms.storage.db import select_columns
 from cms.storage.tables import Entry, EntryRelation, EntryTag, Revision, utcnow
 
 # Ids of entries loaded from files without an id are derived from type and
@@ -62,7 +64,9 @@ async def save_entry(
     """Create or update the entry ``inp`` describes, without its relations.
 
     Call :func:`save_relations` after every entry of a batch is saved, so that
-    entries may reference each other in any order.
+    entries may reference each other in any order, then
+    :func:`cms.services.documents.finish_writes` once: it builds the public
+    documents, which until then are empty (new entries) or stale.
 
     Returns:
         The entry and whether anything changed (an identical save is a no-op:
@@ -119,12 +123,12 @@ async def save_entry(
     entry.links = list(rendered.links)
     entry.search_text = "\n".join((common.title, common.summary, rendered.text))
     entry.content_hash = digest
-    entry.doc, entry.doc_item = _documents(entry, inp.ctype, inp.effective_origin())
     session.add(entry)
     await session.flush()
 
     await session.exec(delete(EntryTag).where(col(EntryTag.entry_id) == entry.id))
     session.add_all(EntryTag(entry_id=entry.id, tag=tag) for tag in common.tags)
+    await index_own_content(session, inp.ctype, entry, rendered.text)
     session.add(
         Revision(
             entry_id=entry.id,
@@ -140,8 +144,13 @@ async def save_entry(
 
 async def save_relations(
     session: AsyncSession, types: TypeRegistry, entry: Entry, inp: EntryInput
-) -> None:
+) -> set[str]:
     """Replace ``entry``'s relation rows with the slugs ``inp`` names.
+
+    Returns:
+        Ids of entries that became or stopped being parts of ``entry``
+        (``has_part`` relations): their documents name their container, so
+        pass them to ``finish_writes(also=...)``.
 
     Raises:
         InvalidEntry: naming each field that references a missing entry.
@@ -169,7 +178,18 @@ async def save_relations(
     ]
     if errors:
         raise InvalidEntry(errors)
-    await session.exec(delete(EntryRelation).where(col(EntryRelation.source_id) == entry.id))
+    has_part = set(inp.ctype.has_part_fields())
+    removed = await session.exec(
+        delete(EntryRelation)
+        .where(col(EntryRelation.source_id) == entry.id)
+        .returning(col(EntryRelation.field), col(EntryRelation.target_id))
+    )
+    old_parts = {(f, t) for f, t in removed.all() if f in has_part}
+    new_parts = {
+        (name, ids[(relations[name].target, slug)])
+        for name in has_part
+        for slug in wanted.get(name, [])
+    }
     session.add_all(
         EntryRelation(
             source_id=entry.id,
@@ -181,6 +201,7 @@ async def save_relations(
         for position, slug in enumerate(slugs)
     )
     await session.flush()
+    return {target for _, target in old_parts ^ new_parts}
 
 
 async def _latest_snapshot(session: AsyncSession, entry_id: str) -> dict[str, Any]:
@@ -198,48 +219,6 @@ def _changed(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return sorted(k for k in after.keys() | before.keys() if before.get(k) != after.get(k))
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
-def _documents(entry: Entry, ctype: ContentType, origin: str | None) -> tuple[bytes, bytes]:
-    """The public object of ``entry``, full and as a list item, pre-encoded.
-
-    Relation fields hold placeholders here, so that their keys keep their place;
-    :func:`_attach_relations` fills them at read time.
-    """
-    placeholders: dict[str, Any] = {
-        name: ([] if rel.many else None) for name, rel in ctype.all_relations().items()
-    }
-    doc: dict[str, Any] = {
-        "id": entry.id,
-        "type": entry.type,
-        "slug": entry.slug,
-        "title": entry.title,
-        "summary": entry.summary,
-        "status": entry.status,
-        "clinics": [],
-        "origin_clinic": origin,
-        "tags": entry.tags,
-        "seo": entry.seo,
-        "published_at": _iso(entry.published_at),
-        "created_at": _iso(entry.created_at),
-        "updated_at": _iso(entry.updated_at),
-        "version": entry.version,
-        "reviewed_by": None,
-        "last_reviewed": entry.last_reviewed.isoformat() if entry.last_reviewed else None,
-        "body": entry.body,
-        "body_html": entry.body_html,
-        "toc": entry.toc,
-        "reading_time_minutes": entry.reading_time_minutes,
-        "links": entry.links,
-    }
-    for name in ctype.fields.__struct_fields__:
-        doc[name] = placeholders[name] if name in ctype.relations else entry.data.get(name)
-    item = {k: v for k, v in doc.items() if k not in DETAIL_ONLY_FIELDS}
-    return _encoder.encode(doc), _encoder.encode(item)
-
-
 # --- Reading ---------------------------------------------------------------
 
 
@@ -250,6 +229,7 @@ class RelatedRow(msgspec.Struct, array_like=True):
     field: str
     slug: str
     title: str
+    target_id: str = ""
 
 
 async def related_rows(
@@ -258,7 +238,9 @@ async def related_rows(
     """Every relation of ``source_ids``, in field order, with target slug and title."""
     target = aliased(Entry, name="target")
     query = (
-        select(EntryRelation.source_id, EntryRelation.field, target.slug, target.title)
+        select_columns(
+            EntryRelation.source_id, EntryRelation.field, target.slug, target.title, target.id
+        )
         .join(target, col(target.id) == col(EntryRelation.target_id))
         .where(col(EntryRelation.source_id).in_(list(source_ids)))
         .order_by(

@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cms.contenttypes import ContentType
 from cms.services.entries import attach_relations, related_rows
+from cms.services.errors import InvalidParameter
 from cms.storage.tables import Entry, EntryRelation, EntryTag
 
 # Filters every list accepts, and the type of entry each one names.
@@ -30,14 +31,7 @@ RELATION_FILTERS: Mapping[str, str] = {
 }
 FILTERS: tuple[str, ...] = (*RELATION_FILTERS, "tag")
 
-
-class InvalidParameter(Exception):
-    """A query parameter has a value the list cannot use."""
-
-    def __init__(self, name: str, message: str) -> None:
-        super().__init__(f"{name}: {message}")
-        self.name = name
-        self.message = message
+__all__ = ["FILTERS", "InvalidParameter", "ListQuery", "list_entries"]  # InvalidParameter moved
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,11 @@ from typing import Annotated
 import msgspec
 
 from cms.contenttypes import ContentType, Relation
+from cms.jsonld import LdEntry, Node, citations, iso
 from cms.schemas import Base, Reference, Slug
+
+# Google truncates longer headlines; schema.org itself sets no limit.
+HEADLINE_LENGTH = 110
 
 
 class ArticleFields(Base):
@@ -23,6 +27,27 @@ class ArticleFields(Base):
     references: list[Reference] = msgspec.field(default_factory=list)
 
 
+def article_json_ld(entry: LdEntry) -> list[Node]:
+    """An ``Article`` that is also a ``MedicalWebPage``: author, topics, medical review."""
+    data = entry.data
+    return [
+        {
+            "@type": ["Article", "MedicalWebPage"],
+            "@id": entry.node_id,
+            **entry.page(),
+            "headline": entry.me.title[:HEADLINE_LENGTH],
+            "author": entry.one("author"),
+            "about": entry.refs("conditions"),
+            "lastReviewed": iso(entry.last_reviewed),
+            "reviewedBy": entry.one("reviewed_by"),
+            "publisher": entry.origin.ref() if entry.origin else None,
+            "image": data.get("hero_image_url"),
+            "keywords": list(entry.tags),
+            "citation": citations(data.get("references", [])),
+        }
+    ]
+
+
 ARTICLE = ContentType(
     name="article",
     plural="articles",
@@ -33,4 +58,6 @@ ARTICLE = ContentType(
         "author": Relation(target="practitioner"),
         "conditions": Relation(target="condition", many=True),
     },
+    json_ld_type="Article",
+    json_ld=article_json_ld,
 )

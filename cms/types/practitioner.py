@@ -6,7 +6,8 @@ from typing import Annotated
 
 import msgspec
 
-from cms.contenttypes import ContentType, Relation
+from cms.contenttypes import ContentType, ListFilter, Relation
+from cms.jsonld import LdEntry, Node
 from cms.schemas import Base, Slug
 
 
@@ -30,6 +31,27 @@ class PractitionerFields(Base):
     ] = False
 
 
+def practitioner_json_ld(entry: LdEntry) -> list[Node]:
+    """A schema.org ``Person`` with credentials, languages, clinics and specialties."""
+    data = entry.data
+    credentials = list(data.get("credentials", []))
+    return [
+        {
+            "@type": "Person",
+            "@id": entry.node_id,
+            **entry.page(),
+            "jobTitle": data.get("role"),
+            "honorificSuffix": ", ".join(credentials),
+            "hasCredential": [
+                {"@type": "EducationalOccupationalCredential", "name": c} for c in credentials
+            ],
+            "knowsLanguage": list(data.get("languages", [])),
+            "knowsAbout": entry.refs("specialties"),
+            "worksFor": entry.refs("clinics"),
+        }
+    ]
+
+
 PRACTITIONER = ContentType(
     name="practitioner",
     plural="practitioners",
@@ -38,4 +60,12 @@ PRACTITIONER = ContentType(
     description="A practitioner, the clinics they work at and the conditions they treat.",
     relations={"specialties": Relation(target="condition", many=True)},
     default_sort="title",
+    filters={
+        "modality": ListFilter(
+            field="modalities", description="Modalities the practitioner offers, any of."
+        )
+    },
+    search_fields=("role", "credentials", "modalities"),
+    json_ld_type="Person",
+    json_ld=practitioner_json_ld,
 )
