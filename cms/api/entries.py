@@ -9,29 +9,26 @@ operations (``listArticles``, ``getArticle``) and describes its own fields.
 # values local to `entry_routes` (the sort options of the type).
 
 import datetime as dt
-from typing import Annotated, Any
+import inspect
+from typing import Any
 
 import msgspec
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from cms.api import params
 from cms.api.caching import json_response
 from cms.api.problems import error_responses, not_found
 from cms.contenttypes import ContentType
-from cms.schemas import (
-    DETAIL_ONLY_FIELDS,
-    SLUG_RE,
-    EntryRef,
-    Seo,
-    Status,
-    TocItem,
-)
+from cms.schemas import DETAIL_ONLY_FIELDS, EntryRef, Seo, Status, TocItem
 from cms.services.entries import read_entry
-from cms.services.listing import FILTERS, InvalidParameter, ListQuery, list_entries
+from cms.services.errors import InvalidParameter
+from cms.services.listing import ListQuery, list_page
+from cms.services.search import MAX_QUERY_LENGTH
 from cms.settings import Settings
 
 API = "/api/v1"
@@ -91,16 +88,53 @@ def output_structs(ctype: ContentType) -> tuple[type[msgspec.Struct], type[msgsp
     return detail, item
 
 
-def _split(name: str, raw: str | None) -> list[str]:
-    if raw is None:
-        return []
-    values = [v.strip() for v in raw.split(",") if v.strip()]
-    for value in values:
-        if not SLUG_RE.match(value):
-            raise InvalidParameter(name, f"{value!r} is not a slug")
-    if not values:
-        raise InvalidParameter(name, "is empty")
-    return values
+COMMON_FILTERS: dict[str, str] = {
+    "clinic": "Clinic slugs the entries appear on.",
+    "condition": "Condition slugs the entries relate to, either way.",
+    "practitioner": "Practitioner slugs the entries relate to, either way.",
+    "tag": "Tags.",
+}
+
+
+def _slug_valued(ctype: ContentType, name: str) -> bool:
+    """Whether a filter's values are slugs (a free-text facet such as a language is not)."""
+    own = ctype.filters.get(name)
+    return own is None or own.field in ctype.relations
+
+
+def list_parameters(ctype: ContentType) -> list[inspect.Parameter]:
+    """The query parameters of ``ctype``'s list, in the order the API documents them."""
+    sort_options = ctype.sort_options()
+    return [
+        params.query("limit", int, 20, "Items per page, 1 to 100.", ge=1, le=MAX_LIMIT),
+        params.query("cursor", str | None, None, "`next_cursor` of the previous page."),
+        params.query(
+            "sort", str, ctype.default_sort, "Sort field; a leading `-` sorts descending.",
+            schema_extra={"enum": list(sort_options)},
+        ),
+        *(
+            params.query(name, str | None, None, f"{text} Comma-separated: any of them.")
+            for name, text in COMMON_FILTERS.items()
+        ),
+        *(
+            params.query(name, str | None, None, f"{spec.description} Comma-separated.")
+            for name, spec in ctype.filters.items()
+        ),
+        params.query(
+            "q", str | None, None,
+            "Full-text search within the list: words match as prefixes, "
+            '`"quoted phrases"` exactly; all must match.',
+            max_length=MAX_QUERY_LENGTH,
+        ),
+        params.query(
+            "published_after", str | None, None,
+            "Published at or after this ISO 8601 date (midnight UTC) or date-time.",
+        ),
+        params.query(
+            "published_before", str | None, None,
+            "Published before this ISO 8601 date (midnight UTC) or date-time.",
+        ),
+    ]  # fmt: skip
 
 
 def entry_routes(ctype: ContentType, settings: Settings) -> list[HTTPRouteHandler]:
@@ -116,7 +150,6 @@ def entry_routes(ctype: ContentType, settings: Settings) -> list[HTTPRouteHandle
         f"public, max-age={settings.public_max_age}, "
         f"stale-while-revalidate={settings.stale_while_revalidate}"
     )
-    allowed = {"limit", "cursor", "sort", *FILTERS}
     name = camel(ctype.plural)
     not_modified = {
         304: ResponseSpec(
@@ -126,8 +159,46 @@ def entry_routes(ctype: ContentType, settings: Settings) -> list[HTTPRouteHandle
         )
     }
     bad_query = "A query parameter is invalid; `errors` names it."
+    filter_names = [*COMMON_FILTERS, *ctype.filters]
+    list_params = list_parameters(ctype)
+    list_accepts = [params.url_name(p) for p in list_params]
 
-    @get(
+    async def list_handler(
+        request: Request[Any, Any, Any], session: AsyncSession, **query: Any
+    ) -> Response[bytes]:
+        params.reject_unknown(list(request.query_params), list_accepts)
+        sort = query["sort"]
+        if sort not in sort_options:
+            raise InvalidParameter("sort", f"must be one of {', '.join(sort_options)}")
+        filters = {
+            k: params.split(k, query[k], slugs=_slug_valued(ctype, k))
+            for k in filter_names
+            if query[k] is not None
+        }
+        list_query = ListQuery(
+            limit=query["limit"],
+            sort=sort,
+            cursor=query["cursor"],
+            filters=filters,
+            published_after=params.parse_time("published_after", query["published_after"]),
+            published_before=params.parse_time("published_before", query["published_before"]),
+            q=query["q"],
+        )
+        page = await list_page(session, ctype, list_query)
+        body = _encoder.encode({"data": page.docs, "next_cursor": page.next_cursor})
+        keys = [f"list:{ctype.name}", *(f"entry:{d['id']}" for d in page.docs)]
+        return json_response(request, body, cache_control=public_cache, surrogate_keys=keys)
+
+    params.with_signature(
+        list_handler,
+        [
+            params.plain("request", Request[Any, Any, Any]),
+            params.plain("session", NamedDependency[AsyncSession]),
+            *list_params,
+        ],
+        Response[bytes],
+    )
+    list_route = get(
         f"{API}/{ctype.plural}",
         operation_id=f"list{name}",
         summary=f"List published {ctype.plural}",
@@ -139,49 +210,7 @@ def entry_routes(ctype: ContentType, settings: Settings) -> list[HTTPRouteHandle
             **not_modified,
             **error_responses(http_400=bad_query),
         },
-    )
-    async def list_handler(
-        request: Request[Any, Any, Any],
-        session: NamedDependency[AsyncSession],
-        limit: Annotated[
-            int, QueryParameter(ge=1, le=MAX_LIMIT, description="Items per page, 1 to 100.")
-        ] = 20,
-        cursor: Annotated[
-            str | None, QueryParameter(description="`next_cursor` of the previous page.")
-        ] = None,
-        sort: Annotated[
-            str,
-            QueryParameter(
-                description="Sort field; a leading `-` sorts descending.",
-                schema_extra={"enum": list(sort_options)},
-            ),
-        ] = ctype.default_sort,
-        clinic: Annotated[
-            str | None, QueryParameter(description="Clinic slugs the entries appear on.")
-        ] = None,
-        condition: Annotated[
-            str | None, QueryParameter(description="Condition slugs the entries relate to.")
-        ] = None,
-        practitioner: Annotated[
-            str | None, QueryParameter(description="Practitioner slugs the entries relate to.")
-        ] = None,
-        tag: Annotated[str | None, QueryParameter(description="Tags, any of.")] = None,
-    ) -> Response[bytes]:
-        unknown = sorted(set(request.query_params) - allowed)
-        if unknown:
-            raise InvalidParameter(
-                unknown[0], f"unknown query parameter (accepted: {', '.join(sorted(allowed))})"
-            )
-        if sort not in sort_options:
-            raise InvalidParameter("sort", f"must be one of {', '.join(sort_options)}")
-        raw_filters = {"clinic": clinic, "condition": condition,
-                       "practitioner": practitioner, "tag": tag}  # fmt: skip
-        filters = {k: _split(k, v) for k, v in raw_filters.items() if v is not None}
-        query = ListQuery(limit=limit, sort=sort, cursor=cursor, filters=filters)
-        docs, next_cursor = await list_entries(session, ctype, query)
-        body = _encoder.encode({"data": docs, "next_cursor": next_cursor})
-        keys = [f"list:{ctype.name}", *(f"entry:{d['id']}" for d in docs)]
-        return json_response(request, body, cache_control=public_cache, surrogate_keys=keys)
+    )(list_handler)
 
     @get(
         f"{API}/{ctype.plural}/{{slug:str}}",
@@ -208,4 +237,4 @@ def entry_routes(ctype: ContentType, settings: Settings) -> list[HTTPRouteHandle
             request, body, cache_control=public_cache, surrogate_keys=[f"entry:{doc['id']}"]
         )
 
-    return [list_handler, detail_handler]
+    return [list_route, detail_handler]
