@@ -88,7 +88,7 @@ def create_app(
 
     route_handlers: list[Any] = [health, ready]
     for ctype in services.plugins.types:
-        route_handlers.extend(entry_routes(ctype, settings))
+        route_handlers.extend(entry_routes(ctype, settings, services.plugins.types))
     for _name, routes in call_hook(services.plugins.manager, "register_routes"):
         route_handlers.extend(routes)
     route_handlers.append(

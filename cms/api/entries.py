@@ -10,6 +10,7 @@ operations (``listArticles``, ``getArticle``) and describes its own fields.
 
 import datetime as dt
 import inspect
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -23,10 +24,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from cms.api import params
 from cms.api.caching import json_response
 from cms.api.problems import error_responses, not_found
-from cms.contenttypes import ContentType
+from cms.contenttypes import ContentType, TypeRegistry
 from cms.schemas import DETAIL_ONLY_FIELDS, EntryRef, Seo, Status, TocItem
-from cms.services.entries import read_entry
+from cms.services.entries import read_entry_with_relations
 from cms.services.errors import InvalidParameter
+from cms.services.includes import Shape, embed, parse_shape, project, surrogate_ids
 from cms.services.listing import ListQuery, list_page
 from cms.services.search import MAX_QUERY_LENGTH
 from cms.settings import Settings
@@ -137,8 +139,42 @@ def list_parameters(ctype: ContentType) -> list[inspect.Parameter]:
     ]  # fmt: skip
 
 
-def entry_routes(ctype: ContentType, settings: Settings) -> list[HTTPRouteHandler]:
-    """The public list and detail handlers of ``ctype``."""
+def _fields_name(type_name: str) -> str:
+    return "fields_" + type_name.replace("-", "_")
+
+
+def shape_parameters(ctype: ContentType, allowed: Sequence[str]) -> list[inspect.Parameter]:
+    """``fields``, ``include`` and one ``fields[<type>]`` per type ``ctype`` relates to."""
+    relations = ctype.all_relations()
+    targets = list(dict.fromkeys(rel.target for rel in relations.values()))
+    return [
+        params.query(
+            "fields", str | None, None,
+            f"Only these fields, comma-separated (of: {', '.join(allowed)}).",
+        ),
+        params.query(
+            "include", str | None, None,
+            "Embed these related entries in place of their `{slug, title}` references "
+            f"(of: {', '.join(relations)}): published ones, as list items, one level deep.",
+        ),
+        *(
+            params.query(
+                _fields_name(target), str | None, None,
+                f"Only these fields of embedded {target} entries.", alias=f"fields[{target}]",
+            )
+            for target in targets
+        ),
+    ]  # fmt: skip
+
+
+def entry_routes(
+    ctype: ContentType, settings: Settings, types: TypeRegistry
+) -> list[HTTPRouteHandler]:
+    """The public list and detail handlers of ``ctype``.
+
+    Args:
+        types: every registered type, for embedding related entries.
+    """
     detail_struct, item_struct = output_structs(ctype)
     list_struct = msgspec.defstruct(
         f"{ctype.label.replace(' ', '')}List",
@@ -160,8 +196,24 @@ def entry_routes(ctype: ContentType, settings: Settings) -> list[HTTPRouteHandle
     }
     bad_query = "A query parameter is invalid; `errors` names it."
     filter_names = [*COMMON_FILTERS, *ctype.filters]
-    list_params = list_parameters(ctype)
+    targets = list(dict.fromkeys(rel.target for rel in ctype.all_relations().values()))
+    nested_allowed = {t: list(output_structs(types[t])[1].__struct_fields__) for t in targets}
+    item_fields = list(item_struct.__struct_fields__)
+    detail_fields = list(detail_struct.__struct_fields__)
+    list_params = [*list_parameters(ctype), *shape_parameters(ctype, item_fields)]
+    detail_params = shape_parameters(ctype, detail_fields)
     list_accepts = [params.url_name(p) for p in list_params]
+    detail_accepts = [params.url_name(p) for p in detail_params]
+
+    def shape_of(query: dict[str, Any], allowed: Sequence[str]) -> Shape:
+        return parse_shape(
+            ctype,
+            fields=query["fields"],
+            include=query["include"],
+            nested={t: query[_fields_name(t)] for t in targets},
+            allowed=allowed,
+            allowed_nested=nested_allowed,
+        )
 
     async def list_handler(
         request: Request[Any, Any, Any], session: AsyncSession, **query: Any
@@ -175,6 +227,7 @@ def entry_routes(ctype: ContentType, settings: Settings) -> list[HTTPRouteHandle
             for k in filter_names
             if query[k] is not None
         }
+        shape = shape_of(query, item_fields)
         list_query = ListQuery(
             limit=query["limit"],
             sort=sort,
@@ -185,19 +238,37 @@ def entry_routes(ctype: ContentType, settings: Settings) -> list[HTTPRouteHandle
             q=query["q"],
         )
         page = await list_page(session, ctype, list_query)
-        body = _encoder.encode({"data": page.docs, "next_cursor": page.next_cursor})
-        keys = [f"list:{ctype.name}", *(f"entry:{d['id']}" for d in page.docs)]
+        embedded = await embed(session, types, ctype, page.docs, page.related, shape)
+        ids = surrogate_ids(page.docs, page.related, embedded, shape)
+        data = [project(doc, shape.fields) for doc in page.docs]
+        body = _encoder.encode({"data": data, "next_cursor": page.next_cursor})
+        keys = [f"list:{ctype.name}", *(f"entry:{i}" for i in ids)]
         return json_response(request, body, cache_control=public_cache, surrogate_keys=keys)
 
+    async def detail_handler(
+        request: Request[Any, Any, Any], session: AsyncSession, slug: str, **query: Any
+    ) -> Response[bytes]:
+        params.reject_unknown(list(request.query_params), detail_accepts)
+        shape = shape_of(query, detail_fields)
+        found = await read_entry_with_relations(session, ctype, slug)
+        if found is None:
+            raise not_found(f"published {ctype.name} with slug {slug!r}")
+        doc, related = found
+        embedded = await embed(session, types, ctype, [doc], related, shape)
+        ids = surrogate_ids([doc], related, embedded, shape)
+        body = _encoder.encode(project(doc, shape.fields))
+        keys = [f"entry:{i}" for i in ids]
+        return json_response(request, body, cache_control=public_cache, surrogate_keys=keys)
+
+    common = [
+        params.plain("request", Request[Any, Any, Any]),
+        params.plain("session", NamedDependency[AsyncSession]),
+    ]
+    params.with_signature(list_handler, [*common, *list_params], Response[bytes])
     params.with_signature(
-        list_handler,
-        [
-            params.plain("request", Request[Any, Any, Any]),
-            params.plain("session", NamedDependency[AsyncSession]),
-            *list_params,
-        ],
+        detail_handler, [*common, params.plain("slug", FromPath[str]), *detail_params],
         Response[bytes],
-    )
+    )  # fmt: skip
     list_route = get(
         f"{API}/{ctype.plural}",
         operation_id=f"list{name}",
@@ -211,8 +282,7 @@ def entry_routes(ctype: ContentType, settings: Settings) -> list[HTTPRouteHandle
             **error_responses(http_400=bad_query),
         },
     )(list_handler)
-
-    @get(
+    detail_route = get(
         f"{API}/{ctype.plural}/{{slug:str}}",
         operation_id=f"get{camel(ctype.name)}",
         summary=f"Get a published {ctype.label.lower()}",
@@ -223,18 +293,5 @@ def entry_routes(ctype: ContentType, settings: Settings) -> list[HTTPRouteHandle
             **not_modified,
             **error_responses(http_400=bad_query, http_404="No published entry has this slug."),
         },
-    )
-    async def detail_handler(
-        request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], slug: FromPath[str]
-    ) -> Response[bytes]:
-        if request.query_params:
-            raise InvalidParameter(next(iter(request.query_params)), "unknown query parameter")
-        doc = await read_entry(session, ctype, slug)
-        if doc is None:
-            raise not_found(f"published {ctype.name} with slug {slug!r}")
-        body = _encoder.encode(doc)
-        return json_response(
-            request, body, cache_control=public_cache, surrogate_keys=[f"entry:{doc['id']}"]
-        )
-
-    return [list_route, detail_handler]
+    )(detail_handler)
+    return [list_route, detail_route]

@@ -14,7 +14,7 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, TypeVar
 
-from litestar.params import QueryParameter
+from litestar.params import ParameterKwarg, QueryParameter
 
 from cms.schemas import SLUG_RE
 from cms.services.errors import InvalidParameter
@@ -27,7 +27,7 @@ def query(
     **constraints: Any,
 ) -> inspect.Parameter:  # fmt: skip
     """One query parameter: ``name`` in Python, ``alias`` (or ``name``) in the URL."""
-    spec = QueryParameter(query=alias, description=description, **constraints)
+    spec = QueryParameter(name=alias, description=description, **constraints)
     return inspect.Parameter(
         name, inspect.Parameter.KEYWORD_ONLY, default=default,
         annotation=Annotated[annotation, spec],
@@ -42,9 +42,8 @@ def plain(name: str, annotation: Any) -> inspect.Parameter:
 def url_name(parameter: inspect.Parameter) -> str:
     """The name a parameter has in the query string."""
     for meta in getattr(parameter.annotation, "__metadata__", ()):
-        alias = getattr(meta, "query", None)
-        if alias:
-            return str(alias)
+        if isinstance(meta, ParameterKwarg) and meta.name:
+            return meta.name
     return parameter.name
 
 

@@ -285,6 +285,14 @@ async def read_entry(
     session: AsyncSession, ctype: ContentType, slug: str, *, published_only: bool = True
 ) -> dict[str, Any] | None:
     """The public object of one entry, or None when there is none to show."""
+    found = await read_entry_with_relations(session, ctype, slug, published_only=published_only)
+    return found[0] if found is not None else None
+
+
+async def read_entry_with_relations(
+    session: AsyncSession, ctype: ContentType, slug: str, *, published_only: bool = True
+) -> tuple[dict[str, Any], list[RelatedRow]] | None:
+    """The public object of one entry and the relation rows it was given, or None."""
     query = select(Entry.id, Entry.doc).where(Entry.type == ctype.name, Entry.slug == slug)
     if published_only:
         query = query.where(Entry.status == "published")
@@ -292,4 +300,4 @@ async def read_entry(
     if row is None:
         return None
     related = await related_rows(session, [row[0]], published_only=published_only)
-    return attach_relations(ctype, [(row[0], row[1])], related)[0]
+    return attach_relations(ctype, [(row[0], row[1])], related)[0], related
