@@ -22,6 +22,7 @@ import cms
 from cms.api.entries import entry_routes
 from cms.api.health import health, ready
 from cms.api.problems import EXCEPTION_HANDLERS
+from cms.api.search import search_routes
 from cms.markdown import Renderer
 from cms.plugins import Plugins, call_hook, load_plugins
 from cms.settings import Settings
@@ -89,6 +90,7 @@ def create_app(
     route_handlers: list[Any] = [health, ready]
     for ctype in services.plugins.types:
         route_handlers.extend(entry_routes(ctype, settings, services.plugins.types))
+    route_handlers.extend(search_routes(settings, services.plugins.types))
     for _name, routes in call_hook(services.plugins.manager, "register_routes"):
         route_handlers.extend(routes)
     route_handlers.append(
@@ -109,7 +111,10 @@ def create_app(
             description="Published content of a clinic group: clinics, practitioners, "
             "conditions, articles and plugin types. Errors are RFC 9457 problem details.",
             path="/schema",
-            tags=[Tag(name=t.label, description=t.description) for t in services.plugins.types],
+            tags=[
+                *(Tag(name=t.label, description=t.description) for t in services.plugins.types),
+                Tag(name="Search", description="Full-text search across every type."),
+            ],
             components=Components(),
             render_plugins=[
                 SwaggerRenderPlugin(

@@ -16,7 +16,7 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,9 +91,9 @@ class Databases:
             _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def load_folder(url: str, folder: Path) -> None:
-    """Load a content folder into ``url`` with the product's loader."""
-    services = build_services(Settings(database_url=url))
+def load_folder(url: str, folder: Path, plugins: Sequence[object] | None = None) -> None:
+    """Load a content folder into ``url`` with the product's loader (and these plugins)."""
+    services = build_services(Settings(database_url=url), plugins)
 
     async def run() -> None:
         try:

@@ -8,7 +8,17 @@ from typing import Any
 
 from litestar import Request, Response
 
+from cms.settings import Settings
+
 JSON = "application/json"
+
+
+def public_cache_control(settings: Settings) -> str:
+    """``Cache-Control`` of public reads: shared caches may keep them, and serve them stale."""
+    return (
+        f"public, max-age={settings.public_max_age}, "
+        f"stale-while-revalidate={settings.stale_while_revalidate}"
+    )
 
 
 def etag_for(body: bytes) -> str:

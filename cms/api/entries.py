@@ -22,7 +22,7 @@ from litestar.params import FromPath
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cms.api import params
-from cms.api.caching import json_response
+from cms.api.caching import json_response, public_cache_control
 from cms.api.problems import error_responses, not_found
 from cms.contenttypes import ContentType, TypeRegistry
 from cms.schemas import DETAIL_ONLY_FIELDS, EntryRef, Seo, Status, TocItem
@@ -182,10 +182,7 @@ def entry_routes(
         kw_only=True,
     )
     sort_options = ctype.sort_options()
-    public_cache = (
-        f"public, max-age={settings.public_max_age}, "
-        f"stale-while-revalidate={settings.stale_while_revalidate}"
-    )
+    public_cache = public_cache_control(settings)
     name = camel(ctype.plural)
     not_modified = {
         304: ResponseSpec(

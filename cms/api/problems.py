@@ -8,6 +8,7 @@ exceptions are logged and answered with a bare 500 problem: never a traceback.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import msgspec
@@ -21,6 +22,7 @@ from cms.schemas import Base
 from cms.services.errors import FieldError, InvalidEntry, InvalidParameter
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+_MISSING_RE = re.compile(r"^Missing required (?P<where>\w+) parameter '(?P<name>[^']+)'")
 PROBLEM_BASE = "urn:clinic-cms:problem:"
 logger = logging.getLogger("cms.api")
 
@@ -134,6 +136,12 @@ def _handle_validation(
         for item in extra
         if isinstance(item, dict)
     ]
+    # A missing required parameter is only named in the message.
+    missing = _MISSING_RE.match(str(exc.detail))
+    if not errors and missing:
+        errors = [
+            ProblemError(name=missing["name"], reason="is required", location=missing["where"])
+        ]
     names = ", ".join(e.name for e in errors if e.name)
     return problem_response(
         request,

@@ -28,8 +28,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, and_, bindparam, exists, func, literal_column, or_
-from sqlalchemy import text as sql_text
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    and_,
+    bindparam,
+    column,
+    exists,
+    func,
+    literal_column,
+    or_,
+    table,
+)
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
@@ -55,6 +65,10 @@ SNIPPET_WORDS = 24
 _BM25 = (10.0, 4.0, 4.0, 1.0)
 _PG_WEIGHTS = "{0.05, 0.2, 0.4, 1.0}"
 _PG_NORMALIZATION = 1  # divide by 1 + log(length): long bodies do not win by size
+
+# The FTS5 table (SQLite only), as much of it as queries name.
+_FTS = table(SEARCH_FTS, column("rowid", Integer))
+_FTS_NAME: ColumnElement[Any] = literal_column(SEARCH_FTS)
 
 _TOKEN_RE = re.compile(r'"([^"]*)"|([^\W_]+)')
 _WORD_RE = re.compile(r"[^\W_]+")
@@ -94,6 +108,18 @@ def tsquery(terms: Sequence[Term]) -> str:
         for t in terms
     ]
     return " & ".join(parts)
+
+
+def tsquery_any(terms: Sequence[Term]) -> str:
+    """Every word of ``terms`` joined with ``|``: what PostgreSQL ranks by.
+
+    ``ts_rank`` of an AND query weighs how close the words are to each
+    other, which favours a short passage that happens to mention them
+    together over the entry that is about them (the sciatica page over a
+    page that mentions "the sciatic nerve" once). Ranking by the words
+    alone, weighted by where they occur, matches what FTS5's bm25 does.
+    """
+    return " | ".join(f"'{w}'" if t.phrase else f"'{w}':*" for t in terms for w in t.words)
 
 
 def dialect_of(session: AsyncSession) -> str:
@@ -156,11 +182,8 @@ async def index_entry(
 def matching_ids(dialect: str, terms: Sequence[Term]) -> SelectOfScalar[str]:
     """A subquery of the ids of entries that match ``terms`` (for the list ``q`` filter)."""
     if dialect == "sqlite":
-        fts: ColumnElement[Any] = literal_column(SEARCH_FTS)
-        rowids: SelectOfScalar[Any] = (
-            select(literal_column("rowid"))
-            .select_from(sql_text(SEARCH_FTS))
-            .where(fts.op("MATCH")(bindparam("fts_q", fts5_query(terms))))
+        rowids: SelectOfScalar[Any] = select(_FTS.c.rowid).where(
+            _FTS_NAME.op("MATCH")(bindparam("fts_q", fts5_query(terms)))
         )
         return select(SearchDocument.entry_id).where(col(SearchDocument.id).in_(rowids))
     query = func.to_tsquery("english", bindparam("ts_q", tsquery(terms)))
@@ -207,7 +230,8 @@ def _fingerprint(terms: Sequence[Term], query: SearchQuery) -> str:
 
 def highlight(snippet: str) -> str:
     """Escape a snippet for HTML and turn the engine's markers into ``<mark>``."""
-    escaped = html.escape(snippet, quote=False)
+    # Lines of the indexed text (FAQ answers, symptoms) run together in one snippet.
+    escaped = html.escape(" ".join(snippet.split()), quote=False)
     return escaped.replace(_OPEN, "<mark>").replace(_CLOSE, "</mark>")
 
 
@@ -231,12 +255,8 @@ async def search(
 
     if dialect == "sqlite":
         ranked = (
-            select(
-                literal_column("rowid").label("rid"),
-                func.bm25(literal_column(SEARCH_FTS), *_BM25).label("score"),
-            )
-            .select_from(sql_text(SEARCH_FTS))
-            .where(literal_column(SEARCH_FTS).op("MATCH")(bindparam("fts_q", fts5_query(terms))))
+            select(_FTS.c.rowid.label("rid"), func.bm25(_FTS_NAME, *_BM25).label("score"))
+            .where(_FTS_NAME.op("MATCH")(bindparam("fts_q", fts5_query(terms))))
             .cte("ranked")
         )
         score = ranked.c.score
@@ -247,8 +267,9 @@ async def search(
         )
     else:
         ts = func.to_tsquery("english", bindparam("ts_q", tsquery(terms)))
+        ts_any = func.to_tsquery("english", bindparam("ts_any", tsquery_any(terms)))
         tsv: ColumnElement[Any] = literal_column(f"search_documents.{SEARCH_TSV}")
-        rank = -func.ts_rank(literal_column(f"'{_PG_WEIGHTS}'::float4[]"), tsv, ts,
+        rank = -func.ts_rank(literal_column(f"'{_PG_WEIGHTS}'::float4[]"), tsv, ts_any,
                              _PG_NORMALIZATION)  # fmt: skip
         ranked = (
             select(col(SearchDocument.entry_id).label("entry_id"), rank.label("score"))
@@ -298,13 +319,12 @@ async def _snippets(
     session: AsyncSession, dialect: str, terms: Sequence[Term], ids: list[str]
 ) -> dict[str, str]:
     if dialect == "sqlite":
-        fts: ColumnElement[Any] = literal_column(SEARCH_FTS)
-        snippet = func.snippet(fts, -1, _OPEN, _CLOSE, "…", SNIPPET_WORDS)
+        snippet = func.snippet(_FTS_NAME, -1, _OPEN, _CLOSE, "…", SNIPPET_WORDS)
         stmt = (
             select(SearchDocument.entry_id, snippet)
-            .select_from(sql_text(SEARCH_FTS))
-            .join(SearchDocument, col(SearchDocument.id) == literal_column(f"{SEARCH_FTS}.rowid"))
-            .where(fts.op("MATCH")(bindparam("fts_q", fts5_query(terms))))
+            .select_from(_FTS)
+            .join(SearchDocument, col(SearchDocument.id) == _FTS.c.rowid)
+            .where(_FTS_NAME.op("MATCH")(bindparam("fts_q", fts5_query(terms))))
             .where(col(SearchDocument.entry_id).in_(ids))
         )
     else:
