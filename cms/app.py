@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from swagger_ui_bundle import swagger_ui_path
 
 import cms
+from cms.api.caching import conditional_get
 from cms.api.entries import entry_routes
 from cms.api.health import health, ready
 from cms.api.problems import EXCEPTION_HANDLERS
@@ -103,6 +104,7 @@ def create_app(
         route_handlers=route_handlers,
         dependencies={"session": Provide(provide_session)},
         exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[conditional_get],
         lifespan=[lifespan],
         state=State({"services": services}),
         openapi_config=OpenAPIConfig(
