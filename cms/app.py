@@ -22,6 +22,7 @@ import cms
 from cms.api.caching import conditional_get
 from cms.api.entries import entry_routes
 from cms.api.health import health, ready
+from cms.api.links import link_routes
 from cms.api.problems import EXCEPTION_HANDLERS
 from cms.api.search import search_routes
 from cms.markdown import Renderer
@@ -92,6 +93,7 @@ def create_app(
     for ctype in services.plugins.types:
         route_handlers.extend(entry_routes(ctype, settings, services.plugins.types))
     route_handlers.extend(search_routes(settings, services.plugins.types))
+    route_handlers.extend(link_routes(settings, services.plugins.types))
     for _name, routes in call_hook(services.plugins.manager, "register_routes"):
         route_handlers.extend(routes)
     route_handlers.append(
@@ -116,6 +118,7 @@ def create_app(
             tags=[
                 *(Tag(name=t.label, description=t.description) for t in services.plugins.types),
                 Tag(name="Search", description="Full-text search across every type."),
+                Tag(name="Links", description="Internal links between entries."),
             ],
             components=Components(),
             render_plugins=[

@@ -27,6 +27,8 @@ GETS = [
     "/api/v1/clinics",
     "/api/v1/conditions?parent=sciatica",
     "/api/v1/search?q=sciatic%20nerve",
+    "/api/v1/conditions/sciatica/backlinks",
+    "/api/v1/links/broken",
     "/health",
     "/ready",
     "/schema/openapi.json",

@@ -7,16 +7,25 @@ reads through the API.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import frontmatter
 import pytest
+from litestar import get
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
 from litestar.testing import TestClient
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from cms.api.links import broken_links_problem, linked_from_published
 from cms.app import create_app
+from cms.hookspecs import hookimpl
+from cms.services.links import broken_links, dependents_blocking
 from cms.settings import Settings
+from cms.storage.tables import Entry
 from tests.conftest import CONTENT, edit_entry, run_cms, write_entry
 
 TYPES = {"clinics": "clinic", "practitioners": "practitioner", "conditions": "condition",
@@ -225,3 +234,167 @@ def test_rebuild_derives_everything_again_without_new_versions(
     assert result.exit_code == 0, result.output
     assert f"{sum(1 for _ in CONTENT.glob('*/*.md'))} entries rebuilt" in result.output
     assert client.get(f"/api/v1/articles/{ARTICLE}").json() == before
+
+
+# --- what links here, what is broken --------------------------------------------
+
+
+def linking_to(target: str) -> set[str]:
+    """Demo entries (``type/slug``) whose body links to ``target``, from the files."""
+    return {
+        f"{TYPES[path.parent.name]}/{path.stem}"
+        for path in CONTENT.glob("*/*.md")
+        if f"](cms:{target})" in path.read_text(encoding="utf-8")
+    }
+
+
+@pytest.mark.parametrize("target", ["condition/sciatica", "clinic/calgary", "article/" + ARTICLE])
+def test_backlinks_list_what_links_here_by_title(demo: TestClient[Any], target: str) -> None:
+    kind, slug = target.split("/")
+    url = f"/api/v1/{kind}s/{slug}/backlinks"
+    whole = demo.get(url + "?limit=100").json()
+    assert whole["next_cursor"] is None
+    assert {f"{e['type']}/{e['slug']}" for e in whole["data"]} == linking_to(target)
+    titles = [e["title"] for e in whole["data"]]
+    assert titles == sorted(titles)
+    assert all(e["canonical_url"] for e in whole["data"])
+    paged, cursor = [], None
+    while True:
+        body = demo.get(url + "?limit=1" + (f"&cursor={cursor}" if cursor else "")).json()
+        paged += body["data"]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert paged == whole["data"]
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "name"),
+    [
+        ("/api/v1/conditions/gout/backlinks", 404, None),
+        ("/api/v1/conditions/sciatica/backlinks?sort=title", 400, "sort"),
+        ("/api/v1/conditions/sciatica/backlinks?cursor=x", 400, "cursor"),
+        ("/api/v1/links/broken?limit=101", 400, "limit"),
+        ("/api/v1/links/broken?cursor=WyJicm9rZW4iXQ", 400, "cursor"),
+    ],
+)
+def test_bad_link_requests_are_problems(
+    demo: TestClient[Any], url: str, status: int, name: str | None
+) -> None:
+    response = demo.get(url)
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("application/problem+json")
+    if name:
+        assert [e["name"] for e in response.json()["errors"]] == [name]
+
+
+def test_the_demo_has_no_broken_links(demo: TestClient[Any]) -> None:
+    assert demo.get("/api/v1/links/broken").json() == {"data": [], "next_cursor": None}
+
+
+def test_broken_links_are_listed_after_a_forced_load(
+    database_url: str, content_copy: Path, client_for: Any
+) -> None:
+    edit_entry(content_copy / "conditions" / "piriformis-syndrome.md", status="draft")
+    write_entry(
+        content_copy, "articles", "gout-and-the-back", "See [gout](cms:condition/gout).",
+        title="Gout and the back", status="published", clinics=["calgary"],
+    )  # fmt: skip
+    assert run_cms(database_url, "content", "load", "--force", str(content_copy)).exit_code == 0
+    client = client_for()
+    whole = client.get("/api/v1/links/broken?limit=100").json()["data"]
+    found = [(b["source"]["type"], b["source"]["slug"], b["target"], b["reason"]) for b in whole]
+    assert found == [
+        ("article", "causes-of-low-back-pain-and-sciatica", "condition/piriformis-syndrome",
+         "not_published"),
+        ("article", "gout-and-the-back", "condition/gout", "missing"),
+        ("clinic", "calgary", "condition/piriformis-syndrome", "not_published"),
+        ("condition", "sciatica", "condition/piriformis-syndrome", "not_published"),
+    ]  # fmt: skip
+    paged, cursor = [], None
+    while True:
+        body = client.get("/api/v1/links/broken?limit=1" + (f"&cursor={cursor}" if cursor else ""))
+        paged += body.json()["data"]
+        cursor = body.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert paged == whole
+
+
+# --- the problems the editors' API raises -----------------------------------------
+
+
+class WriteChecksPlugin:
+    """Routes doing what the editors' write routes do before unpublishing or publishing."""
+
+    name = "write-checks"
+
+    @hookimpl
+    def register_routes(self) -> Sequence[Any]:
+        @get("/api/v1/try-unpublish/{kind:str}/{slug:str}")
+        async def try_unpublish(
+            session: NamedDependency[AsyncSession],
+            kind: FromPath[str],
+            slug: FromPath[str],
+            force: FromQuery[bool] = False,
+        ) -> dict[str, str]:
+            dependents = await dependents_blocking(session, [(kind, slug)])
+            if dependents and not force:
+                raise linked_from_published(f"{kind}/{slug}", dependents)
+            return {"unpublished": f"{kind}/{slug}"}
+
+        @get("/api/v1/try-publish/{kind:str}/{slug:str}")
+        async def try_publish(
+            session: NamedDependency[AsyncSession], kind: FromPath[str], slug: FromPath[str]
+        ) -> dict[str, str]:
+            entry = (await session.exec(select(Entry.id).where(
+                Entry.type == kind, Entry.slug == slug))).one()  # fmt: skip
+            broken, _ = await broken_links(session, source_ids=[entry])
+            if broken:
+                raise broken_links_problem(broken)
+            return {"published": f"{kind}/{slug}"}
+
+        return [try_unpublish, try_publish]
+
+
+def test_unpublishing_a_linked_entry_is_a_409_listing_the_dependents(demo_url: str) -> None:
+    with TestClient(
+        create_app(Settings(database_url=demo_url), plugins=[WriteChecksPlugin()])
+    ) as c:
+        response = c.get("/api/v1/try-unpublish/condition/piriformis-syndrome")
+        assert response.status_code == 409
+        assert response.headers["content-type"].startswith("application/problem+json")
+        problem = response.json()
+        assert problem["type"] == "urn:clinic-cms:problem:linked-from-published"
+        assert {f"{d['source']['type']}/{d['source']['slug']}" for d in problem["dependents"]} == (
+            linking_to("condition/piriformis-syndrome")
+        )
+        assert all(d["target"] == "condition/piriformis-syndrome" for d in problem["dependents"])
+        assert "force=true" in problem["detail"]
+        forced = c.get("/api/v1/try-unpublish/condition/piriformis-syndrome?force=true")
+        assert forced.status_code == 200
+        # No body links to a practitioner's page.
+        assert linking_to("practitioner/maren-holt") == set()
+        assert c.get("/api/v1/try-unpublish/practitioner/maren-holt").status_code == 200
+
+
+def test_publishing_with_a_broken_link_is_a_422_naming_it(
+    database_url: str, content_copy: Path
+) -> None:
+    write_entry(
+        content_copy, "articles", "gout-and-the-back", "See [gout](cms:condition/gout).",
+        title="Gout and the back", status="draft", clinics=["calgary"],
+    )  # fmt: skip
+    assert run_cms(database_url, "content", "load", str(content_copy)).exit_code == 0
+    # Broken links are a publishing matter: a draft's are reported once it is published.
+    edit_entry(content_copy / "articles" / "gout-and-the-back.md", status="published")
+    assert run_cms(database_url, "content", "load", "--force", str(content_copy)).exit_code == 0
+    settings = Settings(database_url=database_url)
+    with TestClient(create_app(settings, plugins=[WriteChecksPlugin()])) as client:
+        response = client.get("/api/v1/try-publish/article/gout-and-the-back")
+        assert response.status_code == 422
+        problem = response.json()
+        assert problem["type"] == "urn:clinic-cms:problem:broken-links"
+        reason = "links to condition/gout, which does not exist"
+        assert problem["errors"] == [{"name": "body", "location": "body", "reason": reason}]
+        assert client.get(f"/api/v1/try-publish/article/{ARTICLE}").status_code == 200
