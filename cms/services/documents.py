@@ -89,12 +89,17 @@ async def faces(session: AsyncSession, ids: Collection[str]) -> dict[str, Face]:
 
 
 async def index_own_content(
-    session: AsyncSession, ctype: ContentType, entry: Entry, body_text: str
+    session: AsyncSession, ctype: ContentType, entry: Entry, body_text: str, *, new: bool = False
 ) -> None:
-    """Write the indexes of what ``entry`` says itself: links, facets, search text."""
-    await save_links(session, entry.id, entry.links)
-    await save_facets(session, ctype, entry.id, entry.data)
-    await index_entry(session, ctype, entry, body_text)
+    """Write the indexes of what ``entry`` says itself: links, facets, search text.
+
+    Args:
+        new: the entry was just created, so it has no index rows to replace
+            (a bulk load of new entries skips three statements each).
+    """
+    await save_links(session, entry.id, entry.links, new=new)
+    await save_facets(session, ctype, entry.id, entry.data, new=new)
+    await index_entry(session, ctype, entry, body_text, new=new)
 
 
 # --- Step 1: canonical URLs ------------------------------------------------

@@ -128,7 +128,7 @@ async def save_entry(
 
     await session.exec(delete(EntryTag).where(col(EntryTag.entry_id) == entry.id))
     session.add_all(EntryTag(entry_id=entry.id, tag=tag) for tag in common.tags)
-    await index_own_content(session, inp.ctype, entry, rendered.text)
+    await index_own_content(session, inp.ctype, entry, rendered.text, new=existing is None)
     session.add(
         Revision(
             entry_id=entry.id,

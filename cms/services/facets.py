@@ -29,12 +29,22 @@ def facet_values(ctype: ContentType, data: Mapping[str, Any]) -> set[tuple[str, 
 
 
 async def save_facets(
-    session: AsyncSession, ctype: ContentType, entry_id: str, data: Mapping[str, Any]
+    session: AsyncSession,
+    ctype: ContentType,
+    entry_id: str,
+    data: Mapping[str, Any],
+    *,
+    new: bool = False,
 ) -> None:
-    """Replace the facet rows of ``entry_id`` with the values in ``data``."""
+    """Replace the facet rows of ``entry_id`` with the values in ``data``.
+
+    Args:
+        new: the entry was just created and has no rows to replace.
+    """
     if not ctype.facet_fields():
         return
-    await session.exec(delete(EntryFacet).where(col(EntryFacet.entry_id) == entry_id))
+    if not new:
+        await session.exec(delete(EntryFacet).where(col(EntryFacet.entry_id) == entry_id))
     session.add_all(
         EntryFacet(entry_id=entry_id, field=name, value=value)
         for name, value in sorted(facet_values(ctype, data))

@@ -70,9 +70,16 @@ def split_link(link: str) -> tuple[str, str]:
     return type_name, slug
 
 
-async def save_links(session: AsyncSession, entry_id: str, links: Sequence[str]) -> None:
-    """Replace ``entry_id``'s link rows with ``links`` (``type/slug``, in order)."""
-    await session.exec(delete(EntryLink).where(col(EntryLink.source_id) == entry_id))
+async def save_links(
+    session: AsyncSession, entry_id: str, links: Sequence[str], *, new: bool = False
+) -> None:
+    """Replace ``entry_id``'s link rows with ``links`` (``type/slug``, in order).
+
+    Args:
+        new: the entry was just created and has no rows to replace.
+    """
+    if not new:
+        await session.exec(delete(EntryLink).where(col(EntryLink.source_id) == entry_id))
     session.add_all(
         EntryLink(source_id=entry_id, position=n, target_type=t, target_slug=s)
         for n, (t, s) in enumerate(split_link(link) for link in links)

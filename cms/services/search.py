@@ -147,9 +147,13 @@ def _clean(text: str) -> str:
 
 
 async def index_entry(
-    session: AsyncSession, ctype: ContentType, entry: Entry, body_text: str
+    session: AsyncSession, ctype: ContentType, entry: Entry, body_text: str, *, new: bool = False
 ) -> None:
-    """Write ``entry``'s searchable text: title, summary, its type's search fields, body."""
+    """Write ``entry``'s searchable text: title, summary, its type's search fields, body.
+
+    Args:
+        new: the entry was just created and has no index row yet.
+    """
     details = "\n".join(s for name in ctype.search_fields for s in _flatten(entry.data.get(name)))
     values = {
         "title": _clean(entry.title),
@@ -157,8 +161,12 @@ async def index_entry(
         "details": _clean(details),
         "body": _clean(body_text),
     }
-    result = await session.exec(select(SearchDocument).where(SearchDocument.entry_id == entry.id))
-    document = result.first()
+    document = None
+    if not new:
+        found = await session.exec(
+            select(SearchDocument).where(SearchDocument.entry_id == entry.id)
+        )
+        document = found.first()
     if document is None:
         session.add(
             SearchDocument(

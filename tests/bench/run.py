@@ -432,17 +432,26 @@ def serve(env: Mapping[str, str], log: Path, ready: str, *options: str) -> Itera
 # --- the run ---------------------------------------------------------------
 
 
-def scenarios(cms: str, ceiling: str, slug: str) -> list[Scenario]:
-    """Every scenario, the ceiling last; the revalidation uses the detail's current ETag."""
-    detail = f"{cms}/api/v1/articles/{slug}"
-    reply = fetch(detail)
+def current_etag(url: str) -> str:
+    """The ETag ``url`` answers with now (the revalidation scenarios send it back)."""
+    reply = fetch(url)
     if reply.status != 200 or not reply.etag:
-        raise BenchError(f"GET {detail} answered {reply.status}, ETag {reply.etag!r}")
+        raise BenchError(f"GET {url} answered {reply.status}, ETag {reply.etag!r}")
+    return reply.etag
+
+
+def scenarios(cms: str, ceiling: str, slug: str) -> list[Scenario]:
+    """Every scenario, the ceiling last."""
+    detail = f"{cms}/api/v1/articles/{slug}"
+    included = f"{cms}/api/v1/articles?limit=20&include=author,reviewed_by,conditions,clinics"
     return [
         Scenario("article list", f"{cms}/api/v1/articles?limit=20"),
+        Scenario("list + includes", included),
         Scenario("article detail", detail),
         Scenario("condition detail", f"{cms}/api/v1/conditions/sciatica"),
-        Scenario("article 304", detail, {"If-None-Match": reply.etag}, status=304),
+        Scenario("search", f"{cms}/api/v1/search?q=sciatic%20nerve"),
+        Scenario("article 304", detail, {"If-None-Match": current_etag(detail)}, status=304),
+        Scenario("list 304", included, {"If-None-Match": current_etag(included)}, status=304),
         Scenario("ceiling", f"{ceiling}{CEILING_PATH}"),
     ]
 
