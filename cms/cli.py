@@ -189,6 +189,7 @@ def content_rebuild() -> None:
     keep their versions: nothing they say changes.
     """
     from cms.app import build_services
+    from cms.plugins import PluginError
     from cms.services.documents import rebuild_all
 
     services = build_services(_settings())
@@ -200,7 +201,11 @@ def content_rebuild() -> None:
         finally:
             await services.engine.dispose()
 
-    click.echo(f"{_run(go())} entries rebuilt")
+    try:
+        count = _run(go())
+    except PluginError as exc:
+        raise click.ClickException(f"{exc}; nothing was written") from exc
+    click.echo(f"{count} entries rebuilt")
 
 
 @content.command("dump")

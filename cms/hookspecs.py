@@ -35,10 +35,12 @@ def register_content_types() -> Sequence[ContentType]:
     """Return the content types this plugin adds.
 
     Each :class:`cms.contenttypes.ContentType` names its type, URL segment and
-    msgspec Struct of type-specific fields. The app serves list, detail and
-    (for editors) write routes for each, and ``cms content load`` reads its
-    folder. A name or URL segment already taken fails start-up, naming both
-    plugins.
+    msgspec Struct of type-specific fields, and may declare its own list
+    filters, searchable fields and schema.org JSON-LD mapping. The app serves
+    list, detail, backlinks and (for editors) write routes for each, and
+    ``cms content load`` reads its folder. A name or URL segment already
+    taken, or a bad filter or search field, fails start-up, naming the
+    plugin.
     """
     raise NotImplementedError
 

@@ -20,6 +20,7 @@ from cms.contenttypes import ContentType, Relation
 from cms.hookspecs import hookimpl
 from cms.jsonld import LdEntry, Node
 from cms.schemas import Base, Slug
+from cms.services.content_files import ContentError
 from cms.settings import Settings
 from tests import schemaorg
 from tests.conftest import CONTENT, load_folder, write_entry
@@ -245,3 +246,24 @@ def test_parts_of_a_plugin_container_say_what_they_are_part_of(
         assert "isPartOf" not in main_node(client.get(f"/api/v1/articles/{first}").json())
         assert "isPartOf" in main_node(client.get(f"/api/v1/articles/{second}").json())
     assert path.exists()
+
+
+def test_a_failing_mapping_stops_the_write_naming_its_plugin(
+    database_url: str, tmp_path: Path
+) -> None:
+    def broken(entry: LdEntry) -> list[Node]:
+        raise KeyError("headline")
+
+    class Broken:
+        name = "broken-ld"
+
+        @hookimpl
+        def register_content_types(self) -> Sequence[ContentType]:
+            return [ContentType(name="memo", plural="memos", fields=CollectionFields,
+                                label="Memo", description="x", json_ld=broken)]  # fmt: skip
+
+    write_entry(tmp_path / "content", "memos", "first", title="First", status="published")
+    with pytest.raises(ContentError, match=r"plugin 'broken-ld'.*memo failed on 'first'"):
+        load_folder(database_url, tmp_path / "content", [Broken()])
+    with TestClient(create_app(Settings(database_url=database_url), plugins=[Broken()])) as c:
+        assert c.get("/api/v1/memos").json()["data"] == []

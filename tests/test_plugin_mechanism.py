@@ -7,6 +7,7 @@ Throwaway plugins are classes defined inside the tests, registered with
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from litestar.testing import TestClient
 from markdown_it import MarkdownIt
 
 from cms.app import create_app
-from cms.contenttypes import ContentType, RegistrationError, Relation
+from cms.contenttypes import ContentType, ListFilter, RegistrationError, Relation
 from cms.hookspecs import hookimpl
 from cms.plugins import PluginError, load_plugins
 from cms.schemas import Base, Slug
@@ -222,3 +223,60 @@ def test_plugins_can_add_commands(monkeypatch: pytest.MonkeyPatch) -> None:
     result = CliRunner().invoke(group, ["hello"])
     assert result.exit_code == 0, result.output
     assert result.output == "hello from a plugin\n"
+
+
+class PlainFields(Base):
+    """Fields for declarations that must be refused."""
+
+    servings: int = 1
+    moods: list[str] = []
+    condition: Slug | None = None
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"filters": {"colour": ListFilter(field="colour", description="x")}},
+         r"'shop'.*filter 'colour' names 'colour', not a field"),
+        ({"filters": {"tag": ListFilter(field="moods", description="x")}},
+         r"'shop'.*filter 'tag' must be a lowercase name that no list parameter already uses"),
+        ({"filters": {"servings": ListFilter(field="servings", description="x")}},
+         r"'shop'.*'servings' must hold a string or a list of strings"),
+        ({"search_fields": ("flavour",)}, r"'shop'.*search field 'flavour' is not a field"),
+        ({"plural": "search"}, r"'shop'.*URL segment 'search' is served by the core API"),
+    ],
+)  # fmt: skip
+def test_bad_read_declarations_fail_at_start_up_naming_the_plugin(
+    changes: dict[str, Any], message: str
+) -> None:
+    declared = ContentType(name="dish", plural="dishes", fields=PlainFields, label="Dish",
+                           description="x", relations={"condition": Relation(target="condition")},
+                           default_sort="title")  # fmt: skip
+
+    class Shop:
+        name = "shop"
+
+        @hookimpl
+        def register_content_types(self) -> Sequence[ContentType]:
+            return [replace(declared, **changes)]
+
+    with pytest.raises(RegistrationError, match=message):
+        load_plugins(plugins=[Shop()])
+
+
+def test_good_read_declarations_are_accepted() -> None:
+    class Shop:
+        name = "shop"
+
+        @hookimpl
+        def register_content_types(self) -> Sequence[ContentType]:
+            return [ContentType(
+                name="dish", plural="dishes", fields=PlainFields, label="Dish", description="x",
+                relations={"condition": Relation(target="condition")}, default_sort="title",
+                filters={"mood": ListFilter(field="moods", description="Moods."),
+                         "condition_of": ListFilter(field="condition", description="x")},
+                search_fields=("moods",),
+            )]  # fmt: skip
+
+    dish = load_plugins(plugins=[Shop()]).types["dish"]
+    assert dish.facet_fields() == ("moods",)

@@ -32,6 +32,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cms.contenttypes import ContentType, TypeRegistry
 from cms.markdown import Renderer
+from cms.plugins import PluginError
 from cms.schemas import EntryCommon
 from cms.services.documents import Face, faces, finish_writes
 from cms.services.entries import derived_id, save_entry, save_relations
@@ -197,7 +198,11 @@ async def load_content(
                 report.created += 1
         link_problems: list[str] = []
         if not problems and before:
-            report.rebuilt = len(await finish_writes(session, types, before, also=touched))
+            try:
+                report.rebuilt = len(await finish_writes(session, types, before, also=touched))
+            except PluginError as exc:
+                await session.rollback()
+                raise ContentError([str(exc)]) from exc
             link_problems, report.broken_links = await _check_links(session, before, paths)
             if force:
                 link_problems = []

@@ -43,6 +43,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from cms import jsonld
 from cms.contenttypes import ContentType, TypeRegistry
 from cms.markdown import Renderer, resolve_internal_links
+from cms.plugins import PluginError
 from cms.schemas import DETAIL_ONLY_FIELDS
 from cms.services.facets import save_facets
 from cms.services.links import CHUNK, save_links, split_link
@@ -389,7 +390,13 @@ def _rebuild_one(
         containers=[_ref(types, f) for f in containers if f.published],
     )  # fmt: skip
     has_part = [ref for name in ctype.has_part_fields() for ref in by_field.get(name, [])]
-    document = jsonld.build(ld, ctype.json_ld, ctype.json_ld_type, has_part)
+    try:
+        document = jsonld.build(ld, ctype.json_ld, ctype.json_ld_type, has_part)
+    except Exception as exc:  # a plugin's mapping: name it, whatever it raised
+        raise PluginError(
+            f"plugin {ctype.plugin!r}: the JSON-LD mapping of {ctype.name} failed on "
+            f"{entry.slug!r}: {exc!r}"
+        ) from exc
     html = resolve_internal_links(entry.body_html, urls)
     entry.doc, entry.doc_item = build_documents(entry, ctype, origin, html, document)
 
