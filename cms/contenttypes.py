@@ -151,7 +151,12 @@ def _check_filters(ctype: ContentType, who: str) -> None:
     assert isinstance(info, msgspec.inspect.StructType)  # a Struct class describes a Struct
     kinds = {f.name: f.type for f in info.fields}
     for name, spec in ctype.filters.items():
-        if not _FILTER_NAME_RE.match(name) or name in RESERVED_PARAMETERS:
+        # `fields_<type>` names the handler's `fields[<type>]` parameters.
+        if (
+            not _FILTER_NAME_RE.match(name)
+            or name in RESERVED_PARAMETERS
+            or (name.startswith("fields"))
+        ):
             raise RegistrationError(
                 f"plugin {who!r}: filter {name!r} must be a lowercase name that no list "
                 "parameter already uses"

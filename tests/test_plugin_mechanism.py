@@ -242,6 +242,8 @@ class PlainFields(Base):
          r"'shop'.*filter 'tag' must be a lowercase name that no list parameter already uses"),
         ({"filters": {"servings": ListFilter(field="servings", description="x")}},
          r"'shop'.*'servings' must hold a string or a list of strings"),
+        ({"filters": {"fields_clinic": ListFilter(field="moods", description="x")}},
+         r"'shop'.*filter 'fields_clinic' must be a lowercase name"),
         ({"search_fields": ("flavour",)}, r"'shop'.*search field 'flavour' is not a field"),
         ({"plural": "search"}, r"'shop'.*URL segment 'search' is served by the core API"),
     ],

@@ -40,6 +40,7 @@ from sqlalchemy import (
     or_,
     table,
 )
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
@@ -295,9 +296,13 @@ async def search(
     if query.types:
         clauses.append(col(Entry.type).in_(query.types))
     if query.clinics:
-        clinic_ids = select(Entry.id).where(
-            Entry.type == "clinic", col(Entry.slug).in_(query.clinics)
+        # An alias, so that the subquery never correlates with the outer entries.
+        clinic = aliased(Entry, name="clinic")
+        clinic_ids = select(clinic.id).where(
+            clinic.type == "clinic", col(clinic.slug).in_(query.clinics)
         )
+        if published_only:
+            clinic_ids = clinic_ids.where(clinic.status == "published")
         clauses.append(
             exists().where(
                 col(EntryRelation.source_id) == col(Entry.id),
