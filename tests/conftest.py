@@ -161,9 +161,13 @@ def demo_url(databases: Databases) -> str:
     return url
 
 
-@pytest.fixture(name="demo")
+@pytest.fixture(name="demo", scope="session")
 def fixture_demo(demo_url: str) -> Iterator[TestClient[object]]:
-    """A client of the app serving the demo content. Tests must not write through it."""
+    """A client of the app serving the demo content, shared: tests must not write through it.
+
+    One app for the session, because building one per test costs more than
+    most read tests do.
+    """
     with TestClient(create_app(Settings(database_url=demo_url))) as client:
         yield client
 
