@@ -40,7 +40,6 @@ from sqlalchemy import (
     or_,
     table,
 )
-from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
@@ -157,6 +156,8 @@ async def index_entry(
     """
     details = "\n".join(s for name in ctype.search_fields for s in _flatten(entry.data.get(name)))
     values = {
+        "type": entry.type,
+        "status": entry.status,
         "title": _clean(entry.title),
         "summary": _clean(entry.summary),
         "details": _clean(details),
@@ -172,6 +173,8 @@ async def index_entry(
         session.add(
             SearchDocument(
                 entry_id=entry.id,
+                type=values["type"],
+                status=values["status"],
                 title=values["title"],
                 summary=values["summary"],
                 details=values["details"],
@@ -262,58 +265,59 @@ async def search(
     fingerprint = _fingerprint(terms, query)
     after = unpack("cursor", query.cursor, f"search:{fingerprint}", (float, str))
 
+    doc = SearchDocument
     if dialect == "sqlite":
-        ranked = (
+        matched = (
             select(_FTS.c.rowid.label("rid"), func.bm25(_FTS_NAME, *_BM25).label("score"))
             .where(_FTS_NAME.op("MATCH")(bindparam("fts_q", fts5_query(terms))))
-            .cte("ranked")
+            .cte("matched")
         )
-        score = ranked.c.score
-        stmt = select_columns(Entry.id, Entry.type, Entry.slug, Entry.title, Entry.summary,
-                              Entry.canonical_url, Entry.published_at, score)  # fmt: skip
-        stmt = stmt.join(SearchDocument, col(SearchDocument.id) == ranked.c.rid).join(
-            Entry, col(Entry.id) == col(SearchDocument.entry_id)
-        )
+        score: ColumnElement[Any] = matched.c.score
+        ranked = select_columns(col(doc.entry_id).label("entry_id"), score.label("score"))
+        ranked = ranked.join(doc, col(doc.id) == matched.c.rid)
     else:
         ts = func.to_tsquery("english", bindparam("ts_q", tsquery(terms)))
         ts_any = func.to_tsquery("english", bindparam("ts_any", tsquery_any(terms)))
         tsv: ColumnElement[Any] = literal_column(f"search_documents.{SEARCH_TSV}")
-        rank = -func.ts_rank(literal_column(f"'{_PG_WEIGHTS}'::float4[]"), tsv, ts_any,
-                             _PG_NORMALIZATION)  # fmt: skip
-        ranked = (
-            select(col(SearchDocument.entry_id).label("entry_id"), rank.label("score"))
-            .where(tsv.op("@@")(ts))
-            .cte("ranked")
-        )
-        score = ranked.c.score
-        stmt = select_columns(Entry.id, Entry.type, Entry.slug, Entry.title, Entry.summary,
-                              Entry.canonical_url, Entry.published_at, score)  # fmt: skip
-        stmt = stmt.join(Entry, col(Entry.id) == ranked.c.entry_id)
+        score = -func.ts_rank(literal_column(f"'{_PG_WEIGHTS}'::float4[]"), tsv, ts_any,
+                              _PG_NORMALIZATION)  # fmt: skip
+        ranked = select_columns(col(doc.entry_id).label("entry_id"), score.label("score"))
+        ranked = ranked.where(tsv.op("@@")(ts))
 
+    # Ranking reads the narrow search rows only (type and status are kept
+    # there for it); the wide entries rows are read for the page alone.
     clauses: list[ColumnElement[bool]] = []
     if published_only:
-        clauses.append(col(Entry.status) == "published")
+        clauses.append(col(doc.status) == "published")
     if query.types:
-        clauses.append(col(Entry.type).in_(query.types))
+        clauses.append(col(doc.type).in_(query.types))
     if query.clinics:
-        # An alias, so that the subquery never correlates with the outer entries.
-        clinic = aliased(Entry, name="clinic")
-        clinic_ids = select(clinic.id).where(
-            clinic.type == "clinic", col(clinic.slug).in_(query.clinics)
+        clinic_ids = select(Entry.id).where(
+            Entry.type == "clinic", col(Entry.slug).in_(query.clinics)
         )
         if published_only:
-            clinic_ids = clinic_ids.where(clinic.status == "published")
+            clinic_ids = clinic_ids.where(Entry.status == "published")
         clauses.append(
             exists().where(
-                col(EntryRelation.source_id) == col(Entry.id),
+                col(EntryRelation.source_id) == col(doc.entry_id),
                 col(EntryRelation.field) == "clinics",
                 col(EntryRelation.target_id).in_(clinic_ids),
             )
         )
     if after is not None:
         last_score, last_id = after
-        clauses.append(or_(score > last_score, and_(score == last_score, col(Entry.id) > last_id)))
-    stmt = stmt.where(*clauses).order_by(score, col(Entry.id)).limit(query.limit + 1)
+        clauses.append(
+            or_(score > last_score, and_(score == last_score, col(doc.entry_id) > last_id))
+        )
+    page_ids = (
+        ranked.where(*clauses).order_by(score, col(doc.entry_id)).limit(query.limit + 1)
+    ).subquery("page")
+    stmt = (
+        select_columns(Entry.id, Entry.type, Entry.slug, Entry.title, Entry.summary,
+                       Entry.canonical_url, Entry.published_at, page_ids.c.score)
+        .join(page_ids, col(Entry.id) == page_ids.c.entry_id)
+        .order_by(page_ids.c.score, page_ids.c.entry_id)
+    )  # fmt: skip
     rows = list((await session.exec(stmt)).all())
     page, more = rows[: query.limit], len(rows) > query.limit
     snippets = await _snippets(session, dialect, terms, [r[0] for r in page]) if page else {}

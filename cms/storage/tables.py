@@ -189,6 +189,10 @@ class SearchDocument(SQLModel, table=True):
     entry_id: str = Field(
         sa_column=Column(String(36), ForeignKey("entries.id", ondelete="CASCADE"), nullable=False)
     )
+    # The entry's type and status again, before the long text columns: a
+    # search filters every match by them, and these rows are narrow to read.
+    type: str = Field(max_length=40)
+    status: str = Field(max_length=20)
     title: str = Field(default="", sa_type=String)
     summary: str = Field(default="", sa_type=String)
     details: str = Field(default="", sa_type=String)

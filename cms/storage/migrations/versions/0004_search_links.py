@@ -62,6 +62,8 @@ def upgrade() -> None:
     op.create_table('search_documents',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('entry_id', sa.String(length=36), nullable=False),
+    sa.Column('type', sa.String(length=40), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('title', sa.String(), nullable=False),
     sa.Column('summary', sa.String(), nullable=False),
     sa.Column('details', sa.String(), nullable=False),
