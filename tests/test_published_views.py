@@ -221,3 +221,24 @@ def test_the_cache_keeps_both_codings_and_token_reads_are_uncompressed(
     assert token.headers["cache-control"] == "private, no-store"
     assert token.headers["vary"] == "Authorization"
     assert "content-encoding" not in token.headers
+
+
+def test_token_reads_take_fields_and_include_of_the_working_copies(
+    client: TestClient[Any], editing: Editing
+) -> None:
+    path = f"/api/v1/articles/{ARTICLE}"
+    query = "?fields=slug,title,author,published_version&include=author"
+    token = client.get(path + query, headers=editing.auth("editor"))
+    assert token.status_code == 200, token.text
+    doc = token.json()
+    assert set(doc) == {"slug", "title", "author", "published_version"}
+    assert doc["author"]["type"] == "practitioner"
+    public = client.get(path + query.replace(",published_version", ""))
+    assert public.status_code == 200, public.text
+    assert "published_version" not in public.json()
+    listed = client.get(
+        "/api/v1/articles?status=draft,published&fields=slug,author&include=author",
+        headers=editing.auth("editor"),
+    )
+    assert listed.status_code == 200, listed.text
+    assert all(isinstance(a["author"], dict) for a in listed.json()["data"] if a["author"])
