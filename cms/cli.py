@@ -198,7 +198,7 @@ def content_load(folder: Path, force: bool) -> None:
 def content_rebuild() -> None:
     """Derive every entry's HTML, links, canonical URL, JSON-LD and search text again.
 
-    Run it once after upgrading a database to migration 0004, or after a
+    Run it once after upgrading a database to migration 0005, or after a
     plugin's Markdown extension, filters or JSON-LD mapping changed. Entries
     keep their versions: nothing they say changes.
     """

@@ -7,7 +7,7 @@ Markdown body, and the pre-encoded public document, is computed on save.
 
 Full-text search needs objects SQLAlchemy cannot describe: an FTS5 virtual
 table with its triggers on SQLite, a generated ``tsvector`` column with a GIN
-index on PostgreSQL. Migration 0004 creates them per dialect;
+index on PostgreSQL. Migration 0005 creates them per dialect;
 :data:`DIALECT_OBJECTS` names them so that schema comparisons leave them out.
 """
 
