@@ -24,11 +24,14 @@ from swagger_ui_bundle import swagger_ui_path
 import cms
 from cms.api.auth import CALLER_DEPENDENCY, SECURITY_SCHEME, SECURITY_SCHEME_NAME
 from cms.api.cache import ResponseCache
+from cms.api.caching import conditional_get
 from cms.api.entries import entry_routes
 from cms.api.health import health, ready
+from cms.api.links import link_routes
 from cms.api.plugins import list_plugins
 from cms.api.preview import preview_handler
 from cms.api.problems import EXCEPTION_HANDLERS
+from cms.api.search import search_routes
 from cms.api.tokens import TOKEN_ROUTES
 from cms.api.writes import write_routes
 from cms.markdown import Renderer
@@ -155,10 +158,14 @@ def create_app(
         owned.extend(
             (ctype.plugin, h)
             for h in (
-                *entry_routes(ctype, settings, services.cache, services.sessions),
+                *entry_routes(
+                    ctype, settings, services.cache, services.sessions, services.plugins.types
+                ),
                 *write_routes(ctype),
             )
         )
+    owned.extend(("cms", h) for h in search_routes(settings, services.plugins.types))
+    owned.extend(("cms", h) for h in link_routes(settings, services.plugins.types))
     for name, routes in call_hook(services.plugins.manager, "register_routes"):
         owned.extend((name, r) for r in routes)
     services.plugin_report = describe(services.plugins, check_routes(owned))
@@ -173,6 +180,7 @@ def create_app(
         route_handlers=route_handlers,
         dependencies={"session": Provide(provide_session), "caller": CALLER_DEPENDENCY},
         exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[conditional_get],
         lifespan=[lifespan],
         state=State({"services": services}),
         openapi_config=OpenAPIConfig(
@@ -183,6 +191,8 @@ def create_app(
             path="/schema",
             tags=[
                 *(Tag(name=t.label, description=t.description) for t in services.plugins.types),
+                Tag(name="Search", description="Full-text search across every type."),
+                Tag(name="Links", description="Internal links between entries."),
                 Tag(name="Tokens", description="Bearer tokens for editors (admins only)."),
                 Tag(name="Preview", description="Signed links to working copies, no token."),
             ],

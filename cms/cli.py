@@ -133,8 +133,18 @@ def content() -> None:
 
 @content.command("load")
 @click.argument("folder", type=click.Path(path_type=Path, exists=True, file_okay=False))
-def content_load(folder: Path) -> None:
-    """Validate every file in FOLDER, then upsert them all, or write nothing."""
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Load even if published entries are left with broken internal links (they are listed).",
+)
+def content_load(folder: Path, force: bool) -> None:
+    """Validate every file in FOLDER, then upsert them all, or write nothing.
+
+    A load that would publish an entry with a broken internal link, or
+    unpublish an entry that published entries link to, is refused unless
+    --force.
+    """
     from cms.app import build_services
     from cms.plugins import PluginError
     from cms.services.content_files import ContentError, _files, load_content
@@ -156,6 +166,7 @@ def content_load(folder: Path) -> None:
                     services.renderer,
                     folder,
                     progress=bar.update,
+                    force=force,
                 )
         finally:
             await services.engine.dispose()
@@ -168,10 +179,47 @@ def content_load(folder: Path) -> None:
         click.echo(f"{len(exc.problems)} problem(s); nothing was written:", err=True)
         for line in exc.problems:
             click.echo(f"  {line}", err=True)
+        if exc.broken_links:
+            click.echo("--force loads anyway and lists the broken links.", err=True)
         sys.exit(1)
     for name in report.skipped_folders:
         click.echo(f"skipped {name}/: no content type (is its plugin enabled?)", err=True)
+    if report.broken_links:
+        click.echo(f"{len(report.broken_links)} broken internal link(s), loaded anyway:", err=True)
+        for link in report.broken_links:
+            reason = "missing" if link.reason == "missing" else "not published"
+            click.echo(
+                f"  {link.source.type}/{link.source.slug} -> {link.target} ({reason})", err=True
+            )
     click.echo(f"{report.created} created, {report.updated} updated, {report.unchanged} unchanged")
+
+
+@content.command("rebuild")
+def content_rebuild() -> None:
+    """Derive every entry's HTML, links, canonical URL, JSON-LD and search text again.
+
+    Run it once after upgrading a database to migration 0005, or after a
+    plugin's Markdown extension, filters or JSON-LD mapping changed. Entries
+    keep their versions: nothing they say changes.
+    """
+    from cms.app import build_services
+    from cms.plugins import PluginError
+    from cms.services.documents import rebuild_all
+
+    services = build_services(_settings())
+
+    async def go() -> int:
+        try:
+            async with services.sessions() as session, session.begin():
+                return await rebuild_all(session, services.plugins.types, services.renderer)
+        finally:
+            await services.engine.dispose()
+
+    try:
+        count = _run(go())
+    except PluginError as exc:
+        raise click.ClickException(f"{exc}; nothing was written") from exc
+    click.echo(f"{count} entries rebuilt")
 
 
 @content.command("dump")

@@ -8,12 +8,14 @@ them from here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import msgspec
 
+from cms.jsonld import JsonLdMapping
 from cms.schemas import COMMON_FIELDS, SLUG_RE
 
 
@@ -30,11 +32,15 @@ class Relation:
             ``case-story/after-the-accident`` (a :data:`cms.schemas.EntryKey`),
             so a reference never changes meaning when another type gains an
             entry with the same slug.
+        has_part: the targets are parts of the source (a series and its
+            articles): the source's JSON-LD lists them as ``hasPart`` and
+            each target's JSON-LD names the source as ``isPartOf``.
     """
 
     target: str
     many: bool = False
     optional_targets: tuple[str, ...] = ()
+    has_part: bool = False
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -58,6 +64,24 @@ class Relation:
         return f"{type_name}/{slug}" if self.typed else slug
 
 
+@dataclass(frozen=True)
+class ListFilter:
+    """A list filter a type declares beside the common ones.
+
+    ``?<name>=a,b`` keeps the entries whose ``field`` holds any of the slugs.
+    A relation field is matched through the relations table; any other field
+    (a slug or a list of slugs, such as ``modalities``) is indexed when the
+    entry is saved.
+
+    Attributes:
+        field: the field of the type's Struct to match.
+        description: one sentence for the API documentation.
+    """
+
+    field: str
+    description: str
+
+
 # Relations every type has, whatever its Struct: the clinic sites it appears on,
 # and who reviewed it medically.
 COMMON_RELATIONS: Mapping[str, Relation] = {
@@ -71,11 +95,8 @@ SORT_FIELDS: tuple[str, ...] = ("published_at", "title", "created_at", "updated_
 # identity, bookkeeping and what is derived on save.
 RESPONSE_KEYS: frozenset[str] = frozenset(
     {"id", "type", "slug", "created_at", "updated_at", "version", "body_html", "toc",
-     "reading_time_minutes", "links", "json_ld"}
+     "reading_time_minutes", "links", "canonical_url", "json_ld"}
 )  # fmt: skip
-
-JsonLdMapping = Callable[[Mapping[str, Any]], Mapping[str, Any]]
-"""Maps an entry's write-side document to a schema.org object (see ``ContentType.json_ld``)."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +123,18 @@ class ResponseField:
     plugin: str = ""
 
 
+# Query parameters every list already has: a type's own filter may not take them.
+RESERVED_PARAMETERS = frozenset(
+    {"limit", "cursor", "sort", "fields", "include", "q", "status", "clinic", "condition",
+     "practitioner", "tag", "published_after", "published_before"}
+)  # fmt: skip
+
+# URL segments under /api/v1 that the core serves itself.
+RESERVED_SEGMENTS = frozenset({"search", "links", "plugins", "tokens", "webhooks", "changes"})
+
+_FILTER_NAME_RE = re.compile(r"^[a-z][a-z_]*$")
+
+
 @dataclass(frozen=True)
 class ContentType:
     """A kind of entry: its name, URL segment and type-specific fields.
@@ -115,10 +148,14 @@ class ContentType:
         label: a human name for documentation (``Article``).
         description: one sentence for the API documentation.
         default_sort: the list order when the caller names none.
-        json_ld: maps the entry's write-side document (common and own fields,
-            relations as slugs, plus ``id``, ``type`` and ``published_at``) to a
-            schema.org object; called on save, the result (with ``@context``) is
-            stored and served as ``json_ld`` in the entry's detail. None: null.
+        filters: list filters of this type, by query parameter name.
+        search_fields: fields of the Struct whose text is indexed for search
+            beside the title, summary and body (symptoms, credentials, ...).
+        json_ld_type: the schema.org type other entries' JSON-LD gives this
+            type's entries when they refer to them (``Person``), and the
+            type of the default mapping.
+        json_ld: builds the schema.org nodes of an entry (see
+            :mod:`cms.jsonld`); None gives a plain node of ``json_ld_type``.
         in_feeds: whether the clinics' feeds include published entries of this type.
         plugin: the name of the plugin that registered it (set by the registry).
         response_fields: fields other plugins add to its responses (set by the
@@ -132,6 +169,9 @@ class ContentType:
     description: str
     relations: Mapping[str, Relation] = field(default_factory=dict)
     default_sort: str = "-published_at"
+    filters: Mapping[str, ListFilter] = field(default_factory=dict)
+    search_fields: tuple[str, ...] = ()
+    json_ld_type: str = "WebPage"
     json_ld: JsonLdMapping | None = None
     in_feeds: bool = False
     plugin: str = ""
@@ -145,9 +185,58 @@ class ContentType:
         """Every accepted ``sort`` value: each sort field, ascending and descending."""
         return tuple(opt for name in SORT_FIELDS for opt in (name, f"-{name}"))
 
+    def facet_fields(self) -> tuple[str, ...]:
+        """Fields of :attr:`filters` that are not relations: indexed on save."""
+        return tuple(
+            dict.fromkeys(f.field for f in self.filters.values() if f.field not in self.relations)
+        )
+
+    def has_part_fields(self) -> tuple[str, ...]:
+        """Relation fields whose targets are parts of this entry."""
+        return tuple(name for name, rel in self.relations.items() if rel.has_part)
+
 
 class RegistrationError(Exception):
     """A plugin's registration is invalid or clashes with another's."""
+
+
+def _is_slug_field(kind: msgspec.inspect.Type) -> bool:
+    """Whether values of ``kind`` are strings, optional strings or lists of strings."""
+    while isinstance(kind, msgspec.inspect.Metadata):
+        kind = kind.type
+    if isinstance(kind, msgspec.inspect.UnionType):
+        rest = [t for t in kind.types if not isinstance(t, msgspec.inspect.NoneType)]
+        return len(rest) == 1 and _is_slug_field(rest[0])
+    if isinstance(kind, msgspec.inspect.ListType):
+        return _is_slug_field(kind.item_type)
+    return isinstance(kind, msgspec.inspect.StrType)
+
+
+def _check_filters(ctype: ContentType, who: str) -> None:
+    info = msgspec.inspect.type_info(ctype.fields)
+    assert isinstance(info, msgspec.inspect.StructType)  # a Struct class describes a Struct
+    kinds = {f.name: f.type for f in info.fields}
+    for name, spec in ctype.filters.items():
+        # `fields_<type>` names the handler's `fields[<type>]` parameters.
+        if (
+            not _FILTER_NAME_RE.match(name)
+            or name in RESERVED_PARAMETERS
+            or (name.startswith("fields"))
+        ):
+            raise RegistrationError(
+                f"plugin {who!r}: filter {name!r} must be a lowercase name that no list "
+                "parameter already uses"
+            )
+        if spec.field not in kinds:
+            raise RegistrationError(
+                f"plugin {who!r}: filter {name!r} names {spec.field!r}, not a field of "
+                f"{ctype.fields.__name__}"
+            )
+        if spec.field not in ctype.relations and not _is_slug_field(kinds[spec.field]):
+            raise RegistrationError(
+                f"plugin {who!r}: filter {name!r}: {spec.field!r} must hold a string or a "
+                "list of strings"
+            )
 
 
 class TypeRegistry:
@@ -192,6 +281,17 @@ class TypeRegistry:
             raise RegistrationError(
                 f"plugin {who!r}: default_sort {ctype.default_sort!r} is not a sort option"
             )
+        if ctype.plural in RESERVED_SEGMENTS:
+            raise RegistrationError(
+                f"plugin {who!r}: URL segment {ctype.plural!r} is served by the core API"
+            )
+        _check_filters(ctype, who)
+        for name in ctype.search_fields:
+            if name not in own:
+                raise RegistrationError(
+                    f"plugin {who!r}: search field {name!r} is not a field of "
+                    f"{ctype.fields.__name__}"
+                )
         self._by_name[ctype.name] = ctype
         self._by_plural[ctype.plural] = ctype
 

@@ -45,11 +45,13 @@ hookimpl = pluggy.HookimplMarker("cms")
 def register_content_types() -> Sequence[ContentType]:
     """Return the content types this plugin adds.
 
-    Each :class:`cms.contenttypes.ContentType` names its type, URL segment,
-    msgspec Struct of type-specific fields, relations, JSON-LD mapping and
-    feed opt-in. The app serves list and detail routes for each, and
-    ``cms content load`` reads its folder. A name or URL segment already taken
-    fails start-up, naming both plugins.
+    Each :class:`cms.contenttypes.ContentType` names its type, URL segment and
+    msgspec Struct of type-specific fields, and may declare its relations,
+    its own list filters, searchable fields, schema.org JSON-LD mapping
+    (:mod:`cms.jsonld`) and feed opt-in. The app serves list, detail,
+    backlinks and (for editors) write routes for each, and ``cms content
+    load`` reads its folder. A name or URL segment already taken, or a bad
+    filter or search field, fails start-up, naming the plugins.
     """
     raise NotImplementedError
 

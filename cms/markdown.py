@@ -2,13 +2,19 @@
 
 Nothing here runs on a read: :func:`Renderer.render` is called when an entry is
 saved and its results are stored on the entry.
+
+Internal links render as ``<a href="cms:type/slug">`` first, so that the
+stored HTML depends on the entry alone; :func:`resolve_internal_links` then
+points them at their targets' URLs when the entry's public document is built,
+and again whenever a target moves, without parsing the Markdown again.
 """
 
 from __future__ import annotations
 
+import html as html_lib
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import nh3
@@ -26,6 +32,11 @@ WORDS_PER_MINUTE = 200
 SAFE_SCHEMES = frozenset({"http", "https", "mailto", "tel", "cms"})
 _SCHEME_RE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):")
 _INTERNAL_RE = re.compile(r"^cms:([a-z0-9]+(?:-[a-z0-9]+)*)/([a-z0-9]+(?:-[a-z0-9]+)*)$")
+# An internal link as the sanitiser writes it. Links cannot nest in CommonMark
+# and a literal "</a>" in text is escaped, so the first "</a>" closes it.
+_INTERNAL_ANCHOR_RE = re.compile(
+    r'<a href="cms:([a-z0-9-]+/[a-z0-9-]+)"([^>]*)>(.*?)</a>', re.DOTALL
+)
 
 # What the sanitiser lets through: exactly what CommonMark plus tables and
 # strikethrough can produce, with heading ids for the table of contents.
@@ -138,3 +149,20 @@ def _internal_links(tokens: list[Token]) -> list[str]:
                 if match:
                     seen.setdefault(f"{match.group(1)}/{match.group(2)}")
     return list(seen)
+
+
+def resolve_internal_links(html: str, urls: Mapping[str, str | None]) -> str:
+    """Point internal links of rendered ``html`` at ``urls`` (by ``type/slug``).
+
+    A link whose target has no URL (missing, not published, or without a URL
+    pattern on its clinic's site) becomes its text: a page never shows a link
+    that leads nowhere.
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        url = urls.get(match.group(1))
+        if not url:
+            return match.group(3)
+        return f'<a href="{html_lib.escape(url, quote=True)}"{match.group(2)}>{match.group(3)}</a>'
+
+    return _INTERNAL_ANCHOR_RE.sub(replace, html)

@@ -110,10 +110,11 @@ class EntryCommon(Base):
 COMMON_FIELDS: tuple[str, ...] = tuple(EntryCommon.__struct_fields__)
 
 # Fields computed at write time and stored on the entry.
-DERIVED_FIELDS: tuple[str, ...] = ("body_html", "toc", "reading_time_minutes", "links", "json_ld")
+DERIVED_FIELDS: tuple[str, ...] = (
+    "body_html", "toc", "reading_time_minutes", "links", "canonical_url", "json_ld",
+)  # fmt: skip
 
-# Fields a list item leaves out: the heavy rendered body and the page's
-# structured data. A detail read has them.
+# Fields a list item leaves out: the heavy rendered body and the JSON-LD. A detail read has them.
 DETAIL_ONLY_FIELDS: frozenset[str] = frozenset({"body", "body_html", "toc", "json_ld"})
 
 

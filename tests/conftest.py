@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import frontmatter
 import httpx
 import pytest
+from click.testing import CliRunner, Result
 from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import text
@@ -31,6 +33,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from cms.app import build_services, create_app
+from cms.cli import main
 from cms.services.auth import create_token
 from cms.services.content_files import load_content
 from cms.settings import Settings
@@ -104,21 +107,53 @@ class Databases:
         )
 
 
-def load_folder(url: str, folder: Path, plugins: Sequence[object] | None = None) -> None:
+def load_folder(
+    url: str, folder: Path, plugins: Sequence[object] | None = None, *, force: bool = False
+) -> None:
     """Load a content folder into ``url`` with the product's loader.
 
     Args:
         plugins: plugin objects to load instead of the installed ones.
+        force: load even if it leaves broken internal links (``--force``).
     """
     services = build_services(Settings(database_url=url), plugins)
 
     async def run() -> None:
         try:
-            await load_content(services.sessions, services.plugins, services.renderer, folder)
+            await load_content(
+                services.sessions, services.plugins, services.renderer, folder, force=force
+            )
         finally:
             await services.engine.dispose()
 
     asyncio.run(run())
+
+
+def run_cms(url: str, *args: str) -> Result:
+    """Run the `cms` command line with ``url`` as its database."""
+    return CliRunner().invoke(main, list(args), env={"CMS_DATABASE_URL": url})
+
+
+def edit_entry(path: Path, body: str | None = None, **fields: Any) -> None:
+    """Set front-matter fields of a content file (None removes one), or its body."""
+    post = frontmatter.load(path)
+    for name, value in fields.items():
+        if value is None:
+            post.metadata.pop(name, None)
+        else:
+            post.metadata[name] = value
+    if body is not None:
+        post.content = body
+    path.write_text(frontmatter.dumps(post, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def write_entry(root: Path, plural: str, slug: str, body: str = "", **fields: Any) -> Path:
+    """Write a content file ``root/plural/slug.md``."""
+    path = root / plural / f"{slug}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    post = frontmatter.Post(body, **fields)
+    path.write_text(frontmatter.dumps(post, sort_keys=False) + "\n", encoding="utf-8")
+    return path
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
@@ -151,9 +186,13 @@ def demo_url(databases: Databases) -> str:
     return url
 
 
-@pytest.fixture(name="demo")
+@pytest.fixture(name="demo", scope="session")
 def fixture_demo(demo_url: str) -> Iterator[TestClient[object]]:
-    """A client of the app serving the demo content. Tests must not write through it."""
+    """A client of the app serving the demo content, shared: tests must not write through it.
+
+    One app for the session, because building one per test costs more than
+    most read tests do.
+    """
     with TestClient(create_app(Settings(database_url=demo_url))) as client:
         yield client
 
@@ -271,11 +310,16 @@ def step(
     action: str,
     etag: str,
     token: str = "editor",
+    force: bool = False,
     **body: Any,
 ) -> tuple[dict[str, Any], str]:
-    """Run a workflow step on article ``slug``; the working copy and its new ETag."""
+    """Run a workflow step on article ``slug``; the working copy and its new ETag.
+
+    Args:
+        force: skip the link-integrity checks (``?force=true``).
+    """
     response = client.post(
-        f"/api/v1/articles/{slug}/{action}",
+        f"/api/v1/articles/{slug}/{action}" + ("?force=true" if force else ""),
         json=body or None,
         headers={**editing.auth(token), "If-Match": etag},
     )

@@ -91,7 +91,13 @@ def test_a_series_lists_its_parts_in_order(demo: TestClient[Any]) -> None:
     assert [(o["part"], o["status"], o["slug"]) for o in series["outline"]] == [
         (1, "published", ONE), (2, "published", TWO), (3, "published", THREE),
     ]  # fmt: skip
-    assert series["json_ld"]["@type"] == "CreativeWorkSeries"
+    # Issue 5's JSON-LD: the series node lists its published parts as hasPart,
+    # and each part names the series as isPartOf.
+    node = series["json_ld"]["@graph"][0]
+    assert node["@type"] == "CreativeWorkSeries"
+    assert [p["name"] for p in node["hasPart"]] == [p["title"] for p in series["parts"]]
+    part = demo.get(f"/api/v1/case-stories/{ONE}").json()["json_ld"]["@graph"][0]
+    assert [s["@id"] for s in part["isPartOf"]] == [node["@id"]]
 
 
 def test_planned_parts_are_shown_as_planned(demo: TestClient[Any]) -> None:

@@ -48,8 +48,10 @@ def test_the_demo_stories_are_served_flat(demo: TestClient[Any]) -> None:
     assert {"slug": "chronic-low-back-pain", "title": "Chronic low back pain"} in (
         story["conditions"]
     )
-    assert story["json_ld"]["@type"] == "Article"
-    assert story["json_ld"]["genre"] == "illustrative example"
+    node = story["json_ld"]["@graph"][0]
+    assert node["@type"] == "Article"
+    assert node["genre"] == "illustrative example"
+    assert node["articleSection"] == "Case stories"
     assert "<h2" in story["body_html"]
 
 

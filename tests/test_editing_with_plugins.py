@@ -40,9 +40,14 @@ def _patch(
     return dict(response.json())
 
 
-def _step(client: TestClient[Any], editing: Editing, path: str, step: str) -> Any:
+def _step(
+    client: TestClient[Any], editing: Editing, path: str, step: str, *, force: bool = False
+) -> Any:
     _doc, etag = read_entry_as(client, editing, path)
-    return client.post(f"{path}/{step}", headers={**editing.auth("editor"), "If-Match": etag})
+    query = "?force=true" if force else ""
+    return client.post(
+        f"{path}/{step}{query}", headers={**editing.auth("editor"), "If-Match": etag}
+    )
 
 
 def test_publishing_through_the_api_runs_the_plugins_checks(
@@ -108,7 +113,8 @@ def test_public_reads_see_every_api_write_at_once(
     listed = [a["slug"] for a in client.get("/api/v1/articles?limit=100").json()["data"]]
     assert "opioids-and-back-pain" in listed
     path = "/api/v1/articles/opioids-and-back-pain"
-    assert _step(client, editing, path, "unpublish").status_code == 200
+    # Forced: published entries link to it.
+    assert _step(client, editing, path, "unpublish", force=True).status_code == 200
     listed = [a["slug"] for a in client.get("/api/v1/articles?limit=100").json()["data"]]
     assert "opioids-and-back-pain" not in listed
     assert client.get(path).status_code == 404
@@ -116,7 +122,10 @@ def test_public_reads_see_every_api_write_at_once(
     assert client.get(path).status_code == 200
     _doc, etag = read_entry_as(client, editing, path, token="admin")
     assert (
-        client.delete(path, headers={**editing.auth("admin"), "If-Match": etag}).status_code == 204
+        client.delete(
+            f"{path}?force=true", headers={**editing.auth("admin"), "If-Match": etag}
+        ).status_code
+        == 204
     )
     assert client.get(path).status_code == 404
     listed = [a["slug"] for a in client.get("/api/v1/articles?limit=100").json()["data"]]

@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from markdown_it import MarkdownIt
 
 from cms.app import build_services, create_app
 from cms.cli import main
-from cms.contenttypes import ContentType, RegistrationError, Relation
+from cms.contenttypes import ContentType, ListFilter, RegistrationError, Relation
 from cms.hookspecs import hookimpl
 from cms.plugins import PluginError, load_plugins
 from cms.schemas import Base, EntryKey, Slug
@@ -333,3 +334,62 @@ def test_plugins_are_listed_over_http_and_by_the_cli(
     assert json.loads(as_json.output) == response.json()
     text = CliRunner().invoke(main, ["plugins", "list"]).output
     assert "recipes 1.2.3 [in-process]\n  hooks: register_content_types," in text
+
+
+class PlainFields(Base):
+    """Fields for declarations that must be refused."""
+
+    servings: int = 1
+    moods: list[str] = []
+    condition: Slug | None = None
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"filters": {"colour": ListFilter(field="colour", description="x")}},
+         r"'shop'.*filter 'colour' names 'colour', not a field"),
+        ({"filters": {"tag": ListFilter(field="moods", description="x")}},
+         r"'shop'.*filter 'tag' must be a lowercase name that no list parameter already uses"),
+        ({"filters": {"servings": ListFilter(field="servings", description="x")}},
+         r"'shop'.*'servings' must hold a string or a list of strings"),
+        ({"filters": {"fields_clinic": ListFilter(field="moods", description="x")}},
+         r"'shop'.*filter 'fields_clinic' must be a lowercase name"),
+        ({"search_fields": ("flavour",)}, r"'shop'.*search field 'flavour' is not a field"),
+        ({"plural": "search"}, r"'shop'.*URL segment 'search' is served by the core API"),
+    ],
+)  # fmt: skip
+def test_bad_read_declarations_fail_at_start_up_naming_the_plugin(
+    changes: dict[str, Any], message: str
+) -> None:
+    declared = ContentType(name="dish", plural="dishes", fields=PlainFields, label="Dish",
+                           description="x", relations={"condition": Relation(target="condition")},
+                           default_sort="title")  # fmt: skip
+
+    class Shop:
+        name = "shop"
+
+        @hookimpl
+        def register_content_types(self) -> Sequence[ContentType]:
+            return [replace(declared, **changes)]
+
+    with pytest.raises(RegistrationError, match=message):
+        load_plugins(plugins=[Shop()])
+
+
+def test_good_read_declarations_are_accepted() -> None:
+    class Shop:
+        name = "shop"
+
+        @hookimpl
+        def register_content_types(self) -> Sequence[ContentType]:
+            return [ContentType(
+                name="dish", plural="dishes", fields=PlainFields, label="Dish", description="x",
+                relations={"condition": Relation(target="condition")}, default_sort="title",
+                filters={"mood": ListFilter(field="moods", description="Moods."),
+                         "condition_of": ListFilter(field="condition", description="x")},
+                search_fields=("moods",),
+            )]  # fmt: skip
+
+    dish = load_plugins(plugins=[Shop()]).types["dish"]
+    assert dish.facet_fields() == ("moods",)

@@ -41,6 +41,13 @@ def counting(app: Litestar) -> Iterator[list[str]]:
         ("/api/v1/articles?limit=100", None, 3),
         ("/api/v1/articles?limit=100&tag=back-pain", None, 3),
         ("/api/v1/articles?limit=100&condition=sciatica", None, 4),  # + the filter's slug
+        # Issue 5's reads: full-text and date filters are clauses of the page's query;
+        # includes add the embedded entries and their relations.
+        ("/api/v1/articles?limit=100&q=sciatica", None, 3),
+        ("/api/v1/articles?limit=100&published_after=2020-01-01", None, 3),
+        ("/api/v1/articles?limit=100&include=author,conditions", None, 5),
+        ("/api/v1/articles/opioids-and-back-pain?include=author", None, 5),
+        ("/api/v1/articles?limit=100&include=author", "editor", 6),
         ("/api/v1/articles/opioids-and-back-pain", "editor", 4),  # + the token
         ("/api/v1/articles?limit=100", "editor", 4),
         ("/api/v1/articles?limit=100&status=draft,published", "calgary-viewer", 4),

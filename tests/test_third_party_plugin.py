@@ -85,7 +85,9 @@ def test_a_plugin_installed_through_an_entry_point_is_served(
         workshop = client.get("/api/v1/workshops/desk-stretches").json()
         assert workshop["capacity"] == 8
         assert workshop["host"] == {"slug": "lena-marchetti", "title": "Lena Marchetti"}
-        assert workshop["json_ld"]["@type"] == "Event"
+        event = workshop["json_ld"]["@graph"][0]
+        assert event["@type"] == "Event"
+        assert event["organizer"]["name"] == "Lena Marchetti"
         listed = client.get("/api/v1/clinics/calgary/workshops").json()["data"]
         assert [w["slug"] for w in listed] == ["desk-stretches"]
         assert client.get("/api/v1/clinics/edmonton/workshops").json()["data"] == []

@@ -1,12 +1,14 @@
 """A per-process cache of public responses, validated by the content generation.
 
 A public GET is a pure function of its URL and of the stored content. The
-cache keeps the encoded body and its ETag per URL together with the
+cache keeps the encoded body and its ETag per URL, and its gzip-compressed
+body with that one's ETag (compressed once, when built), together with the
 generation it was built at; a request reads the generation (one primary-key
 read, before anything else, so the content it may then read is never older)
 and serves the cached bytes when nothing has been written since, from
-this process or any other. A revalidation with a matching ``If-None-Match``
-then costs no encoding and no hashing at all.
+this process or any other, in the coding the client accepts. A revalidation
+with a matching ``If-None-Match`` then costs no encoding, compression or
+hashing at all.
 
 Only anonymous reads are cached. The size is bounded (least recently used
 entries go first).
@@ -21,7 +23,7 @@ from typing import Any
 
 from litestar import Request, Response
 
-from cms.api.caching import etag_for, respond
+from cms.api.caching import ENTRY_VARY, Representations, representations, respond
 from cms.services.generation import GenerationReader
 
 DEFAULT_SIZE = 4096
@@ -29,11 +31,10 @@ DEFAULT_SIZE = 4096
 
 @dataclass(frozen=True)
 class Cached:
-    """One response as sent: body, ETag and surrogate keys."""
+    """One response as sent: its representations and surrogate keys."""
 
     generation: int
-    body: bytes
-    etag: str
+    reps: Representations
     surrogate_keys: str
 
 
@@ -73,7 +74,7 @@ async def cached_json(
     build: Callable[[], Awaitable[tuple[bytes, Sequence[str]]]],
     *,
     cache_control: str,
-    vary: str | None = None,
+    vary: str | Sequence[str] = ENTRY_VARY,
 ) -> Response[bytes]:
     """Answer from the cache, or ``build()`` the body and its surrogate keys and keep it."""
     now = await cache.generations.current()
@@ -81,12 +82,11 @@ async def cached_json(
     item = cache.get(key, now)
     if item is None:
         body, keys = await build()
-        item = Cached(generation=now, body=body, etag=etag_for(body), surrogate_keys=" ".join(keys))
+        item = Cached(generation=now, reps=representations(body), surrogate_keys=" ".join(keys))
         cache.put(key, item)
     return respond(
         request,
-        item.body,
-        item.etag,
+        item.reps,
         cache_control=cache_control,
         surrogate_keys=item.surrogate_keys,
         vary=vary,

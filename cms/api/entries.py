@@ -9,6 +9,8 @@ operations (``listArticles``, ``getArticle``) and describes its own fields.
 # values local to `entry_routes` (the sort options of the type).
 
 import datetime as dt
+import inspect
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import msgspec
@@ -16,19 +18,19 @@ from litestar import Request, Response, get
 from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from cms.api import params
 from cms.api.auth import SECURITY, TOKEN_ERRORS, require, unauthorized
 from cms.api.cache import ResponseCache, cached_json
-from cms.api.caching import PRIVATE, json_response
+from cms.api.caching import ENTRY_VARY, PRIVATE, json_response, public_cache_control
 from cms.api.problems import error_responses, not_found
 from cms.api.working import redirect_response, working_document, working_response
-from cms.contenttypes import ContentType
+from cms.contenttypes import ContentType, TypeRegistry
 from cms.schemas import (
     DETAIL_ONLY_FIELDS,
-    SLUG_RE,
     STATUSES,
     EntryRef,
     Seo,
@@ -37,8 +39,11 @@ from cms.schemas import (
     TypedEntryRef,
 )
 from cms.services.auth import Caller, Permission
-from cms.services.entries import read_entry
-from cms.services.listing import FILTERS, InvalidParameter, ListQuery, list_entries
+from cms.services.entries import read_entry_with_relations
+from cms.services.errors import InvalidParameter
+from cms.services.includes import Shape, embed, parse_shape, project, surrogate_ids
+from cms.services.listing import ListQuery, list_page
+from cms.services.search import MAX_QUERY_LENGTH
 from cms.services.slugs import redirect_target
 from cms.settings import Settings
 
@@ -66,6 +71,7 @@ def output_structs(ctype: ContentType) -> tuple[type[msgspec.Struct], type[msgsp
         ("status", Status),
         ("clinics", list[str]),
         ("origin_clinic", str | None),
+        ("canonical_url", str | None),
         ("tags", list[str]),
         ("seo", Seo),
         ("published_at", dt.datetime | None),
@@ -124,16 +130,12 @@ def output_structs(ctype: ContentType) -> tuple[type[msgspec.Struct], type[msgsp
     return detail, item
 
 
-def _split(name: str, raw: str | None) -> list[str]:
-    if raw is None:
-        return []
-    values = [v.strip() for v in raw.split(",") if v.strip()]
-    for value in values:
-        if not SLUG_RE.match(value):
-            raise InvalidParameter(name, f"{value!r} is not a slug")
-    if not values:
-        raise InvalidParameter(name, "is empty")
-    return values
+COMMON_FILTERS: dict[str, str] = {
+    "clinic": "Clinic slugs the entries appear on.",
+    "condition": "Condition slugs the entries relate to, either way.",
+    "practitioner": "Practitioner slugs the entries relate to, either way.",
+    "tag": "Tags.",
+}
 
 
 class _Moved(Exception):
@@ -144,16 +146,90 @@ class _Moved(Exception):
         self.target = target
 
 
+def _slug_valued(ctype: ContentType, name: str) -> bool:
+    """Whether a filter's values are slugs (a free-text facet such as a language is not)."""
+    own = ctype.filters.get(name)
+    return own is None or own.field in ctype.relations
+
+
+def list_parameters(ctype: ContentType) -> list[inspect.Parameter]:
+    """The query parameters of ``ctype``'s list, in the order the API documents them."""
+    sort_options = ctype.sort_options()
+    return [
+        params.query("limit", int, 20, "Items per page, 1 to 100.", ge=1, le=MAX_LIMIT),
+        params.query("cursor", str | None, None, "`next_cursor` of the previous page."),
+        params.query(
+            "sort", str, ctype.default_sort, "Sort field; a leading `-` sorts descending.",
+            schema_extra={"enum": list(sort_options)},
+        ),
+        *(
+            params.query(name, str | None, None, f"{text} Comma-separated: any of them.")
+            for name, text in COMMON_FILTERS.items()
+        ),
+        *(
+            params.query(name, str | None, None, f"{spec.description} Comma-separated.")
+            for name, spec in ctype.filters.items()
+        ),
+        params.query(
+            "q", str | None, None,
+            "Full-text search within the list: words match as prefixes, "
+            '`"quoted phrases"` exactly; all must match.',
+            max_length=MAX_QUERY_LENGTH,
+        ),
+        params.query(
+            "published_after", str | None, None,
+            "Published at or after this ISO 8601 date (midnight UTC) or date-time.",
+        ),
+        params.query(
+            "published_before", str | None, None,
+            "Published before this ISO 8601 date (midnight UTC) or date-time.",
+        ),
+    ]  # fmt: skip
+
+
+def _fields_name(type_name: str) -> str:
+    return "fields_" + type_name.replace("-", "_")
+
+
+def shape_parameters(ctype: ContentType, allowed: Sequence[str]) -> list[inspect.Parameter]:
+    """``fields``, ``include`` and one ``fields[<type>]`` per type ``ctype`` relates to."""
+    relations = ctype.all_relations()
+    targets = list(dict.fromkeys(rel.target for rel in relations.values()))
+    return [
+        params.query(
+            "fields", str | None, None,
+            f"Only these fields, comma-separated (of: {', '.join(allowed)}).",
+        ),
+        params.query(
+            "include", str | None, None,
+            "Embed these related entries in place of their `{slug, title}` references "
+            f"(of: {', '.join(relations)}): published ones, as list items, one level deep.",
+        ),
+        *(
+            params.query(
+                _fields_name(target), str | None, None,
+                f"Only these fields of embedded {target} entries.", alias=f"fields[{target}]",
+            )
+            for target in targets
+        ),
+    ]  # fmt: skip
+
+
 def entry_routes(
     ctype: ContentType,
     settings: Settings,
     cache: ResponseCache,
     sessions: async_sessionmaker[AsyncSession],
+    types: TypeRegistry,
 ) -> list[HTTPRouteHandler]:
-    """The public list and detail handlers of ``ctype``, answering through ``cache``.
+    """The list and detail handlers of ``ctype``, answering the public through ``cache``.
 
     The handlers open a session only when the cache misses: a hit touches
-    nothing but the generation counter.
+    nothing but the generation counter. Token reads (the working copies) are
+    never cached.
+
+    Args:
+        types: every registered type, for embedding related entries.
     """
     detail_struct, item_struct = output_structs(ctype)
     list_struct = msgspec.defstruct(
@@ -162,11 +238,7 @@ def entry_routes(
         kw_only=True,
     )
     sort_options = ctype.sort_options()
-    public_cache = (
-        f"public, max-age={settings.public_max_age}, "
-        f"stale-while-revalidate={settings.stale_while_revalidate}"
-    )
-    allowed = {"limit", "cursor", "sort", "status", *FILTERS}
+    public_cache = public_cache_control(settings)
     name = camel(ctype.plural)
     not_modified = {
         304: ResponseSpec(
@@ -176,8 +248,147 @@ def entry_routes(
         )
     }
     bad_query = "A query parameter is invalid; `errors` names it."
+    filter_names = [*COMMON_FILTERS, *ctype.filters]
+    targets = list(dict.fromkeys(rel.target for rel in ctype.all_relations().values()))
+    nested_allowed = {t: list(output_structs(types[t])[1].__struct_fields__) for t in targets}
+    item_fields = list(item_struct.__struct_fields__)
+    detail_fields = list(detail_struct.__struct_fields__)
+    list_params = [*list_parameters(ctype), *shape_parameters(ctype, item_fields)]
+    detail_params = shape_parameters(ctype, detail_fields)
+    list_accepts = [params.url_name(p) for p in list_params]
+    detail_accepts = [params.url_name(p) for p in detail_params]
 
-    @get(
+    def shape_of(query: dict[str, Any], allowed: Sequence[str]) -> Shape:
+        return parse_shape(
+            ctype,
+            fields=query["fields"],
+            include=query["include"],
+            nested={t: query[_fields_name(t)] for t in targets},
+            allowed=allowed,
+            allowed_nested=nested_allowed,
+        )
+
+    async def list_handler(
+        request: Request[Any, Any, Any], caller: Caller | None, **query: Any
+    ) -> Response[bytes]:
+        params.reject_unknown(list(request.query_params), list_accepts)
+        sort = query["sort"]
+        if sort not in sort_options:
+            raise InvalidParameter("sort", f"must be one of {', '.join(sort_options)}")
+        filters = {
+            k: params.split(k, query[k], slugs=_slug_valued(ctype, k))
+            for k in filter_names
+            if query[k] is not None
+        }
+        shape = shape_of(query, item_fields)
+        list_query = ListQuery(
+            limit=query["limit"],
+            sort=sort,
+            cursor=query["cursor"],
+            filters=filters,
+            published_after=params.parse_time("published_after", query["published_after"]),
+            published_before=params.parse_time("published_before", query["published_before"]),
+            q=query["q"],
+        )
+        status = query["status"]
+        if caller is None:
+            if status is not None:
+                raise unauthorized("`status` lists working copies: it needs a bearer token.")
+
+            async def build() -> tuple[bytes, list[str]]:
+                async with sessions() as session:
+                    page = await list_page(session, ctype, list_query)
+                    embedded = await embed(session, types, ctype, page.docs, page.related, shape)
+                ids = surrogate_ids(page.docs, page.related, embedded, shape)
+                data = [project(doc, shape.fields) for doc in page.docs]
+                body = _encoder.encode({"data": data, "next_cursor": page.next_cursor})
+                return body, [f"list:{ctype.name}", *(f"entry:{i}" for i in ids)]
+
+            return await cached_json(
+                request, cache, build, cache_control=public_cache, vary=ENTRY_VARY
+            )
+        require(caller, Permission.READ_DRAFTS)
+        statuses = params.split("status", status) if status is not None else []
+        for value in statuses:
+            if value not in STATUSES:
+                raise InvalidParameter("status", f"{value!r} is not one of {', '.join(STATUSES)}")
+        async with sessions() as session:
+            page = await list_page(
+                session,
+                ctype,
+                list_query,
+                published_only=False,
+                statuses=statuses,
+                clinic_scope=caller.clinics if caller.limited else None,
+            )
+            await embed(session, types, ctype, page.docs, page.related, shape, published_only=False)
+        data = [project(doc, shape.fields) for doc in page.docs]
+        body = _encoder.encode({"data": data, "next_cursor": page.next_cursor})
+        return json_response(request, body, cache_control=PRIVATE, vary="Authorization")
+
+    async def detail_handler(
+        request: Request[Any, Any, Any], caller: Caller | None, slug: str, **query: Any
+    ) -> Response[bytes]:
+        params.reject_unknown(list(request.query_params), detail_accepts)
+        shape = shape_of(query, detail_fields)
+        if caller is not None:
+            require(caller, Permission.READ_DRAFTS)
+            async with sessions() as session:
+                found = await working_document(session, ctype, slug=slug)
+                if found is not None and caller.may_read(found[0]["clinics"]):
+                    if shape.fields is None and not shape.include:
+                        return working_response(request, found[1])
+                    shaped = await read_entry_with_relations(
+                        session, ctype, slug, published_only=False
+                    )
+                    assert shaped is not None, "read in the same transaction"
+                    doc, related = shaped
+                    await embed(session, types, ctype, [doc], related, shape,
+                                published_only=False)  # fmt: skip
+                    return working_response(request, _encoder.encode(project(doc, shape.fields)))
+                if found is None:
+                    moved = await redirect_target(session, ctype.name, slug, published_only=False)
+                    if moved is not None:
+                        return redirect_response(ctype, moved, cache_control=PRIVATE)
+            raise not_found(f"{ctype.name} with slug {slug!r} that this token may read")
+
+        async def build() -> tuple[bytes, list[str]]:
+            async with sessions() as session:
+                found = await read_entry_with_relations(session, ctype, slug)
+                if found is None:
+                    moved = await redirect_target(session, ctype.name, slug, published_only=True)
+                    if moved is not None:
+                        raise _Moved(moved)
+                    raise not_found(f"published {ctype.name} with slug {slug!r}")
+                doc, related = found
+                embedded = await embed(session, types, ctype, [doc], related, shape)
+            ids = surrogate_ids([doc], related, embedded, shape)
+            return _encoder.encode(project(doc, shape.fields)), [f"entry:{i}" for i in ids]
+
+        try:
+            return await cached_json(
+                request, cache, build, cache_control=public_cache, vary=ENTRY_VARY
+            )
+        except _Moved as moved:
+            # Redirects are rare and cheap; they are answered, not cached.
+            return redirect_response(ctype, moved.target, cache_control=public_cache)
+
+    common = [
+        params.plain("request", Request[Any, Any, Any]),
+        params.plain("caller", NamedDependency[Caller | None]),  # type: ignore[misc]
+    ]
+    status_param = params.query(
+        "status", str | None, None,
+        "With a token only: statuses of the working copies to list, comma-separated "
+        "(`draft,in_review`); all when omitted.",
+    )  # fmt: skip
+    list_accepts.append("status")
+    params.with_signature(list_handler, [*common, *list_params, status_param], Response[bytes])
+    params.with_signature(
+        detail_handler, [*common, params.plain("slug", FromPath[str]), *detail_params],
+        Response[bytes],
+    )  # fmt: skip
+    list_route = get(
         f"{API}/{ctype.plural}",
         operation_id=f"list{name}",
         summary=f"List published {ctype.plural}",
@@ -191,83 +402,8 @@ def entry_routes(
             **not_modified,
             **error_responses(http_400=bad_query, **TOKEN_ERRORS),
         },
-    )
-    async def list_handler(
-        request: Request[Any, Any, Any],
-        caller: NamedDependency[Caller | None],
-        limit: Annotated[
-            int, QueryParameter(ge=1, le=MAX_LIMIT, description="Items per page, 1 to 100.")
-        ] = 20,
-        cursor: Annotated[
-            str | None, QueryParameter(description="`next_cursor` of the previous page.")
-        ] = None,
-        sort: Annotated[
-            str,
-            QueryParameter(
-                description="Sort field; a leading `-` sorts descending.",
-                schema_extra={"enum": list(sort_options)},
-            ),
-        ] = ctype.default_sort,
-        clinic: Annotated[
-            str | None, QueryParameter(description="Clinic slugs the entries appear on.")
-        ] = None,
-        condition: Annotated[
-            str | None, QueryParameter(description="Condition slugs the entries relate to.")
-        ] = None,
-        practitioner: Annotated[
-            str | None, QueryParameter(description="Practitioner slugs the entries relate to.")
-        ] = None,
-        tag: Annotated[str | None, QueryParameter(description="Tags, any of.")] = None,
-        status: Annotated[
-            str | None,
-            QueryParameter(
-                description="With a token only: statuses of the working copies to list, "
-                "comma-separated (`draft,in_review`); all when omitted."
-            ),
-        ] = None,
-    ) -> Response[bytes]:
-        unknown = sorted(set(request.query_params) - allowed)
-        if unknown:
-            raise InvalidParameter(
-                unknown[0], f"unknown query parameter (accepted: {', '.join(sorted(allowed))})"
-            )
-        if sort not in sort_options:
-            raise InvalidParameter("sort", f"must be one of {', '.join(sort_options)}")
-        raw_filters = {"clinic": clinic, "condition": condition,
-                       "practitioner": practitioner, "tag": tag}  # fmt: skip
-        filters = {k: _split(k, v) for k, v in raw_filters.items() if v is not None}
-        query = ListQuery(limit=limit, sort=sort, cursor=cursor, filters=filters)
-        if caller is None:
-            if status is not None:
-                raise unauthorized("`status` lists working copies: it needs a bearer token.")
-
-            async def build() -> tuple[bytes, list[str]]:
-                async with sessions() as session:
-                    docs, next_cursor = await list_entries(session, ctype, query)
-                body = _encoder.encode({"data": docs, "next_cursor": next_cursor})
-                return body, [f"list:{ctype.name}", *(f"entry:{d['id']}" for d in docs)]
-
-            return await cached_json(
-                request, cache, build, cache_control=public_cache, vary="Authorization"
-            )
-        require(caller, Permission.READ_DRAFTS)
-        statuses = _split("status", status) if status is not None else []
-        for value in statuses:
-            if value not in STATUSES:
-                raise InvalidParameter("status", f"{value!r} is not one of {', '.join(STATUSES)}")
-        async with sessions() as session:
-            docs, next_cursor = await list_entries(
-                session,
-                ctype,
-                query,
-                published_only=False,
-                statuses=statuses,
-                clinic_scope=caller.clinics if caller.limited else None,
-            )
-        body = _encoder.encode({"data": docs, "next_cursor": next_cursor})
-        return json_response(request, body, cache_control=PRIVATE, vary="Authorization")
-
-    @get(
+    )(list_handler)
+    detail_route = get(
         f"{API}/{ctype.plural}/{{slug:str}}",
         operation_id=f"get{camel(ctype.name)}",
         summary=f"Get a published {ctype.label.lower()}",
@@ -288,42 +424,5 @@ def entry_routes(
                 http_400=bad_query, http_404="No published entry has this slug.", **TOKEN_ERRORS
             ),
         },
-    )
-    async def detail_handler(
-        request: Request[Any, Any, Any],
-        caller: NamedDependency[Caller | None],
-        slug: FromPath[str],
-    ) -> Response[bytes]:
-        if request.query_params:
-            raise InvalidParameter(next(iter(request.query_params)), "unknown query parameter")
-        if caller is not None:
-            require(caller, Permission.READ_DRAFTS)
-            async with sessions() as session:
-                found = await working_document(session, ctype, slug=slug)
-                if found is not None and caller.may_read(found[0]["clinics"]):
-                    return working_response(request, found[1])
-                if found is None:
-                    moved = await redirect_target(session, ctype.name, slug, published_only=False)
-                    if moved is not None:
-                        return redirect_response(ctype, moved, cache_control=PRIVATE)
-            raise not_found(f"{ctype.name} with slug {slug!r} that this token may read")
-
-        async def build() -> tuple[bytes, list[str]]:
-            async with sessions() as session:
-                doc = await read_entry(session, ctype, slug)
-                if doc is None:
-                    moved = await redirect_target(session, ctype.name, slug, published_only=True)
-                    if moved is not None:
-                        raise _Moved(moved)
-                    raise not_found(f"published {ctype.name} with slug {slug!r}")
-            return _encoder.encode(doc), [f"entry:{doc['id']}"]
-
-        try:
-            return await cached_json(
-                request, cache, build, cache_control=public_cache, vary="Authorization"
-            )
-        except _Moved as moved:
-            # Redirects are rare and cheap; they are answered, not cached.
-            return redirect_response(ctype, moved.target, cache_control=public_cache)
-
-    return [list_handler, detail_handler]
+    )(detail_handler)
+    return [list_route, detail_route]

@@ -8,6 +8,7 @@ exceptions are logged and answered with a bare 500 problem: never a traceback.
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 from typing import Any
 
@@ -20,11 +21,20 @@ from litestar.types import ExceptionHandlersMap
 from sqlalchemy.exc import OperationalError
 
 from cms.schemas import Base
-from cms.services.errors import Conflict, FieldError, Forbidden, InvalidEntry, InvalidInput
+from cms.services.errors import (
+    BrokenLinks,
+    Conflict,
+    FieldError,
+    Forbidden,
+    InvalidEntry,
+    InvalidInput,
+    InvalidParameter,
+    LinkedFromPublished,
+)
 from cms.services.lifecycle import PublishRefused
-from cms.services.listing import InvalidParameter
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+_MISSING_RE = re.compile(r"^Missing required (?P<where>\w+) parameter '(?P<name>[^']+)'")
 PROBLEM_BASE = "urn:clinic-cms:problem:"
 logger = logging.getLogger("cms.api")
 
@@ -150,6 +160,20 @@ def _handle_conflict(request: Request[Any, Any, Any], exc: Conflict) -> Response
     )
 
 
+def _handle_linked_from_published(
+    request: Request[Any, Any, Any], exc: LinkedFromPublished
+) -> Response[bytes]:
+    from cms.api.links import linked_from_published  # the links API builds this problem
+
+    return problem_response(request, linked_from_published(exc.target, exc.dependents).problem)
+
+
+def _handle_broken_links(request: Request[Any, Any, Any], exc: BrokenLinks) -> Response[bytes]:
+    from cms.api.links import broken_links_problem
+
+    return problem_response(request, broken_links_problem(exc.broken).problem)
+
+
 def _handle_invalid_entry(request: Request[Any, Any, Any], exc: InvalidEntry) -> Response[bytes]:
     return problem_response(request, invalid_entry(exc).problem)
 
@@ -178,7 +202,7 @@ def _handle_invalid_parameter(
             title="Invalid query parameter",
             status=400,
             detail=str(exc),
-            errors=[ProblemError(name=exc.name, reason=exc.message)],
+            errors=[ProblemError(name=name, reason=message) for name, message in exc.errors],
         ),
     )
 
@@ -197,6 +221,12 @@ def _handle_validation(
         for item in extra
         if isinstance(item, dict)
     ]
+    # A missing required parameter is only named in the message.
+    missing = _MISSING_RE.match(str(exc.detail))
+    if not errors and missing:
+        errors = [
+            ProblemError(name=missing["name"], reason="is required", location=missing["where"])
+        ]
     names = ", ".join(e.name for e in errors if e.name)
     return problem_response(
         request,
@@ -252,6 +282,8 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     InvalidInput: _handle_invalid_input,
     Forbidden: _handle_forbidden,
     Conflict: _handle_conflict,
+    LinkedFromPublished: _handle_linked_from_published,
+    BrokenLinks: _handle_broken_links,
     InvalidParameter: _handle_invalid_parameter,
     ValidationException: _handle_validation,
     HTTPException: _handle_http,

@@ -167,7 +167,7 @@ def input_structs(ctype: ContentType) -> tuple[type[msgspec.Struct], type[msgspe
     return create, update
 
 
-def _context(state: State, caller: Caller) -> WriteContext:
+def _context(state: State, caller: Caller, *, force: bool = False) -> WriteContext:
     services = state.services
     return WriteContext(
         types=services.plugins.types,
@@ -175,7 +175,18 @@ def _context(state: State, caller: Caller) -> WriteContext:
         actor=caller.token_id,
         now=utcnow(),
         plugins=services.plugins.manager,
+        force=force,
     )
+
+
+FORCE_TAKE_DOWN = (
+    "Take it down even though published entries link to it; their links become text and "
+    "are listed by `GET /api/v1/links/broken`. Without it, that is a 409 naming them."
+)
+FORCE_PUBLISH = (
+    "Publish (or schedule) even though the body links to entries that do not exist or are "
+    "not published. Without it, that is a 422 naming each link."
+)
 
 
 async def _answer(
@@ -253,7 +264,17 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
     )
     stale = {412: problem_spec("The entry changed since it was read; the body holds it now.")}
     stale[412].data_container = PreconditionFailedProblem
-    conflict = {409: problem_spec("The entry's status does not allow this step.")}
+    conflict = {
+        409: problem_spec(
+            "The entry's status does not allow this step, or (taking it down) published "
+            "entries link to it: `dependents` names them; `force=true` goes ahead."
+        )
+    }
+    linked = {
+        409: problem_spec(
+            "Published entries link to it: `dependents` names them; `force=true` goes ahead."
+        )
+    }
 
     @post(
         base,
@@ -328,7 +349,7 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
         tags=tags,
         security=SECURITY,
         status_code=204,
-        responses={**change_errors, **stale},
+        responses={**change_errors, **stale, **linked},
     )
     async def delete_handler(
         request: Request[Any, Any, Any],
@@ -336,17 +357,23 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
         caller: NamedDependency[Caller | None],
         state: State,
         slug: FromPath[str],
+        force: Annotated[bool, QueryParameter(description=FORCE_TAKE_DOWN)] = False,
     ) -> Response[None]:
         editor = require(caller, Permission.DELETE)
         entry = await _for_change(request, session, ctype, slug, editor)
-        await workflow.delete_entry(session, _context(state, editor), entry)
+        await workflow.delete_entry(session, _context(state, editor, force=force), entry)
         await session.commit()
         return Response(None, status_code=204, headers=NO_STORE)
 
     Step = Callable[[AsyncSession, WriteContext, ContentType, Entry], Awaitable[None]]
 
     def step_route(
-        action: str, permission: Permission, step: Step, summary: str, description: str
+        action: str,
+        permission: Permission,
+        step: Step,
+        summary: str,
+        description: str,
+        force_text: str = "Ignored by this step.",
     ) -> HTTPRouteHandler:
         @post(
             f"{item}/{action}",
@@ -364,10 +391,11 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
             session: NamedDependency[AsyncSession],
             caller: NamedDependency[Caller | None],
             slug: FromPath[str],
+            force: Annotated[bool, QueryParameter(description=force_text)] = False,
         ) -> Response[bytes]:
             actor = require(caller, permission)
             entry = await _for_change(request, session, ctype, slug, actor)
-            await step(session, _context(state, actor), ctype, entry)
+            await step(session, _context(state, actor, force=force), ctype, entry)
             await session.commit()
             return await _answer(request, session, ctype, entry.id)
 
@@ -386,14 +414,18 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
         workflow.unpublish,
         f"Unpublish a {label}",
         "Editors and admins, with `If-Match`. The published version goes down (and a "
-        "schedule is cancelled); the entry becomes a draft.",
+        "schedule is cancelled); the entry becomes a draft. Refused (409) while published "
+        "entries link to it, unless `force=true`.",
+        FORCE_TAKE_DOWN,
     )
     archive_handler = step_route(
         "archive",
         Permission.PUBLISH,
         workflow.archive,
         f"Archive a {label}",
-        "Editors and admins, with `If-Match`. Off the public API, kept with its history.",
+        "Editors and admins, with `If-Match`. Off the public API, kept with its history. "
+        "Refused (409) while published entries link to it, unless `force=true`.",
+        FORCE_TAKE_DOWN,
     )
 
     @post(
@@ -415,6 +447,7 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
         session: NamedDependency[AsyncSession],
         caller: NamedDependency[Caller | None],
         slug: FromPath[str],
+        force: Annotated[bool, QueryParameter(description=FORCE_PUBLISH)] = False,
     ) -> Response[bytes]:
         editor = require(caller, Permission.PUBLISH)
         if_match_header(request)
@@ -427,7 +460,9 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
             except OverflowError as exc:
                 raise InvalidInput([FieldError("at", "is out of range")]) from exc
         entry = await _for_change(request, session, ctype, slug, editor)
-        await workflow.publish(session, _context(state, editor), ctype, entry, at=wanted.at)
+        await workflow.publish(
+            session, _context(state, editor, force=force), ctype, entry, at=wanted.at
+        )
         await session.commit()
         return await _answer(request, session, ctype, entry.id)
 

@@ -7,8 +7,13 @@ validates every file before writing anything, then upserts all of them in one
 transaction; dumping writes the same layout back, leaving out every field
 that has its default, so that load then dump reproduces the files.
 
-A load is a save like any other: entries it publishes must pass the plugins'
-publish checks, and plugins hear about what changed (:mod:`cms.services.lifecycle`).
+Loading is a save like any other: after the entries and relations, it
+builds the documents (:func:`cms.services.documents.finish_writes`), makes
+the published versions follow the files' statuses, then runs the plugins'
+publish checks and checks internal links on the state after the load. A load
+that would publish an entry with a broken link, or unpublish an entry that
+published entries link to, is refused unless forced; plugins hear about what
+changed (:mod:`cms.services.lifecycle`).
 """
 
 from __future__ import annotations
@@ -29,8 +34,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cms.contenttypes import ContentType, Relation, TypeRegistry
 from cms.markdown import Renderer
-from cms.plugins import Plugins
+from cms.plugins import PluginError, Plugins
 from cms.schemas import EntryCommon
+from cms.services.documents import Face, face_columns, faces, finish_writes, refresh_dependents
 from cms.services.entries import derived_id, save_entry, save_relations
 from cms.services.errors import InvalidEntry
 from cms.services.lifecycle import (
@@ -40,19 +46,26 @@ from cms.services.lifecycle import (
     needs_publish_check,
     publish_problems,
 )
+from cms.services.links import BrokenLink, broken_links, dependents_blocking
 from cms.services.validation import EntryInput, parse_entry
 from cms.services.workflow import sync_published
+from cms.storage.db import select_columns
 from cms.storage.tables import Entry, EntryRelation
 
 SUFFIX = ".md"
 
 
 class ContentError(Exception):
-    """Files that cannot be loaded; each line names a file and a field."""
+    """Files that cannot be loaded; each line names a file and a field.
 
-    def __init__(self, problems: list[str]) -> None:
+    ``broken_links`` is true when some of the problems are internal links the
+    load would break, which loading with ``force`` accepts.
+    """
+
+    def __init__(self, problems: list[str], *, broken_links: bool = False) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
+        self.broken_links = broken_links
 
 
 @dataclass
@@ -63,6 +76,10 @@ class LoadReport:
     updated: int = 0
     unchanged: int = 0
     skipped_folders: list[str] = field(default_factory=list)
+    broken_links: list[BrokenLink] = field(default_factory=list)
+    """Broken links of the loaded entries, when the load was forced."""
+    rebuilt: int = 0
+    """Documents built: the loaded entries and the entries that show them."""
 
 
 def _files(root: Path, types: TypeRegistry) -> tuple[list[tuple[ContentType, Path]], list[str]]:
@@ -125,6 +142,7 @@ async def load_content(
     root: Path,
     *,
     progress: Callable[[int], None] | None = None,
+    force: bool = False,
 ) -> LoadReport:
     """Validate every file under ``root``, then upsert them all in one transaction.
 
@@ -134,10 +152,13 @@ async def load_content(
     Args:
         plugins: the loaded plugins: their types, checks and reactions.
         progress: called with the number of files just processed.
+        force: load even if published entries are left with broken internal
+            links; they are reported in :attr:`LoadReport.broken_links`.
 
     Raises:
-        ContentError: listing every invalid file and field, and every reason a
-            publish was refused; nothing is written.
+        ContentError: listing every invalid file and field, every reason a
+            publish was refused and every link the load would break; nothing
+            is written.
     """
     types = plugins.types
     found, skipped = _files(root, types)
@@ -154,12 +175,17 @@ async def load_content(
     report = LoadReport(skipped_folders=skipped)
     async with sessions() as session, session.begin():
         saved: list[tuple[Path, EntryInput, Entry, bool]] = []
-        existing = {
-            (t, s): status
-            for t, s, status in (
-                await session.exec(select(Entry.type, Entry.slug, Entry.status))
-            ).all()
-        }
+        # Every entry's face before the load: what changed decides what else to rebuild.
+        existing: dict[tuple[str, str], Face] = {}
+        statuses: dict[tuple[str, str], str] = {}
+        for row in (
+            await session.exec(
+                select_columns(Entry.type, Entry.slug, Entry.status, Entry.id,
+                               *face_columns(Entry))
+            )
+        ).all():  # fmt: skip
+            existing[(row[0], row[1])] = Face(*row[3:])
+            statuses[(row[0], row[1])] = row[2]
         for path, inp in inputs:
             try:
                 entry, changed = await save_entry(session, renderer, inp, actor="content-load")
@@ -170,33 +196,52 @@ async def load_content(
             if progress:
                 progress(1)
         # Relations last: entries may reference each other in any order.
+        before: dict[str, Face | None] = {}
+        touched: set[str] = set()
+        paths: dict[str, Path] = {}
         for path, inp, entry, changed in saved:
             if not changed:
                 report.unchanged += 1
                 continue
             try:
-                await save_relations(session, types, entry, inp)
+                touched |= await save_relations(session, types, entry, inp)
             except InvalidEntry as exc:
                 problems.extend(f"{path}: {e.field}: {e.message}" for e in exc.errors)
                 continue
-            await sync_published(session, inp.ctype, entry, inp.effective_origin())
+            before[entry.id] = existing.get((inp.ctype.name, inp.slug))
+            paths[entry.id] = path
             if (inp.ctype.name, inp.slug) in existing:
                 report.updated += 1
             else:
                 report.created += 1
-        # Publish checks once every relation is in place: a check may read them.
-        changed_inputs = [(path, inp) for path, inp, _entry, changed in saved if changed]
-        for path, inp in changed_inputs:
-            if needs_publish_check(inp):
-                refused = await publish_problems(plugins.manager, session, inp)
-                problems.extend(
-                    f"{path}: {e.field}: publishing refused: {e.message}" for e in refused
-                )
+        link_problems: list[str] = []
+        changed_inputs = [(path, inp, entry) for path, inp, entry, changed in saved if changed]
+        if not problems and before:
+            try:
+                report.rebuilt = len(await finish_writes(session, types, before, also=touched))
+                # The published versions follow the files, from the documents just built.
+                for _path, inp, entry in changed_inputs:
+                    await sync_published(session, inp.ctype, entry, inp.effective_origin())
+                report.rebuilt += len(await refresh_dependents(session, types, before))
+            except PluginError as exc:
+                await session.rollback()
+                raise ContentError([str(exc)]) from exc
+        # Publish checks once every relation and document is in place: a check may read them.
         if not problems:
+            for path, inp, _entry in changed_inputs:
+                if needs_publish_check(inp):
+                    refused = await publish_problems(plugins.manager, session, inp)
+                    problems.extend(
+                        f"{path}: {e.field}: publishing refused: {e.message}" for e in refused
+                    )
+        if not problems and before:
+            link_problems, report.broken_links = await _check_links(session, before, paths)
+            if force:
+                link_problems = []
+        if not problems and not link_problems:
             events = [
-                SavedEntry.of(entry, existing.get((entry.type, entry.slug)))
-                for _path, _inp, entry, changed in saved
-                if changed
+                SavedEntry.of(entry, statuses.get((entry.type, entry.slug)))
+                for _path, _inp, entry in changed_inputs
             ]
             try:
                 await entries_saved(plugins.manager, session, events)
@@ -205,10 +250,41 @@ async def load_content(
                 if isinstance(exc, SaveRefused):
                     where = root / types[exc.entry_type].plural / f"{exc.slug}{SUFFIX}"
                 problems.extend(f"{where}: {e.field}: {e.message}" for e in exc.errors)
-        if problems:
+        if problems or link_problems:
             await session.rollback()
-            raise ContentError(problems)
+            raise ContentError(problems + link_problems, broken_links=bool(link_problems))
     return report
+
+
+async def _check_links(
+    session: AsyncSession, before: dict[str, Face | None], paths: dict[str, Path]
+) -> tuple[list[str], list[BrokenLink]]:
+    """What the load breaks: links of the loaded entries, and links to entries it withdraws.
+
+    Returns:
+        A problem line for each, and the same links as :class:`BrokenLink`.
+    """
+    broken, _ = await broken_links(session, source_ids=list(before))
+    problems = [
+        f"{paths[b.source.id]}: body: links to {b.target}, which "
+        + ("does not exist" if b.reason == "missing" else "is not published")
+        for b in broken
+    ]
+    now = {i: f.status for i, f in (await faces(session, list(before))).items()}
+    withdrawn = [
+        (face.type, face.slug)
+        for entry_id, face in before.items()
+        if face is not None and face.published and now.get(entry_id) != "published"
+    ]
+    seen = {(b.source.id, b.target) for b in broken}
+    for dep in await dependents_blocking(session, withdrawn):
+        problems.append(
+            f"{dep.target}: would no longer be published, but published "
+            f"{dep.source.type}/{dep.source.slug} links to it"
+        )
+        if (dep.source.id, dep.target) not in seen:
+            broken.append(BrokenLink(source=dep.source, target=dep.target, reason="not_published"))
+    return problems, broken
 
 
 def _non_default(struct: msgspec.Struct, skip: frozenset[str] = frozenset()) -> dict[str, Any]:

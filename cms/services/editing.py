@@ -30,6 +30,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from cms.contenttypes import ContentType, TypeRegistry
 from cms.markdown import Renderer
 from cms.services.auth import Caller
+from cms.services.documents import faces, finish_writes
 from cms.services.entries import save_entry, save_relations
 from cms.services.errors import FieldError, Forbidden, InvalidEntry
 from cms.services.lifecycle import SavedEntry, entries_saved
@@ -56,6 +57,9 @@ class WriteContext:
     now: dt.datetime
     plugins: pluggy.PluginManager
     """Whose hooks hear of every save (publish checks, reactions)."""
+    force: bool = False
+    """Skip the link-integrity checks (``force=true``): publishing with broken
+    links, taking down an entry published entries link to."""
 
 
 async def lock_entry(
@@ -182,7 +186,8 @@ async def create_entry(
     entry, _changed = await save_entry(
         session, ctx.renderer, inp, actor=ctx.actor, now=ctx.now, action="create"
     )
-    await save_relations(session, ctx.types, entry, inp)
+    also = await save_relations(session, ctx.types, entry, inp)
+    await finish_writes(session, ctx.types, {entry.id: None}, also=also)
     await entries_saved(ctx.plugins, session, [SavedEntry.of(entry, None)])
     return entry
 
@@ -259,6 +264,7 @@ async def replace_content(
     _check_scope(caller, inp)
     if inp.payload() == current:
         return entry, False
+    before = await faces(session, [entry.id])
     if new_slug != entry.slug:
         if not await slug_is_free(session, ctype.name, new_slug, except_id=entry.id):
             raise InvalidEntry([FieldError("slug", f"another {ctype.name} already uses it")])
@@ -280,6 +286,7 @@ async def replace_content(
         action=action,
         force=True,  # compared with the current document above; this is a change
     )
-    await save_relations(session, ctx.types, entry, inp)
+    also = await save_relations(session, ctx.types, entry, inp)
+    await finish_writes(session, ctx.types, {entry.id: before.get(entry.id)}, also=also)
     await entries_saved(ctx.plugins, session, [SavedEntry.of(entry, previous_status)])
     return entry, changed

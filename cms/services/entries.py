@@ -1,11 +1,12 @@
-"""Saving entries (everything derived happens here) and reading them back.
+"""Saving entries and reading them back.
 
-A save renders the Markdown, builds the public JSON documents, rewrites the
-entry's tags and relations and appends a revision, all in the caller's
-transaction. A read fetches pre-encoded documents and joins the current
-{slug, title} of related entries in one more query (and, for types that
-plugins add response fields to, their stored values in a third): a fixed
-number of queries per request, whatever the page size.
+A save renders the Markdown, rewrites the entry's tags, links, facets and
+relations and appends a revision, all in the caller's transaction;
+:func:`cms.services.documents.finish_writes` then builds the documents (they
+depend on other entries too). A read fetches pre-encoded documents and joins
+the current {slug, title} of related entries in one more query (and, for
+types that plugins add response fields to, their stored values in a third):
+a fixed number of queries per request, whatever the page size.
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cms.contenttypes import ContentType, TypeRegistry
 from cms.markdown import Renderer
-from cms.schemas import DETAIL_ONLY_FIELDS
 from cms.services import generation
+from cms.services.documents import index_own_content, public_copy
 from cms.services.errors import FieldError, InvalidEntry
 from cms.services.extras import attach_extras, extra_values
 from cms.services.validation import EntryInput
+from cms.storage.db import select_columns
 from cms.storage.tables import Entry, EntryRelation, EntryTag, Revision, SlugRedirect, utcnow
 from cms.storage.views import PUBLISHED, WORKING
 
@@ -68,7 +70,9 @@ async def save_entry(
     """Create or update the entry ``inp`` describes, without its relations.
 
     Call :func:`save_relations` after every entry of a batch is saved, so that
-    entries may reference each other in any order.
+    entries may reference each other in any order, then
+    :func:`cms.services.documents.finish_writes` once: it builds the public
+    documents, which until then are empty (new entries) or stale.
 
     Args:
         action: what the revision records the change as (``update``, ``publish``, …).
@@ -130,13 +134,13 @@ async def save_entry(
     entry.links = list(rendered.links)
     entry.search_text = "\n".join((common.title, common.summary, rendered.text))
     entry.content_hash = digest
-    refresh_documents(entry, inp.ctype, inp.effective_origin(), _json_ld(inp, entry))
     session.add(entry)
     await generation.bump(session)
     await session.flush()
 
     await session.exec(delete(EntryTag).where(col(EntryTag.entry_id) == entry.id))
     session.add_all(EntryTag(entry_id=entry.id, tag=tag) for tag in common.tags)
+    await index_own_content(session, inp.ctype, entry, rendered.text, new=existing is None)
     session.add(
         Revision(
             entry_id=entry.id,
@@ -153,8 +157,13 @@ async def save_entry(
 
 async def save_relations(
     session: AsyncSession, types: TypeRegistry, entry: Entry, inp: EntryInput
-) -> None:
+) -> set[str]:
     """Replace ``entry``'s relation rows with the slugs ``inp`` names.
+
+    Returns:
+        Ids of entries that became or stopped being parts of ``entry``
+        (``has_part`` relations): their documents name their container, so
+        pass them to ``finish_writes(also=...)``.
 
     Raises:
         InvalidEntry: naming each field that references a missing entry.
@@ -207,7 +216,18 @@ async def save_relations(
     ]
     if errors:
         raise InvalidEntry(errors)
-    await session.exec(delete(EntryRelation).where(col(EntryRelation.source_id) == entry.id))
+    has_part = set(inp.ctype.has_part_fields())
+    removed = await session.exec(
+        delete(EntryRelation)
+        .where(col(EntryRelation.source_id) == entry.id)
+        .returning(col(EntryRelation.field), col(EntryRelation.target_id))
+    )
+    old_parts = {(f, t) for f, t in removed.all() if f in has_part}
+    new_parts = {
+        (name, ids[relations[name].split(value)])
+        for name in has_part
+        for value in wanted.get(name, [])
+    }
     session.add_all(
         EntryRelation(
             source_id=entry.id,
@@ -219,6 +239,7 @@ async def save_relations(
         for position, value in enumerate(values)
     )
     await session.flush()
+    return {target for _, target in old_parts ^ new_parts}
 
 
 async def _latest_snapshot(session: AsyncSession, entry_id: str) -> dict[str, Any]:
@@ -240,90 +261,35 @@ def _iso(value: dt.datetime | None) -> str | None:
     return None if value is None else value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def _json_ld(inp: EntryInput, entry: Entry) -> dict[str, Any] | None:
-    """The type's schema.org mapping of the entry, with its ``@context``."""
-    if inp.ctype.json_ld is None:
-        return None
-    source = inp.payload() | {
-        "id": entry.id,
-        "type": entry.type,
-        "published_at": _iso(entry.published_at),
-        "updated_at": _iso(entry.updated_at),
+def editor_fields(entry: Entry) -> dict[str, Any]:
+    """The workflow fields only editors see: when it goes live, which version is live."""
+    return {
+        "scheduled_at": _iso(entry.scheduled_at),
+        "published_version": entry.published_version,
     }
-    return {"@context": "https://schema.org", **inp.ctype.json_ld(source)}
 
 
-def _stored_json_ld(entry: Entry) -> Any:
-    # Workflow steps re-encode an entry without a new input to map; the
-    # mapping made when its content was last saved still holds.
-    return msgspec.json.decode(entry.doc).get("json_ld") if entry.doc else None
+def refresh_documents(entry: Entry, ctype: ContentType, origin: str | None) -> None:
+    """Re-encode the workflow fields of the working documents, after a workflow step.
 
-
-def refresh_documents(
-    entry: Entry, ctype: ContentType, origin: str | None, json_ld: Any = None
-) -> None:
-    """Re-encode the working documents editors read, after any change to ``entry``.
-
-    Args:
-        json_ld: a new schema.org mapping; None keeps the stored one.
+    The documents themselves are built by
+    :func:`cms.services.documents.finish_writes`; a workflow step that changes
+    only the schedule or the published version patches them here.
     """
-    json_ld = json_ld if json_ld is not None else _stored_json_ld(entry)
-    entry.doc, entry.doc_item = _documents(entry, ctype, origin, json_ld, editor=True)
+    if not entry.doc:
+        return
+    fields = editor_fields(entry) | {"status": entry.status}
+    doc: dict[str, Any] = msgspec.json.decode(entry.doc)
+    doc.update({k: v for k, v in fields.items() if k in doc})
+    item: dict[str, Any] = msgspec.json.decode(entry.doc_item) if entry.doc_item else {}
+    item.update({k: v for k, v in fields.items() if k in item})
+    entry.doc, entry.doc_item = _encoder.encode(doc), _encoder.encode(item)
 
 
 def public_documents(entry: Entry, ctype: ContentType, origin: str | None) -> tuple[bytes, bytes]:
-    """The documents of ``entry``'s published version: full and as a list item."""
-    return _documents(entry, ctype, origin, _stored_json_ld(entry), editor=False)
-
-
-def _documents(
-    entry: Entry, ctype: ContentType, origin: str | None, json_ld: Any, *, editor: bool
-) -> tuple[bytes, bytes]:
-    """The object of ``entry``, full and as a list item, pre-encoded.
-
-    Relation fields hold placeholders here, so that their keys keep their place;
-    :func:`attach_relations` fills them at read time. ``editor`` adds the
-    workflow fields only editors see (when it goes live, which version is live).
-    """
-    placeholders: dict[str, Any] = {
-        name: ([] if rel.many else None) for name, rel in ctype.all_relations().items()
-    }
-    doc: dict[str, Any] = {
-        "id": entry.id,
-        "type": entry.type,
-        "slug": entry.slug,
-        "title": entry.title,
-        "summary": entry.summary,
-        "status": entry.status,
-        "clinics": [],
-        "origin_clinic": origin,
-        "tags": entry.tags,
-        "seo": entry.seo,
-        "published_at": _iso(entry.published_at),
-        "created_at": _iso(entry.created_at),
-        "updated_at": _iso(entry.updated_at),
-        "version": entry.version,
-        **(
-            {
-                "scheduled_at": _iso(entry.scheduled_at),
-                "published_version": entry.published_version,
-            }
-            if editor
-            else {}
-        ),
-        "reviewed_by": None,
-        "last_reviewed": entry.last_reviewed.isoformat() if entry.last_reviewed else None,
-        "body": entry.body,
-        "body_html": entry.body_html,
-        "toc": entry.toc,
-        "reading_time_minutes": entry.reading_time_minutes,
-        "links": entry.links,
-        "json_ld": json_ld,
-    }
-    for name in ctype.fields.__struct_fields__:
-        doc[name] = placeholders[name] if name in ctype.relations else entry.data.get(name)
-    item = {k: v for k, v in doc.items() if k not in DETAIL_ONLY_FIELDS}
-    return _encoder.encode(doc), _encoder.encode(item)
+    """The documents of ``entry``'s published version: its working documents less the
+    editor-only fields, full and as a list item."""
+    return public_copy(entry.doc)
 
 
 # --- Reading ---------------------------------------------------------------
@@ -344,6 +310,7 @@ class RelatedRow(msgspec.Struct, array_like=True):
     slug: str
     title: str
     type: str
+    target_id: str = ""
 
 
 async def related_rows(
@@ -359,10 +326,7 @@ async def related_rows(
     rel = view.relation
     target = _TARGETS[published_only]
     query = (
-        # sqlmodel's stubs stop at four columns; select() itself takes any number.
-        select(  # type: ignore[call-overload]
-            rel.source_id, rel.field, target.slug, target.title, target.type
-        )
+        select_columns(rel.source_id, rel.field, target.slug, target.title, target.type, target.id)
         .join(target, col(target.id) == col(rel.target_id))
         .where(col(rel.source_id).in_(list(source_ids)))
         .order_by(col(rel.source_id), col(rel.field), col(rel.position))
@@ -420,6 +384,21 @@ async def read_entry(
     ``published_only`` reads the published version (what the public sees);
     otherwise the working copy editors read and change.
     """
+    found = await read_entry_with_relations(
+        session, ctype, slug, published_only=published_only, entry_id=entry_id
+    )
+    return found[0] if found is not None else None
+
+
+async def read_entry_with_relations(
+    session: AsyncSession,
+    ctype: ContentType,
+    slug: str | None = None,
+    *,
+    published_only: bool = True,
+    entry_id: str | None = None,
+) -> tuple[dict[str, Any], list[RelatedRow]] | None:
+    """One entry's object and the relation rows it was given, or None."""
     table = PUBLISHED.entry if published_only else WORKING.entry
     query = select(table.id, table.doc).where(table.type == ctype.name)
     query = (
@@ -431,4 +410,4 @@ async def read_entry(
     related = await related_rows(session, [row[0]], published_only=published_only)
     docs = attach_relations(ctype, [(row[0], row[1])], related)
     attach_extras(ctype, docs, await extra_values(session, ctype, [row[0]]))
-    return docs[0]
+    return docs[0], related

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -40,3 +42,42 @@ class Forbidden(Exception):
 
 class Conflict(Exception):
     """The entry's state does not allow this change (publishing a published entry)."""
+
+
+class InvalidParameter(Exception):
+    """Query parameters have values a read cannot use.
+
+    ``errors`` holds one ``(name, message)`` pair per bad parameter; the
+    first one is also available as ``name`` and ``message``.
+    """
+
+    def __init__(
+        self, name: str, message: str, *, more: list[tuple[str, str]] | None = None
+    ) -> None:
+        self.errors = [(name, message), *(more or [])]
+        super().__init__("; ".join(f"{n}: {m}" for n, m in self.errors))
+        self.name = name
+        self.message = message
+
+
+class LinkedFromPublished(Exception):
+    """Taking an entry down would break links in published entries (a 409).
+
+    ``dependents`` are :class:`cms.services.links.Dependent` values.
+    """
+
+    def __init__(self, target: str, dependents: Sequence[Any]) -> None:
+        super().__init__(f"{target} is linked from published entries")
+        self.target = target
+        self.dependents = list(dependents)
+
+
+class BrokenLinks(Exception):
+    """An entry going live links to missing or unpublished entries (a 422).
+
+    ``broken`` are :class:`cms.services.links.BrokenLink` values.
+    """
+
+    def __init__(self, broken: Sequence[Any]) -> None:
+        super().__init__("; ".join(f"links to {b.target} ({b.reason})" for b in broken))
+        self.broken = list(broken)

@@ -2,6 +2,11 @@
 
 A cursor is the sort key and id of the last item of the page, so the next
 page is a range scan on the index for that sort column, however deep.
+
+Filters: the common ones (clinic, condition, practitioner, tag), a date
+range, full-text ``q``, and the filters each type declares
+(:attr:`cms.contenttypes.ContentType.filters`): relation fields go through
+the relations table, other fields through the facets saved with the entry.
 """
 
 from __future__ import annotations
@@ -20,8 +25,11 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cms.contenttypes import ContentType
-from cms.services.entries import attach_relations, related_rows
+from cms.services.entries import RelatedRow, attach_relations, related_rows
+from cms.services.errors import InvalidParameter
 from cms.services.extras import attach_extras, extra_values
+from cms.services.facets import facet_clause
+from cms.services.search import dialect_of, matching_ids, parse_query
 from cms.storage.tables import Entry, EntryRelation, UTCDateTime
 from cms.storage.views import PUBLISHED, WORKING, View
 
@@ -33,24 +41,39 @@ RELATION_FILTERS: Mapping[str, str] = {
 }
 FILTERS: tuple[str, ...] = (*RELATION_FILTERS, "tag")
 
-
-class InvalidParameter(Exception):
-    """A query parameter has a value the list cannot use."""
-
-    def __init__(self, name: str, message: str) -> None:
-        super().__init__(f"{name}: {message}")
-        self.name = name
-        self.message = message
+# InvalidParameter moved to cms.services.errors; importing it from here still works.
+__all__ = ["FILTERS", "InvalidParameter", "ListQuery", "Page", "list_entries", "list_page"]
 
 
 @dataclass(frozen=True)
 class ListQuery:
-    """What one list request asks for, already checked for shape."""
+    """What one list request asks for, already checked for shape.
+
+    Attributes:
+        filters: common and type-specific filters, each with its values
+            (any of them matches); all filters must match.
+        published_after: inclusive lower bound of ``published_at``.
+        published_before: exclusive upper bound of ``published_at``, so
+            that consecutive ranges never share an entry.
+        q: full-text search within the list (see :mod:`cms.services.search`).
+    """
 
     limit: int = 20
     sort: str = "-published_at"
     cursor: str | None = None
     filters: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    published_after: dt.datetime | None = None
+    published_before: dt.datetime | None = None
+    q: str | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list: the documents, their relation rows and the next cursor."""
+
+    docs: list[dict[str, Any]]
+    related: list[RelatedRow]
+    next_cursor: str | None
 
 
 # Working copies that were never published have no `published_at`; in the
@@ -111,11 +134,25 @@ async def _resolve(
 
 
 async def _filter_clauses(
-    session: AsyncSession, view: View, filters: Mapping[str, Sequence[str]]
+    session: AsyncSession, view: View, ctype: ContentType, query: ListQuery
 ) -> list[ColumnElement[bool]]:
     entry, rel, tag = view.entry, view.relation, view.tag
     clauses: list[ColumnElement[bool]] = []
-    for name, values in filters.items():
+    if query.published_after is not None:
+        clauses.append(col(entry.published_at) >= query.published_after)
+    if query.published_before is not None:
+        clauses.append(col(entry.published_at) < query.published_before)
+    if query.q is not None:
+        terms = parse_query(query.q)
+        # No words (only punctuation): nothing matches, which is not an error.
+        clauses.append(
+            col(entry.id).in_(matching_ids(dialect_of(session), terms)) if terms else false()
+        )
+    for name, values in query.filters.items():
+        own = ctype.filters.get(name)
+        if own is not None:
+            clauses.append(await _own_filter(session, view, ctype, own.field, values))
+            continue
         if name == "tag":
             clauses.append(
                 exists().where(col(tag.entry_id) == col(entry.id), col(tag.tag).in_(values))
@@ -155,6 +192,28 @@ def clinic_scope_clause(clinics: Collection[str]) -> ColumnElement[bool]:
     )
 
 
+async def _own_filter(
+    session: AsyncSession,
+    view: View,
+    ctype: ContentType,
+    field_name: str,
+    values: Sequence[str],
+) -> ColumnElement[bool]:
+    """A filter the type declares: on a relation field, or on an indexed value."""
+    relation = ctype.relations.get(field_name)
+    if relation is None:
+        return facet_clause(field_name, values, view.entry)
+    ids = await _resolve(session, view, relation.target, values)
+    if not ids:
+        return false()
+    rel = view.relation
+    return exists().where(
+        col(rel.source_id) == col(view.entry.id),
+        col(rel.field) == field_name,
+        col(rel.target_id).in_(ids),
+    )
+
+
 async def list_entries(
     session: AsyncSession,
     ctype: ContentType,
@@ -173,6 +232,32 @@ async def list_entries(
         clinic_scope: working copies only: list only entries that appear on
             one of these clinics (None: no limit).
     """
+    page = await list_page(
+        session,
+        ctype,
+        query,
+        published_only=published_only,
+        statuses=statuses,
+        clinic_scope=clinic_scope,
+    )
+    return page.docs, page.next_cursor
+
+
+async def list_page(
+    session: AsyncSession,
+    ctype: ContentType,
+    query: ListQuery,
+    *,
+    published_only: bool = True,
+    statuses: Collection[str] = (),
+    clinic_scope: Collection[str] | None = None,
+) -> Page:
+    """One page of ``ctype`` entries, with the relation rows its documents were given.
+
+    A fixed number of queries whatever the page size (plus one per relation
+    filter, to resolve its slugs): the page, the relations of its entries,
+    and plugins' response fields for the types that have them.
+    """
     view = PUBLISHED if published_only else WORKING
     table = view.entry
     column, descending = _sort_column(query.sort, view)
@@ -182,7 +267,7 @@ async def list_entries(
             stmt = stmt.where(col(Entry.status).in_(list(statuses)))
         if clinic_scope is not None:
             stmt = stmt.where(clinic_scope_clause(clinic_scope))
-    for clause in await _filter_clauses(session, view, query.filters):
+    for clause in await _filter_clauses(session, view, ctype, query):
         stmt = stmt.where(clause)
     if query.cursor is not None:
         value, after_id = decode_cursor(query.cursor, query.sort)
@@ -202,4 +287,4 @@ async def list_entries(
     docs = attach_relations(ctype, [(r[0], r[1]) for r in page], related)
     attach_extras(ctype, docs, await extra_values(session, ctype, [r[0] for r in page]))
     next_cursor = encode_cursor(query.sort, page[-1][2], page[-1][0]) if more else None
-    return docs, next_cursor
+    return Page(docs=docs, related=related, next_cursor=next_cursor)

@@ -22,10 +22,14 @@ from cms.contenttypes import ContentType
 from cms.markdown import Renderer
 from cms.plugins import Plugins
 from cms.services import generation
+from cms.services.documents import dependents, faces, finish_writes, rebuild_documents
+from cms.services.documents import refresh_dependents as _refresh_dependents
 from cms.services.editing import WriteContext, current_document, lock_entry
 from cms.services.entries import public_documents, refresh_documents, save_entry
-from cms.services.errors import Conflict, InvalidEntry
+from cms.services.errors import BrokenLinks, Conflict, InvalidEntry, LinkedFromPublished
 from cms.services.lifecycle import SavedEntry, check_publish, entries_saved
+from cms.services.links import broken_links, dependents_blocking
+from cms.services.search import index_entry, unindex_entry
 from cms.services.validation import EntryInput, parse_entry
 from cms.storage.tables import (
     Entry,
@@ -66,6 +70,7 @@ async def write_published(
     row.published_at = entry.published_at
     row.updated_at = entry.updated_at
     row.version = entry.version
+    row.canonical_url = entry.canonical_url
     row.doc, row.doc_item = doc, item
     session.add(row)
     await session.flush()
@@ -82,17 +87,32 @@ async def write_published(
         )
     )
     session.add_all(PublishedTag(entry_id=entry.id, tag=tag) for tag in entry.tags)
+    # Search finds what the public reads: the published version's text.
+    await index_entry(session, ctype, entry, body_text(entry))
     await session.flush()
+
+
+def body_text(entry: Entry) -> str:
+    """The plain text of ``entry``'s body, from its stored search text."""
+    prefix = f"{entry.title}\n{entry.summary}\n"
+    text = entry.search_text or ""
+    return text[len(prefix) :] if text.startswith(prefix) else text
 
 
 async def remove_published(
     session: AsyncSession, ctype: ContentType, entry: Entry, origin: str | None
 ) -> None:
     """Take ``entry``'s published version down, if it has one."""
-    await _delete_published_parts(session, entry.id)
-    await session.exec(delete(PublishedEntry).where(col(PublishedEntry.id) == entry.id))
+    await _drop_published(session, entry.id)
     entry.published_version = None
     refresh_documents(entry, ctype, origin)
+
+
+async def _drop_published(session: AsyncSession, entry_id: str) -> None:
+    """Delete the published version of ``entry_id`` and its search text."""
+    await _delete_published_parts(session, entry_id)
+    await session.exec(delete(PublishedEntry).where(col(PublishedEntry.id) == entry_id))
+    await unindex_entry(session, entry_id)
 
 
 async def _delete_published_parts(session: AsyncSession, entry_id: str) -> None:
@@ -142,6 +162,8 @@ async def _save_status(
     published_at: dt.datetime | None = None,
     force: bool = False,
 ) -> EntryInput:
+    """Save ``entry`` with ``status`` as a new version, then build its documents."""
+    before = await faces(session, [entry.id])
     document = await current_document(session, ctype, entry)
     document.pop("id", None)
     document.pop("slug", None)
@@ -152,7 +174,33 @@ async def _save_status(
     await save_entry(
         session, ctx.renderer, inp, actor=ctx.actor, now=ctx.now, action=action, force=force
     )
+    await finish_writes(session, ctx.types, {entry.id: before.get(entry.id)})
     return inp
+
+
+async def check_links_live(session: AsyncSession, entry: Entry) -> None:
+    """Refuse (422) an entry going live whose body links to missing or unpublished entries.
+
+    Call it before the published version is written: it checks ``entry``'s
+    links against the published versions of the others.
+    """
+    broken, _ = await broken_links(session, source_ids=[entry.id], include_unpublished=True)
+    if broken:
+        raise BrokenLinks(broken)
+
+
+async def check_not_linked(session: AsyncSession, entry: Entry) -> None:
+    """Refuse (409) taking ``entry`` down while published entries link to it.
+
+    Call it on the state after the published version is removed.
+    """
+    blocking = [
+        d
+        for d in await dependents_blocking(session, [(entry.type, entry.slug)])
+        if d.source.id != entry.id
+    ]
+    if blocking:
+        raise LinkedFromPublished(f"{entry.type}/{entry.slug}", blocking)
 
 
 async def submit(
@@ -206,6 +254,8 @@ async def publish(
         )
         # It will go live unattended: the checks run now, and again then.
         await check_publish(ctx.plugins, session, inp)
+        if not ctx.force:
+            await check_links_live(session, entry)
         await entries_saved(ctx.plugins, session, [SavedEntry.of(entry, previous_status)])
         return
     await go_live(session, ctx, ctype, entry)
@@ -220,6 +270,7 @@ async def go_live(
         PublishRefused: a plugin gave reasons not to; nothing is written.
     """
     previous_status = entry.status
+    before = await faces(session, [entry.id])
     inp = await _save_status(
         session,
         ctx,
@@ -230,7 +281,12 @@ async def go_live(
         published_at=entry.published_at or ctx.now,
     )
     await check_publish(ctx.plugins, session, inp)
+    if not ctx.force:
+        await check_links_live(session, entry)
     await write_published(session, ctype, entry, inp.effective_origin())
+    # Other documents show the published version's name and URL: rebuild them
+    # if this one changed those.
+    await _refresh_dependents(session, ctx.types, before)
     await entries_saved(ctx.plugins, session, [SavedEntry.of(entry, previous_status)])
 
 
@@ -275,10 +331,14 @@ async def take_down(
     previous_status = "published" if entry.published_version is not None else entry.status
     entry.scheduled_at = None
     entry.scheduled_by = None
+    # The published version goes first, so that the documents built after the
+    # save (this entry's and those that link to it) no longer count it as public.
+    await remove_published(session, ctype, entry, entry.origin_clinic)
+    if not ctx.force:
+        await check_not_linked(session, entry)
     # Forced: unpublishing a draft whose published version is live changes
     # what is published, not the draft.
-    inp = await _save_status(session, ctx, ctype, entry, status, action=action, force=True)
-    await remove_published(session, ctype, entry, inp.effective_origin())
+    await _save_status(session, ctx, ctype, entry, status, action=action, force=True)
     await entries_saved(ctx.plugins, session, [SavedEntry.of(entry, previous_status)])
 
 
@@ -295,9 +355,17 @@ async def delete_entry(session: AsyncSession, ctx: WriteContext, entry: Entry) -
             select(Entry).where(col(Entry.id).in_(referring), col(Entry.id) != entry.id)
         )
     ).all()
+    face = (await faces(session, [entry.id])).get(entry.id)
+    await _drop_published(session, entry.id)
+    if not ctx.force:
+        await check_not_linked(session, entry)
+    # Documents that show it (relations, links, parts) are built again without it.
+    affected = await dependents(session, ctx.types, [entry.id], [face] if face else [])
+    affected.discard(entry.id)
     await session.exec(delete(Entry).where(col(Entry.id) == entry.id))
     session.expunge(entry)
     await generation.bump(session)
+    await rebuild_documents(session, ctx.types, affected)
     await entries_saved(
         ctx.plugins, session, [SavedEntry.of(other, other.status) for other in referrers]
     )
@@ -355,7 +423,7 @@ async def publish_due(
             )
             try:
                 await go_live(session, ctx, ctype, entry)
-            except (InvalidEntry, Conflict) as exc:
+            except (InvalidEntry, Conflict, BrokenLinks) as exc:
                 logger.warning("scheduled %s %s could not go live: %s", type_name, entry_id, exc)
                 continue
             await session.commit()

@@ -9,6 +9,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import Select
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -48,3 +49,12 @@ def create_engine(url: str) -> AsyncEngine:
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded values after commit (responses are built after it)."""
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+def select_columns(*columns: Any) -> Select[*tuple[Any, ...]]:
+    """A SELECT of any number of columns, for ``session.exec``.
+
+    sqlmodel's ``select()`` is typed for at most four columns; wider rows
+    (an entry and the face of its target) go through this instead.
+    """
+    return Select(*columns)

@@ -4,11 +4,17 @@ Common fields are columns; type-specific fields are one JSON document
 (validated by the type's Struct before it gets here); relations between
 entries are rows of one table indexed both ways; everything derived from the
 Markdown body, and the pre-encoded public document, is computed on save.
+
+Full-text search needs objects SQLAlchemy cannot describe: an FTS5 virtual
+table with its triggers on SQLite, a generated ``tsvector`` column with a GIN
+index on PostgreSQL. Migration 0005 creates them per dialect;
+:data:`DIALECT_OBJECTS` names them so that schema comparisons leave them out.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, LargeBinary, String
@@ -80,12 +86,15 @@ class Entry(SQLModel, table=True):
     # Tags in their written order; `entry_tags` indexes them for filters.
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    # Derived on save.
+    # Derived on save. `body_html` keeps internal links as `cms:type/slug`; the
+    # public document carries them resolved to their targets' URLs.
     body_html: str = Field(default="", sa_type=String)
     toc: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     reading_time_minutes: int = 0
     links: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     search_text: str = Field(default="", sa_type=String)
+    # Built from the origin clinic's site_url and URL pattern; None when it has neither.
+    canonical_url: str | None = Field(default=None, sa_type=String)
     content_hash: str = Field(default="", max_length=64)
     # The public JSON object minus relations (they are joined at read time so a
     # renamed or unpublished target never shows stale): full, and as a list item.
@@ -213,6 +222,8 @@ class PublishedEntry(SQLModel, table=True):
     created_at: dt.datetime = Field(sa_type=UTCDateTime)
     updated_at: dt.datetime = Field(sa_type=UTCDateTime)
     version: int
+    # Shown by search hits; the document has it too.
+    canonical_url: str | None = Field(default=None, sa_type=String)
     doc: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
     doc_item: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
 
@@ -291,3 +302,86 @@ class SigningKey(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=40)
     secret: str = Field(max_length=128)
     created_at: dt.datetime = Field(sa_type=UTCDateTime)
+
+
+class EntryLink(SQLModel, table=True):
+    """An internal link in an entry's body (``cms:type/slug``), in order.
+
+    Targets are named by type and slug, not id, so that a link to an entry
+    that does not exist (yet) is kept, and found again when it is created.
+    """
+
+    __tablename__ = "entry_links"
+    __table_args__ = (Index("ix_entry_links_target", "target_type", "target_slug", "source_id"),)
+
+    source_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("entries.id", ondelete="CASCADE"), primary_key=True)
+    )
+    position: int = Field(primary_key=True)
+    target_type: str = Field(max_length=40)
+    target_slug: str = Field(max_length=120)
+
+
+class EntryFacet(SQLModel, table=True):
+    """A value of a field a type filters on (a practitioner's modality), a row each."""
+
+    __tablename__ = "entry_facets"
+    __table_args__ = (Index("ix_entry_facets_value", "field", "value", "entry_id"),)
+
+    entry_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("entries.id", ondelete="CASCADE"), primary_key=True)
+    )
+    field: str = Field(primary_key=True, max_length=60)
+    value: str = Field(primary_key=True, max_length=120)
+
+
+class SearchDocument(SQLModel, table=True):
+    """The searchable text of an entry, by weight.
+
+    ``id`` is the rowid of the SQLite FTS5 index (an external-content table
+    kept in step by triggers); PostgreSQL derives a weighted ``tsvector``
+    column from the same text.
+    """
+
+    __tablename__ = "search_documents"
+    __table_args__ = (Index("uq_search_documents_entry", "entry_id", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("entries.id", ondelete="CASCADE"), nullable=False)
+    )
+    # The entry's type and status again, before the long text columns: a
+    # search filters every match by them, and these rows are narrow to read.
+    type: str = Field(max_length=40)
+    status: str = Field(max_length=20)
+    title: str = Field(default="", sa_type=String)
+    summary: str = Field(default="", sa_type=String)
+    details: str = Field(default="", sa_type=String)
+    body: str = Field(default="", sa_type=String)
+
+
+# Created by migration 0005 for one dialect, outside the metadata.
+SEARCH_FTS = "search_fts"
+SEARCH_TSV = "tsv"
+DIALECT_TABLES: frozenset[str] = frozenset(
+    # SQLite: the FTS5 table and the shadow tables FTS5 keeps beside it.
+    {SEARCH_FTS, *(f"{SEARCH_FTS}_{part}" for part in ("data", "idx", "docsize", "config"))}
+)
+# PostgreSQL: the generated tsvector column and its GIN index.
+DIALECT_COLUMNS: frozenset[tuple[str, str]] = frozenset({("search_documents", SEARCH_TSV)})
+DIALECT_INDEXES: frozenset[str] = frozenset({"ix_search_documents_tsv"})
+
+
+def include_name(name: str | None, type_: str, parent_names: Mapping[Any, str | None]) -> bool:
+    """Alembic's ``include_name``: leave the search objects of one dialect out of comparisons.
+
+    They are not in the metadata by design, so a comparison would always
+    report them as extra; everything else is compared.
+    """
+    if type_ == "table":
+        return name not in DIALECT_TABLES
+    if type_ == "column":
+        return (parent_names.get("table_name"), name) not in DIALECT_COLUMNS
+    if type_ == "index":
+        return name not in DIALECT_INDEXES
+    return True

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 
 from cms.contenttypes import ContentType, Relation
-from cms.jsonld import common, compact
+from cms.jsonld import LdEntry, Node, citations, iso
 from cms.schemas import Base, Reference, Slug
+
+# Google truncates longer headlines; schema.org itself sets no limit.
+HEADLINE_LENGTH = 110
 
 
 class ArticleFields(Base):
@@ -25,19 +27,25 @@ class ArticleFields(Base):
     references: list[Reference] = msgspec.field(default_factory=list)
 
 
-def article_json_ld(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """An article as a schema.org ``Article``."""
-    return compact(
+def article_json_ld(entry: LdEntry) -> list[Node]:
+    """An ``Article`` that is also a ``MedicalWebPage``: author, topics, medical review."""
+    data = entry.data
+    return [
         {
-            **common(doc, "Article", name_key="headline"),
-            "keywords": doc.get("tags"),
-            "image": doc.get("hero_image_url"),
-            "citation": [
-                {"@type": "CreativeWork", "name": r["title"], "url": r["url"]}
-                for r in doc.get("references", [])
-            ],
+            "@type": ["Article", "MedicalWebPage"],
+            "@id": entry.node_id,
+            **entry.page(),
+            "headline": entry.me.title[:HEADLINE_LENGTH],
+            "author": entry.one("author"),
+            "about": entry.refs("conditions"),
+            "lastReviewed": iso(entry.last_reviewed),
+            "reviewedBy": entry.one("reviewed_by"),
+            "publisher": entry.origin.ref() if entry.origin else None,
+            "image": data.get("hero_image_url"),
+            "keywords": list(entry.tags),
+            "citation": citations(data.get("references", [])),
         }
-    )
+    ]
 
 
 ARTICLE = ContentType(
@@ -50,6 +58,7 @@ ARTICLE = ContentType(
         "author": Relation(target="practitioner"),
         "conditions": Relation(target="condition", many=True),
     },
+    json_ld_type="Article",
     json_ld=article_json_ld,
     in_feeds=True,
 )

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import msgspec
 
 from cms.contenttypes import ContentType
-from cms.jsonld import DAY_NAMES, common, compact
+from cms.jsonld import DAYS, LdEntry, Node
 from cms.schemas import Base
 
 Day = Literal["Mo", "Tu", "We", "Th", "Fr", "Sa", "Su"]
+UrlPattern = Annotated[
+    str,
+    msgspec.Meta(pattern=r"^/[^\s]*\{slug\}[^\s]*$", examples=["/blog/{slug}"]),
+]
 Time = Annotated[str, msgspec.Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", examples=["09:00"])]
 
 
@@ -45,13 +48,17 @@ class ClinicFields(Base):
     opening_hours: list[OpeningHours] = msgspec.field(default_factory=list)
     booking_url: str = ""
     site_url: Annotated[
-        str, msgspec.Meta(description="Root URL of the clinic's public website.")
+        str,
+        msgspec.Meta(
+            pattern=r"^(https?://\S+)?$", description="Root URL of the clinic's public website."
+        ),
     ] = ""
     url_patterns: Annotated[
-        dict[str, str],
+        dict[str, UrlPattern],
         msgspec.Meta(
             description="Per content type, the site's path for an entry, with `{slug}`, "
-            'e.g. `{"article": "/blog/{slug}"}`.'
+            'e.g. `{"article": "/blog/{slug}"}`. Canonical URLs and internal links are '
+            "built from it."
         ),
     ] = msgspec.field(default_factory=dict)
     example_data: Annotated[
@@ -59,35 +66,50 @@ class ClinicFields(Base):
     ] = False
 
 
-def clinic_json_ld(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """A clinic as a schema.org ``MedicalClinic`` with address, geo and hours."""
-    geo = doc.get("geo")
-    return compact(
+def clinic_json_ld(entry: LdEntry) -> list[Node]:
+    """A schema.org ``MedicalClinic``: address, coordinates, opening hours, booking."""
+    data = entry.data
+    geo = data.get("geo")
+    return [
         {
-            **common(doc, "MedicalClinic"),
+            "@type": "MedicalClinic",
+            "@id": entry.node_id,
+            **entry.page(),
+            "telephone": data.get("phone"),
+            "email": data.get("email"),
             "address": {
                 "@type": "PostalAddress",
-                "streetAddress": doc.get("address"),
-                "addressLocality": doc.get("city"),
-                "addressRegion": doc.get("province"),
-                "postalCode": doc.get("postal_code"),
-                "addressCountry": doc.get("country"),
+                "streetAddress": data.get("address"),
+                "addressLocality": data.get("city"),
+                "addressRegion": data.get("province"),
+                "postalCode": data.get("postal_code"),
+                "addressCountry": data.get("country"),
             },
-            "telephone": doc.get("phone"),
-            "email": doc.get("email"),
-            "url": doc.get("site_url"),
-            "geo": {"@type": "GeoCoordinates", **geo} if geo else None,
+            "geo": (
+                {"@type": "GeoCoordinates", "latitude": geo["latitude"],
+                 "longitude": geo["longitude"]}
+                if geo
+                else None
+            ),
             "openingHoursSpecification": [
                 {
                     "@type": "OpeningHoursSpecification",
-                    "dayOfWeek": [DAY_NAMES[d] for d in hours["days"]],
+                    "dayOfWeek": [f"https://schema.org/{DAYS[d]}" for d in hours["days"]],
                     "opens": hours["opens"],
                     "closes": hours["closes"],
                 }
-                for hours in doc.get("opening_hours", [])
+                for hours in data.get("opening_hours", [])
             ],
+            "potentialAction": (
+                {
+                    "@type": "ReserveAction",
+                    "target": {"@type": "EntryPoint", "urlTemplate": data["booking_url"]},
+                }
+                if data.get("booking_url")
+                else None
+            ),
         }
-    )
+    ]  # fmt: skip
 
 
 CLINIC = ContentType(
@@ -97,5 +119,7 @@ CLINIC = ContentType(
     label="Clinic",
     description="A clinic location and the website that shows its content.",
     default_sort="title",
+    search_fields=("address", "city"),
+    json_ld_type="MedicalClinic",
     json_ld=clinic_json_ld,
 )

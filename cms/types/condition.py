@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 
-from cms.contenttypes import ContentType, Relation
-from cms.jsonld import common, compact
+from cms.contenttypes import ContentType, ListFilter, Relation
+from cms.jsonld import LdEntry, Node, citations, humanize, iso
 from cms.schemas import Base, Reference, Slug
 
 
@@ -46,17 +45,59 @@ class ConditionFields(Base):
     references: list[Reference] = msgspec.field(default_factory=list)
 
 
-def condition_json_ld(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """A condition as a schema.org ``MedicalCondition``."""
-    return compact(
+def condition_json_ld(entry: LdEntry) -> list[Node]:
+    """A ``MedicalCondition``, the ``MedicalWebPage`` about it and its ``FAQPage``."""
+    data = entry.data
+    base = entry.base()
+    condition = {"@id": entry.node_id}
+    nodes: list[Node] = [
         {
-            **common(doc, "MedicalCondition"),
-            "alternateName": doc.get("also_known_as"),
+            "@type": "MedicalCondition",
+            "@id": entry.node_id,
+            "name": entry.me.title,
+            "alternateName": list(data.get("also_known_as", [])),
+            "description": entry.summary,
+            "url": entry.me.url,
             "signOrSymptom": [
-                {"@type": "MedicalSymptom", "name": s} for s in doc.get("symptoms", [])
+                {"@type": "MedicalSignOrSymptom", "name": s} for s in data.get("symptoms", [])
             ],
-        }
-    )
+            "cause": [{"@type": "MedicalCause", "name": c} for c in data.get("causes", [])],
+            "possibleTreatment": [
+                {"@type": "MedicalTherapy", "name": humanize(m)} for m in data.get("modalities", [])
+            ],
+            "primaryPrevention": [
+                {"@type": "MedicalTherapy", "name": p} for p in data.get("prevention", [])
+            ],
+        },
+        {
+            "@type": "MedicalWebPage",
+            "@id": f"{base}#page",
+            **entry.page(),
+            "about": condition,
+            "mainEntity": condition,
+            "lastReviewed": iso(entry.last_reviewed),
+            "reviewedBy": entry.one("reviewed_by"),
+            "citation": citations(data.get("references", [])),
+        },
+    ]
+    if data.get("faq"):
+        nodes.append(
+            {
+                "@type": "FAQPage",
+                "@id": f"{base}#faq",
+                "url": entry.me.url,
+                "about": condition,
+                "mainEntity": [
+                    {
+                        "@type": "Question",
+                        "name": pair["question"],
+                        "acceptedAnswer": {"@type": "Answer", "text": pair["answer"]},
+                    }
+                    for pair in data["faq"]
+                ],
+            }
+        )
+    return nodes
 
 
 CONDITION = ContentType(
@@ -67,5 +108,13 @@ CONDITION = ContentType(
     description="A health condition: symptoms, causes, typical course and FAQs.",
     relations={"parent": Relation(target="condition")},
     default_sort="title",
+    filters={
+        "parent": ListFilter(field="parent", description="Slugs of broader conditions, any of."),
+        "modality": ListFilter(
+            field="modalities", description="Modalities that treat the condition, any of."
+        ),
+    },
+    search_fields=("also_known_as", "symptoms", "causes", "faq"),
+    json_ld_type="MedicalCondition",
     json_ld=condition_json_ld,
 )

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 
-from cms.contenttypes import ContentType, Relation
-from cms.jsonld import common, compact
+from cms.contenttypes import ContentType, ListFilter, Relation
+from cms.jsonld import LdEntry, Node
 from cms.schemas import Base, Slug
 
 
@@ -32,16 +31,25 @@ class PractitionerFields(Base):
     ] = False
 
 
-def practitioner_json_ld(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """A practitioner as a schema.org ``Person``."""
-    return compact(
+def practitioner_json_ld(entry: LdEntry) -> list[Node]:
+    """A schema.org ``Person`` with credentials, languages, clinics and specialties."""
+    data = entry.data
+    credentials = list(data.get("credentials", []))
+    return [
         {
-            **common(doc, "Person"),
-            "jobTitle": doc.get("role"),
-            "honorificSuffix": ", ".join(doc.get("credentials", [])),
-            "knowsLanguage": doc.get("languages"),
+            "@type": "Person",
+            "@id": entry.node_id,
+            **entry.page(),
+            "jobTitle": data.get("role"),
+            "honorificSuffix": ", ".join(credentials),
+            "hasCredential": [
+                {"@type": "EducationalOccupationalCredential", "name": c} for c in credentials
+            ],
+            "knowsLanguage": list(data.get("languages", [])),
+            "knowsAbout": entry.refs("specialties"),
+            "worksFor": entry.refs("clinics"),
         }
-    )
+    ]
 
 
 PRACTITIONER = ContentType(
@@ -52,5 +60,12 @@ PRACTITIONER = ContentType(
     description="A practitioner, the clinics they work at and the conditions they treat.",
     relations={"specialties": Relation(target="condition", many=True)},
     default_sort="title",
+    filters={
+        "modality": ListFilter(
+            field="modalities", description="Modalities the practitioner offers, any of."
+        )
+    },
+    search_fields=("role", "credentials", "modalities"),
+    json_ld_type="Person",
     json_ld=practitioner_json_ld,
 )

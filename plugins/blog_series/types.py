@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import msgspec
 
 from cms.contenttypes import ContentType, Relation
-from cms.jsonld import common, compact
+from cms.jsonld import LdEntry, Node
 from cms.schemas import Base, EntryKey
 
 # The types a series' parts may be; case stories only while their plugin is on.
@@ -87,9 +86,16 @@ class OutlinePart(Base):
     """When a planned part should appear, if known."""
 
 
-def series_json_ld(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """A series as a schema.org ``CreativeWorkSeries``."""
-    return compact({**common(doc, "CreativeWorkSeries"), "keywords": doc.get("tags")})
+def series_json_ld(entry: LdEntry) -> list[Node]:
+    """A series as a schema.org ``CreativeWorkSeries``; the core adds its parts as ``hasPart``."""
+    return [
+        {
+            "@type": "CreativeWorkSeries",
+            "@id": entry.node_id,
+            **entry.page(),
+            "keywords": list(entry.tags),
+        }
+    ]
 
 
 SERIES = ContentType(
@@ -99,7 +105,10 @@ SERIES = ContentType(
     label="Series",
     description="A blog series: its parts in reading order, published ones and planned ones.",
     relations={
-        "parts": Relation(target=PART_TYPE, many=True, optional_targets=OPTIONAL_PART_TYPES)
+        "parts": Relation(
+            target=PART_TYPE, many=True, optional_targets=OPTIONAL_PART_TYPES, has_part=True
+        )
     },
+    json_ld_type="CreativeWorkSeries",
     json_ld=series_json_ld,
 )

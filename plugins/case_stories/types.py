@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import msgspec
 
 from cms.contenttypes import ContentType, Relation
-from cms.jsonld import common, compact
+from cms.jsonld import LdEntry, Node
 from cms.schemas import Base, Slug
 
 
@@ -78,16 +77,22 @@ class CaseStoryFields(Base):
     ] = False
 
 
-def case_story_json_ld(doc: Mapping[str, Any]) -> dict[str, Any]:
+def case_story_json_ld(entry: LdEntry) -> list[Node]:
     """A case story as a schema.org ``Article`` in the section "Case stories"."""
-    return compact(
+    return [
         {
-            **common(doc, "Article", name_key="headline"),
+            "@type": "Article",
+            "@id": entry.node_id,
+            **entry.page(),
+            "headline": entry.me.title[:110],
             "articleSection": "Case stories",
-            "genre": "illustrative example" if doc.get("illustrative") else "case report",
-            "keywords": doc.get("tags"),
+            "genre": "illustrative example" if entry.data.get("illustrative") else "case report",
+            "about": entry.refs("conditions"),
+            "author": entry.one("practitioner"),
+            "publisher": entry.origin.ref() if entry.origin else None,
+            "keywords": list(entry.tags),
         }
-    )
+    ]
 
 
 CASE_STORY = ContentType(
@@ -102,6 +107,7 @@ CASE_STORY = ContentType(
         "practitioner": Relation(target="practitioner"),
         "clinic": Relation(target="clinic"),
     },
+    json_ld_type="Article",
     json_ld=case_story_json_ld,
     in_feeds=True,
 )

@@ -463,18 +463,27 @@ def serve(env: Mapping[str, str], log: Path, ready: str, *options: str) -> Itera
 # --- the run ---------------------------------------------------------------
 
 
+def current_etag(url: str) -> str:
+    """The ETag ``url`` answers with now (the revalidation scenarios send it back)."""
+    reply = fetch(url)
+    if reply.status != 200 or not reply.etag:
+        raise BenchError(f"GET {url} answered {reply.status}, ETag {reply.etag!r}")
+    return reply.etag
+
+
 def scenarios(cms: str, ceiling: str, slugs: list[str], tmp: Path) -> list[Scenario]:
-    """Every scenario, the ceiling last; the revalidation uses the detail's current ETag."""
+    """Every scenario, the ceiling last; the revalidations use the current ETags."""
     detail = f"{cms}/api/v1/articles/{slugs[len(slugs) // 2]}"
     walk = walk_script(tmp / "walk.lua", [f"/api/v1/articles/{s}" for s in slugs])
-    reply = fetch(detail)
-    if reply.status != 200 or not reply.etag:
-        raise BenchError(f"GET {detail} answered {reply.status}, ETag {reply.etag!r}")
+    included = f"{cms}/api/v1/articles?limit=20&include=author,reviewed_by,conditions,clinics"
     return [
         Scenario("article list", f"{cms}/api/v1/articles?limit=20"),
+        Scenario("list + includes", included),
         Scenario("article detail", detail),
         Scenario("condition detail", f"{cms}/api/v1/conditions/sciatica"),
-        Scenario("article 304", detail, {"If-None-Match": reply.etag}, status=304),
+        Scenario("search", f"{cms}/api/v1/search?q=sciatic%20nerve"),
+        Scenario("article 304", detail, {"If-None-Match": current_etag(detail)}, status=304),
+        Scenario("list 304", included, {"If-None-Match": current_etag(included)}, status=304),
         Scenario("detail, uncached", detail, script=walk),
         Scenario("ceiling", f"{ceiling}{CEILING_PATH}"),
     ]

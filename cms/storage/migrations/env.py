@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-from cms.storage import tables  # noqa: F401  (registers the tables on the metadata)
+from cms.storage import tables  # registers the tables on the metadata
 from cms.storage.db import create_engine
 
 target_metadata = SQLModel.metadata
@@ -20,6 +20,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters by copying
         compare_type=True,
+        include_name=tables.include_name,  # search objects are per dialect, by design
     )
     with context.begin_transaction():
         context.run_migrations()

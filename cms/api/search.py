@@ -1,0 +1,89 @@
+"""``GET /api/v1/search``: ranked full-text search across every content type."""
+
+# No `from __future__ import annotations`: Litestar evaluates the handler's
+# annotations, which refer to values local to `search_routes`.
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, Response, get
+from litestar.di import NamedDependency
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import QueryParameter
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from cms.api import params
+from cms.api.caching import json_response, public_cache_control
+from cms.api.entries import API, MAX_LIMIT
+from cms.api.problems import error_responses
+from cms.contenttypes import TypeRegistry
+from cms.services.errors import InvalidParameter
+from cms.services.search import MAX_QUERY_LENGTH, SearchQuery, SearchResults, search
+from cms.settings import Settings
+
+ACCEPTED = ("q", "type", "clinic", "limit", "cursor")
+SYNTAX = (
+    "Words match words that start with them (`sciatic` finds Sciatica), after "
+    'stemming; `"quoted phrases"` match exactly; every word and phrase must match. '
+    "Other characters are ignored: a query of only punctuation finds nothing."
+)
+
+
+def search_routes(settings: Settings, types: TypeRegistry) -> list[HTTPRouteHandler]:
+    """The search handler, for the types registered in this app."""
+    cache_control = public_cache_control(settings)
+    type_names = [t.name for t in types]
+    encoder = msgspec.json.Encoder()
+
+    @get(
+        f"{API}/search",
+        operation_id="search",
+        summary="Search published entries of every type",
+        description="Ranked hits, best first, each with a highlighted snippet. " + SYNTAX,
+        tags=["Search"],
+        responses={
+            200: ResponseSpec(SearchResults, description="One page of hits.",
+                              generate_examples=False),
+            304: ResponseSpec(None, description="Not modified: the `If-None-Match` ETag is "
+                              "current.", generate_examples=False),
+            **error_responses(http_400="A query parameter is invalid; `errors` names it."),
+        },
+    )  # fmt: skip
+    async def search_handler(
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        q: Annotated[str, QueryParameter(max_length=MAX_QUERY_LENGTH, description=SYNTAX)],
+        type_: Annotated[
+            str | None,
+            QueryParameter(
+                name="type",
+                description=f"Type names, comma-separated (of: {', '.join(type_names)}).",
+            ),
+        ] = None,
+        clinic: Annotated[
+            str | None, QueryParameter(description="Clinic slugs the entries appear on.")
+        ] = None,
+        limit: Annotated[
+            int, QueryParameter(ge=1, le=MAX_LIMIT, description="Hits per page, 1 to 100.")
+        ] = 20,
+        cursor: Annotated[
+            str | None, QueryParameter(description="`next_cursor` of the previous page.")
+        ] = None,
+    ) -> Response[bytes]:
+        params.reject_unknown(list(request.query_params), ACCEPTED)
+        wanted = params.split("type", type_)
+        unknown = [t for t in wanted if t not in type_names]
+        if unknown:
+            raise InvalidParameter(
+                "type", f"{unknown[0]!r} is not a content type (of: {', '.join(type_names)})"
+            )
+        query = SearchQuery(
+            q=q, types=wanted, clinics=params.split("clinic", clinic), limit=limit, cursor=cursor
+        )
+        hits, next_cursor = await search(session, query)
+        body = encoder.encode(SearchResults(data=hits, next_cursor=next_cursor))
+        keys = ["search", *(f"entry:{hit.id}" for hit in hits)]
+        return json_response(request, body, cache_control=cache_control, surrogate_keys=keys)
+
+    return [search_handler]
