@@ -121,3 +121,21 @@ def test_public_reads_see_every_api_write_at_once(
     assert client.get(path).status_code == 404
     listed = [a["slug"] for a in client.get("/api/v1/articles?limit=100").json()["data"]]
     assert "opioids-and-back-pain" not in listed
+
+
+def test_a_series_with_parts_is_edited_and_published_through_the_api(
+    client: TestClient[Any], editing: Editing
+) -> None:
+    # Its parts may be of several types, so they are named type/slug; the
+    # document a patch applies to names them so too, and stays valid.
+    path = f"/api/v1/series/{STORIES}"
+    doc, _etag = read_entry_as(client, editing, path)
+    assert doc["parts"][0]["slug"] == ONE
+    patched = _patch(client, editing, path, {"title": "Patient stories, renamed"})
+    assert [p["slug"] for p in patched["parts"]] == [ONE, TWO, THREE]
+    published = _step(client, editing, path, "publish")
+    assert published.status_code == 200, published.text
+    public = client.get(path).json()
+    assert public["title"] == "Patient stories, renamed"
+    assert [p["slug"] for p in public["parts"]] == [ONE, TWO, THREE]
+    assert _nav(client, TWO)["title"] == "Patient stories, renamed"

@@ -85,7 +85,8 @@ async def current_document(
 ) -> dict[str, Any]:
     """The write-side document of ``entry`` now: its latest revision's snapshot, with
     relation fields naming their targets' current slugs (a target may have been
-    renamed since)."""
+    renamed since). A field that may name several types names each target as
+    ``type/slug``, as content files do; the others name bare slugs."""
     snapshot = (
         await session.exec(
             select(Revision.snapshot).where(
@@ -96,15 +97,18 @@ async def current_document(
     document: dict[str, Any] = dict(snapshot or {})
     target = aliased(Entry, name="target")
     rows = await session.exec(
-        select(EntryRelation.field, target.slug)
+        select(EntryRelation.field, target.type, target.slug)
         .join(target, col(target.id) == col(EntryRelation.target_id))
         .where(col(EntryRelation.source_id) == entry.id)
         .order_by(col(EntryRelation.field), col(EntryRelation.position))
     )
+    relations = ctype.all_relations()
     current: dict[str, list[str]] = defaultdict(list)
-    for field, slug in rows.all():
-        current[field].append(slug)
-    for name, rel in ctype.all_relations().items():
+    for field, type_name, slug in rows.all():
+        rel = relations.get(field)
+        if rel is not None:  # rows of a field the type no longer declares are dropped
+            current[field].append(rel.join(type_name, slug))
+    for name, rel in relations.items():
         slugs = current.get(name, [])
         document[name] = slugs if rel.many else (slugs[0] if slugs else None)
     document["id"], document["slug"] = entry.id, entry.slug
