@@ -139,3 +139,39 @@ def test_a_series_with_parts_is_edited_and_published_through_the_api(
     assert public["title"] == "Patient stories, renamed"
     assert [p["slug"] for p in public["parts"]] == [ONE, TWO, THREE]
     assert _nav(client, TWO)["title"] == "Patient stories, renamed"
+
+
+def test_draft_changes_to_a_series_and_its_parts_stay_out_of_public_reads(
+    client: TestClient[Any], editing: Editing
+) -> None:
+    series_path = f"/api/v1/series/{STORIES}"
+    part_path = f"/api/v1/case-stories/{TWO}"
+    before = client.get(series_path).json()
+    navigation = _nav(client, ONE)
+    # An author's draft of a published part, and a draft of the series.
+    _doc, etag = read_entry_as(client, editing, part_path, token="author")
+    response = client.patch(
+        part_path,
+        json={"summary": "Draft summary, not yet reviewed."},
+        headers={**editing.auth("author"), "If-Match": etag,
+                 "Content-Type": "application/merge-patch+json"},
+    )  # fmt: skip
+    assert response.status_code == 200, response.text
+    planned = {"title": "Draft planned part", "summary": "Draft planned summary."}
+    _patch(client, editing, series_path, {"planned_parts": [planned]})
+
+    public = client.get(series_path).json()
+    assert public["outline"] == before["outline"]
+    assert "Draft" not in client.get(series_path).text
+    for slug in (ONE, TWO, THREE):
+        assert _nav(client, slug)["total"] == navigation["total"]
+
+    # Published, both show.
+    assert _step(client, editing, part_path, "publish").status_code == 200
+    assert _step(client, editing, series_path, "publish").status_code == 200
+    outline = client.get(series_path).json()["outline"]
+    assert outline[1]["slug"] == TWO
+    assert outline[1]["summary"] == "Draft summary, not yet reviewed."
+    assert outline[-1]["status"] == "planned"
+    assert outline[-1]["title"] == "Draft planned part"
+    assert _nav(client, ONE)["total"] == navigation["total"] + 1
