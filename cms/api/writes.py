@@ -47,6 +47,7 @@ from cms.services.listing import InvalidParameter
 from cms.services.preview import sign_preview
 from cms.services.revisions import RevisionInfo, get_revision, list_revisions, restore_revision
 from cms.storage.tables import Entry, utcnow
+from cms.types.clinic import CLINIC
 
 NO_STORE = {"Cache-Control": "no-store"}
 MAX_PREVIEW_SECONDS = 7 * 24 * 3600
@@ -187,6 +188,23 @@ async def _answer(
     return working_response(request, found[1], status_code=status_code, headers=headers)
 
 
+def _check_clinic_writer(ctype: ContentType, caller: Caller) -> None:
+    """Only a token limited to no clinic may create or change a clinic entry.
+
+    A clinic is the site every entry shown on it names: unpublishing,
+    deleting or renaming it changes every entry it shares with other
+    clinics, which a token limited to some clinics may not change.
+    """
+    if ctype.name == CLINIC.name and caller.limited:
+        raise ProblemException(
+            403,
+            "Forbidden",
+            detail=f"This token is limited to {', '.join(sorted(caller.clinics))}; only a "
+            "token limited to no clinic may create or change clinics.",
+            type_=PROBLEM_BASE + "forbidden",
+        )
+
+
 async def _for_change(
     request: Request[Any, Any, Any],
     session: AsyncSession,
@@ -200,6 +218,7 @@ async def _for_change(
     found = None if entry is None else await working_document(session, ctype, entry_id=entry.id)
     if entry is None or found is None or not caller.may_read(found[0]["clinics"]):
         raise not_found(f"{ctype.name} with slug {slug!r} that this token may read")
+    _check_clinic_writer(ctype, caller)
     doc, body = found
     if not caller.may_change(doc["clinics"]):
         raise ProblemException(
@@ -237,6 +256,8 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
     )
     missing = f"No {label} has this slug (or the token may not read it)."
     role = "The token's role may not do this, or the entry is shown on clinics outside its own."
+    if ctype.name == CLINIC.name:
+        role += " Only a token limited to no clinic may create or change clinics."
     change_errors = error_responses(
         http_400="The body is not JSON.",
         http_403=role,
@@ -272,6 +293,7 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
         caller: NamedDependency[Caller | None],
     ) -> Response[bytes]:
         writer = require(caller, Permission.WRITE)
+        _check_clinic_writer(ctype, writer)
         raw = await json_body(request, empty={})
         try:
             entry = await create_entry(session, _context(state, writer), ctype, raw, caller=writer)
