@@ -10,7 +10,7 @@ from typing import Any
 
 from litestar.testing import TestClient
 
-from tests.conftest import Editing, read_entry_as
+from tests.conftest import Editing, create_article, read_entry_as
 
 STORIES = "patient-stories"
 ONE, TWO, THREE = (
@@ -93,9 +93,21 @@ def test_an_edit_pending_review_keeps_a_part_in_its_series(
 
 def test_deleting_a_part_renumbers_the_series(client: TestClient[Any], editing: Editing) -> None:
     path = f"/api/v1/case-stories/{TWO}"
+    series = f"/api/v1/series/{STORIES}"
+    _doc, etag = read_entry_as(client, editing, path, token="admin")
+    # A part of the series: refused, naming the series; nothing changes.
+    refused = client.delete(path, headers={**editing.auth("admin"), "If-Match": etag})
+    assert refused.status_code == 409, refused.text
+    assert f"series/{STORIES}" in refused.json()["detail"]
+    assert _nav(client, ONE)["next"]["slug"] == TWO
+    # Taken out of the series (and published so), it may go.
+    _patch(client, editing, series, {"parts": [f"case-story/{ONE}", f"case-story/{THREE}"]})
+    assert _step(client, editing, series, "publish").status_code == 200
+    assert _nav(client, ONE)["next"]["slug"] == THREE
     _doc, etag = read_entry_as(client, editing, path, token="admin")
     deleted = client.delete(path, headers={**editing.auth("admin"), "If-Match": etag})
     assert deleted.status_code == 204, deleted.text
+    assert client.get(path).status_code == 404
     assert _nav(client, ONE)["next"]["slug"] == THREE
     assert _nav(client, THREE)["part"] == 2
 
@@ -114,13 +126,19 @@ def test_public_reads_see_every_api_write_at_once(
     assert client.get(path).status_code == 404
     assert _step(client, editing, path, "publish").status_code == 200
     assert client.get(path).status_code == 200
+    # Deleting (an entry nothing refers to) is seen at once too.
+    draft, etag = create_article(client, editing, "Published then deleted")
+    path = f"/api/v1/articles/{draft['slug']}"
+    assert _step(client, editing, path, "publish").status_code == 200
+    listed = [a["slug"] for a in client.get("/api/v1/articles?limit=100").json()["data"]]
+    assert draft["slug"] in listed
     _doc, etag = read_entry_as(client, editing, path, token="admin")
     assert (
         client.delete(path, headers={**editing.auth("admin"), "If-Match": etag}).status_code == 204
     )
     assert client.get(path).status_code == 404
     listed = [a["slug"] for a in client.get("/api/v1/articles?limit=100").json()["data"]]
-    assert "opioids-and-back-pain" not in listed
+    assert draft["slug"] not in listed
 
 
 def test_a_series_with_parts_is_edited_and_published_through_the_api(

@@ -341,11 +341,16 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
         operation_id=f"delete{name}",
         summary=f"Delete a {label}",
         description="Editors and admins, with `If-Match`. The entry goes with its history; "
-        "archive it to keep them.",
+        "archive it to keep them. An entry other entries refer to (in their working copy "
+        "or their published version) is not deleted: remove those references first.",
         tags=tags,
         security=SECURITY,
         status_code=204,
-        responses={**change_errors, **stale},
+        responses={
+            **change_errors,
+            **stale,
+            409: problem_spec("Other entries refer to this one; `detail` names them (type/slug)."),
+        },
     )
     async def delete_handler(
         request: Request[Any, Any, Any],

@@ -285,22 +285,32 @@ async def take_down(
 async def delete_entry(session: AsyncSession, ctx: WriteContext, entry: Entry) -> None:
     """Delete an entry with its history, published version and redirects.
 
-    Other entries' relations to it go with it; archiving keeps everything.
-    Plugins hear of the entries that referenced it, as changed (a series
-    whose part is deleted renumbers the others).
+    Refused while another entry refers to it, in its working copy or its
+    published version: deleting it would change that entry (its relation
+    rows would go with it) with no new version or revision, and could leave
+    it invalid. Those references must go first; archiving an entry is the way
+    to retire it and keep everything.
+
+    Raises:
+        Conflict: naming each entry that refers to it (type/slug).
     """
-    referring = select(EntryRelation.source_id).where(col(EntryRelation.target_id) == entry.id)
-    referrers = (
-        await session.exec(
-            select(Entry).where(col(Entry.id).in_(referring), col(Entry.id) != entry.id)
+    referrers: set[tuple[str, str]] = set()
+    for relation in (EntryRelation, PublishedRelation):
+        result = await session.exec(
+            select(Entry.type, Entry.slug)
+            .join(relation, col(relation.source_id) == col(Entry.id))
+            .where(col(relation.target_id) == entry.id, col(Entry.id) != entry.id)
         )
-    ).all()
+        referrers.update(result.all())
+    if referrers:
+        names = ", ".join(f"{type_name}/{slug}" for type_name, slug in sorted(referrers))
+        raise Conflict(
+            f"{entry.type}/{entry.slug} cannot be deleted while other entries refer to it: "
+            f"{names}. Remove those references first, or archive it instead."
+        )
     await session.exec(delete(Entry).where(col(Entry.id) == entry.id))
     session.expunge(entry)
     await generation.bump(session)
-    await entries_saved(
-        ctx.plugins, session, [SavedEntry.of(other, other.status) for other in referrers]
-    )
 
 
 # --- Scheduled publishing -------------------------------------------------------
