@@ -453,7 +453,8 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
         operation_id=f"preview{name}",
         summary=f"Make a preview link to a {label}",
         description="Any token that may read the entry. The link shows the working copy, "
-        "without a token, until it expires; it is signed, so it cannot be altered.",
+        "without a token, until it expires; it is signed, so it cannot be altered. It works "
+        "only while the token that asked for it does: revoking the token revokes its links.",
         tags=tags,
         security=SECURITY,
         operation_class=body_operation(PreviewRequest, required=False),
@@ -481,7 +482,9 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
         wanted = convert_body(await json_body(request), PreviewRequest)
         doc = await _readable(session, ctype, slug, reader)
         key = await signing_key(state)
-        token, expires = sign_preview(key, ctype.name, doc["id"], wanted.expires_in)
+        token, expires = sign_preview(
+            key, ctype.name, doc["id"], reader.token_id, wanted.expires_in
+        )
         url = f"{str(request.base_url).rstrip('/')}{API}/preview/{token}"
         link = PreviewLink(
             url=url, token=token, expires_at=dt.datetime.fromtimestamp(expires, dt.UTC)
