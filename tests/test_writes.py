@@ -281,6 +281,26 @@ def test_delete_removes_the_entry_and_its_references(
     assert client.get(referrer).json()["conditions"] == []
 
 
+def test_a_clinic_limited_token_is_not_redirected_to_an_entry_it_may_not_read(
+    editing: Editing, client: TestClient[Any]
+) -> None:
+    # An Edmonton-only practitioner, renamed: its new slug is not Calgary's to learn.
+    old = "/api/v1/practitioners/maren-holt"
+    _doc, etag = read_entry_as(client, editing, old)
+    renamed = client.patch(
+        old, json={"slug": "maren-holt-lac"}, headers={**editing.auth("editor"), "If-Match": etag}
+    )
+    assert renamed.status_code == 200, renamed.text
+    hidden = client.get(old, headers=editing.auth("calgary-viewer"), follow_redirects=False)
+    assert hidden.status_code == 404, hidden.text
+    assert "maren-holt-lac" not in hidden.text
+    assert "location" not in hidden.headers
+    # A token that may read it follows it.
+    moved = client.get(old, headers=editing.auth("viewer"), follow_redirects=False)
+    assert moved.status_code == 301
+    assert moved.headers["location"] == "/api/v1/practitioners/maren-holt-lac"
+
+
 def test_concurrent_patches_with_one_etag_let_exactly_one_through(editing: Editing) -> None:
     async def run() -> None:
         headers = editing.auth("editor")
