@@ -187,7 +187,7 @@ async def create_entry(
         session, ctx.renderer, inp, actor=ctx.actor, now=ctx.now, action="create"
     )
     await save_relations(session, ctx.types, entry, inp)
-    await entries_saved(ctx.plugins, session, [SavedEntry.of(entry, None)])
+    await entries_saved(ctx.plugins, session, [SavedEntry.of(entry, None, was_live=False)])
     return entry
 
 
@@ -274,7 +274,10 @@ async def replace_content(
         await record_rename(session, entry, old_slug)
     entry.scheduled_at = None
     entry.scheduled_by = None
-    previous_status = entry.status
+    # Its published version, if any, stays live: an edit is neither a
+    # publication nor an unpublication.
+    was_live = entry.published_version is not None
+    previous_status = "published" if was_live else entry.status
     entry, changed = await save_entry(
         session,
         ctx.renderer,
@@ -285,5 +288,7 @@ async def replace_content(
         force=True,  # compared with the current document above; this is a change
     )
     await save_relations(session, ctx.types, entry, inp)
-    await entries_saved(ctx.plugins, session, [SavedEntry.of(entry, previous_status)])
+    await entries_saved(
+        ctx.plugins, session, [SavedEntry.of(entry, previous_status, was_live=was_live)]
+    )
     return entry, changed

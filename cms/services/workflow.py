@@ -167,8 +167,9 @@ async def submit(
         raise Conflict(
             f"only drafts can be submitted for review; this {ctype.name} is {entry.status}"
         )
+    was_live = entry.published_version is not None
     await _save_status(session, ctx, ctype, entry, "in_review", action="submit")
-    await entries_saved(ctx.plugins, session, [SavedEntry.of(entry, "draft")])
+    await entries_saved(ctx.plugins, session, [SavedEntry.of(entry, "draft", was_live=was_live)])
 
 
 async def publish(
@@ -191,6 +192,7 @@ async def publish(
         raise Conflict(f"this {ctype.name} is published as it is; change it first")
     if at is not None and at > ctx.now:
         previous_status = entry.status
+        was_live = entry.published_version is not None
         entry.scheduled_at = at
         entry.scheduled_by = ctx.actor
         inp = await _save_status(
@@ -206,7 +208,9 @@ async def publish(
         )
         # It will go live unattended: the checks run now, and again then.
         await check_publish(ctx.plugins, session, inp)
-        await entries_saved(ctx.plugins, session, [SavedEntry.of(entry, previous_status)])
+        await entries_saved(
+            ctx.plugins, session, [SavedEntry.of(entry, previous_status, was_live=was_live)]
+        )
         return
     await go_live(session, ctx, ctype, entry)
 
@@ -219,7 +223,9 @@ async def go_live(
     Raises:
         PublishRefused: a plugin gave reasons not to; nothing is written.
     """
-    previous_status = entry.status
+    # A live entry stays published: re-publishing it (an edit) is no new publication.
+    was_live = entry.published_version is not None
+    previous_status = "published" if was_live else entry.status
     inp = await _save_status(
         session,
         ctx,
@@ -231,7 +237,9 @@ async def go_live(
     )
     await check_publish(ctx.plugins, session, inp)
     await write_published(session, ctype, entry, inp.effective_origin())
-    await entries_saved(ctx.plugins, session, [SavedEntry.of(entry, previous_status)])
+    await entries_saved(
+        ctx.plugins, session, [SavedEntry.of(entry, previous_status, was_live=was_live)]
+    )
 
 
 async def unpublish(
@@ -272,14 +280,17 @@ async def take_down(
     """Remove the published version, cancel any schedule, and set ``status``."""
     # Plugins hear it as a change from published when a published version was
     # up, whatever the working copy said.
-    previous_status = "published" if entry.published_version is not None else entry.status
+    was_live = entry.published_version is not None
+    previous_status = "published" if was_live else entry.status
     entry.scheduled_at = None
     entry.scheduled_by = None
     # Forced: unpublishing a draft whose published version is live changes
     # what is published, not the draft.
     inp = await _save_status(session, ctx, ctype, entry, status, action=action, force=True)
     await remove_published(session, ctype, entry, inp.effective_origin())
-    await entries_saved(ctx.plugins, session, [SavedEntry.of(entry, previous_status)])
+    await entries_saved(
+        ctx.plugins, session, [SavedEntry.of(entry, previous_status, was_live=was_live)]
+    )
 
 
 async def delete_entry(session: AsyncSession, ctx: WriteContext, entry: Entry) -> None:
