@@ -10,7 +10,7 @@ from typing import Any
 
 from litestar.testing import TestClient
 
-from tests.conftest import Editing, read_entry_as
+from tests.conftest import Editing, create_article, read_entry_as
 
 STORIES = "patient-stories"
 ONE, TWO, THREE = (
@@ -98,9 +98,21 @@ def test_an_edit_pending_review_keeps_a_part_in_its_series(
 
 def test_deleting_a_part_renumbers_the_series(client: TestClient[Any], editing: Editing) -> None:
     path = f"/api/v1/case-stories/{TWO}"
+    series = f"/api/v1/series/{STORIES}"
+    _doc, etag = read_entry_as(client, editing, path, token="admin")
+    # A part of the series: refused, naming the series; nothing changes.
+    refused = client.delete(path, headers={**editing.auth("admin"), "If-Match": etag})
+    assert refused.status_code == 409, refused.text
+    assert f"series/{STORIES}" in refused.json()["detail"]
+    assert _nav(client, ONE)["next"]["slug"] == TWO
+    # Taken out of the series (and published so), it may go.
+    _patch(client, editing, series, {"parts": [f"case-story/{ONE}", f"case-story/{THREE}"]})
+    assert _step(client, editing, series, "publish").status_code == 200
+    assert _nav(client, ONE)["next"]["slug"] == THREE
     _doc, etag = read_entry_as(client, editing, path, token="admin")
     deleted = client.delete(path, headers={**editing.auth("admin"), "If-Match": etag})
     assert deleted.status_code == 204, deleted.text
+    assert client.get(path).status_code == 404
     assert _nav(client, ONE)["next"]["slug"] == THREE
     assert _nav(client, THREE)["part"] == 2
 
@@ -120,6 +132,12 @@ def test_public_reads_see_every_api_write_at_once(
     assert client.get(path).status_code == 404
     assert _step(client, editing, path, "publish").status_code == 200
     assert client.get(path).status_code == 200
+    # Deleting (an entry nothing refers to) is seen at once too.
+    draft, etag = create_article(client, editing, "Published then deleted")
+    path = f"/api/v1/articles/{draft['slug']}"
+    assert _step(client, editing, path, "publish").status_code == 200
+    listed = [a["slug"] for a in client.get("/api/v1/articles?limit=100").json()["data"]]
+    assert draft["slug"] in listed
     _doc, etag = read_entry_as(client, editing, path, token="admin")
     assert (
         client.delete(
@@ -129,4 +147,58 @@ def test_public_reads_see_every_api_write_at_once(
     )
     assert client.get(path).status_code == 404
     listed = [a["slug"] for a in client.get("/api/v1/articles?limit=100").json()["data"]]
-    assert "opioids-and-back-pain" not in listed
+    assert draft["slug"] not in listed
+
+
+def test_a_series_with_parts_is_edited_and_published_through_the_api(
+    client: TestClient[Any], editing: Editing
+) -> None:
+    # Its parts may be of several types, so they are named type/slug; the
+    # document a patch applies to names them so too, and stays valid.
+    path = f"/api/v1/series/{STORIES}"
+    doc, _etag = read_entry_as(client, editing, path)
+    assert doc["parts"][0]["slug"] == ONE
+    patched = _patch(client, editing, path, {"title": "Patient stories, renamed"})
+    assert [p["slug"] for p in patched["parts"]] == [ONE, TWO, THREE]
+    published = _step(client, editing, path, "publish")
+    assert published.status_code == 200, published.text
+    public = client.get(path).json()
+    assert public["title"] == "Patient stories, renamed"
+    assert [p["slug"] for p in public["parts"]] == [ONE, TWO, THREE]
+    assert _nav(client, TWO)["title"] == "Patient stories, renamed"
+
+
+def test_draft_changes_to_a_series_and_its_parts_stay_out_of_public_reads(
+    client: TestClient[Any], editing: Editing
+) -> None:
+    series_path = f"/api/v1/series/{STORIES}"
+    part_path = f"/api/v1/case-stories/{TWO}"
+    before = client.get(series_path).json()
+    navigation = _nav(client, ONE)
+    # An author's draft of a published part, and a draft of the series.
+    _doc, etag = read_entry_as(client, editing, part_path, token="author")
+    response = client.patch(
+        part_path,
+        json={"summary": "Draft summary, not yet reviewed."},
+        headers={**editing.auth("author"), "If-Match": etag,
+                 "Content-Type": "application/merge-patch+json"},
+    )  # fmt: skip
+    assert response.status_code == 200, response.text
+    planned = {"title": "Draft planned part", "summary": "Draft planned summary."}
+    _patch(client, editing, series_path, {"planned_parts": [planned]})
+
+    public = client.get(series_path).json()
+    assert public["outline"] == before["outline"]
+    assert "Draft" not in client.get(series_path).text
+    for slug in (ONE, TWO, THREE):
+        assert _nav(client, slug)["total"] == navigation["total"]
+
+    # Published, both show.
+    assert _step(client, editing, part_path, "publish").status_code == 200
+    assert _step(client, editing, series_path, "publish").status_code == 200
+    outline = client.get(series_path).json()["outline"]
+    assert outline[1]["slug"] == TWO
+    assert outline[1]["summary"] == "Draft summary, not yet reviewed."
+    assert outline[-1]["status"] == "planned"
+    assert outline[-1]["title"] == "Draft planned part"
+    assert _nav(client, ONE)["total"] == navigation["total"] + 1

@@ -209,3 +209,39 @@ def test_a_clinic_limited_author_still_cannot_publish(
     )
     assert refused.status_code == 403
     assert client.get(f"{ARTICLES}/{draft['slug']}").status_code == 404
+
+
+def test_only_a_token_limited_to_no_clinic_changes_clinics(
+    editing: Editing, client: TestClient[Any]
+) -> None:
+    # Calgary's own entry is shown on Calgary alone, yet unpublishing or
+    # renaming it changes every entry Calgary shares with Edmonton.
+    token = "calgary-editor"
+    clinic = "/api/v1/clinics/calgary"
+    doc, etag = read_entry_as(client, editing, clinic, token)
+    assert doc["clinics"] == ["calgary"]
+    for method, path, body in (
+        ("PATCH", clinic, {"summary": "x"}),
+        ("POST", f"{clinic}/unpublish", None),
+        ("POST", f"{clinic}/archive", None),
+        ("POST", f"{clinic}/revisions/1/restore", None),
+        ("DELETE", clinic, None),
+        ("POST", "/api/v1/clinics", {"title": "Calgary North", "clinics": ["calgary"]}),
+    ):
+        refused = client.request(
+            method, path, json=body, headers={**editing.auth(token), "If-Match": etag}
+        )
+        assert refused.status_code == 403, (method, path, refused.text)
+        assert refused.headers["content-type"].startswith("application/problem+json")
+    assert read_entry_as(client, editing, clinic, "admin")[1] == etag
+    assert client.get(clinic).status_code == 200
+    assert (
+        client.get("/api/v1/clinics/calgary-north", headers=editing.auth("admin")).status_code
+        == 404
+    )
+    # A token limited to no clinic may.
+    changed = client.patch(
+        clinic, json={"summary": "Changed by the group."},
+        headers={**editing.auth("editor"), "If-Match": etag},
+    )  # fmt: skip
+    assert changed.status_code == 200, changed.text

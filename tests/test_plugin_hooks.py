@@ -27,6 +27,8 @@ from markdown_it import MarkdownIt
 from sqlalchemy import event
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+import plugins.blog_series
+import plugins.case_stories
 from cms import hookspecs
 from cms.app import create_app
 from cms.contenttypes import ContentType, RegistrationError, ResponseField, TypeRegistry
@@ -40,7 +42,15 @@ from cms.services.extras import set_extra
 from cms.services.lifecycle import SavedEntry, SaveRefused, check_publish
 from cms.services.validation import parse_entry
 from cms.settings import Settings
-from tests.conftest import CONTENT, REPO, load_folder
+from tests.conftest import (
+    CONTENT,
+    REPO,
+    Editing,
+    create_article,
+    load_folder,
+    read_entry_as,
+    step,
+)
 
 DOCS = REPO / "docs" / "plugins.md"
 TESTS = Path(__file__).parent
@@ -575,3 +585,36 @@ def test_every_hook_has_a_docstring_saying_what_it_returns() -> None:
 def test_the_meta_checks_catch_a_missing_hook() -> None:
     assert hooks_without_tests(["on_nothing"], _test_names()) == ["on_nothing"]
     assert "on_nothing" not in _documented()
+
+
+def test_api_edits_and_republishing_are_no_publication_events(editing: Editing) -> None:
+    # The core and first-party plugins too: the demo has their entries.
+    recorder = RecorderPlugin()
+    first_party = [plugins.blog_series, plugins.case_stories, recorder]
+    path = "/api/v1/articles/opioids-and-back-pain"
+
+    def events() -> list[tuple[str, str, bool, bool]]:
+        return [(s.slug, s.status, s.became_published, s.became_unpublished)
+                for batch in recorder.saved for s in batch]  # fmt: skip
+
+    with TestClient(create_app(editing.settings(), plugins=first_party)) as client:
+        _doc, etag = read_entry_as(client, editing, path)
+        # An edit of a live entry: its published version stays up.
+        patched = client.patch(
+            path, json={"summary": "Edited"}, headers={**editing.auth("editor"), "If-Match": etag}
+        )
+        assert patched.status_code == 200, patched.text
+        assert events() == [("opioids-and-back-pain", "draft", False, False)]
+        # Publishing the edit replaces what is live: no new publication.
+        step(client, editing, "opioids-and-back-pain", "publish", patched.headers["etag"])
+        assert events()[-1] == ("opioids-and-back-pain", "published", False, False)
+        assert recorder.published == []
+        # A first publication is one, once; an unpublication is one too.
+        draft, draft_etag = create_article(client, editing, "Brand new")
+        _doc, draft_etag = step(client, editing, draft["slug"], "publish", draft_etag)
+        assert recorder.published == [f"article/{draft['slug']}"]
+        _doc, etag = read_entry_as(client, editing, path)
+        # Forced: other published entries link to it, and that is not this test's point.
+        step(client, editing, "opioids-and-back-pain", "unpublish", etag, force=True)
+        assert events()[-1] == ("opioids-and-back-pain", "draft", False, True)
+        assert recorder.published == [f"article/{draft['slug']}"]

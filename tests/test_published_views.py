@@ -103,12 +103,24 @@ def test_archiving_and_deleting_a_linked_entry_are_refused_unless_forced(
     assert _post(client, editing, f"{CONDITION}/archive", etag).status_code == 409
     _doc, etag = read_entry_as(client, editing, CONDITION, token="admin")
     headers = {**editing.auth("admin"), "If-Match": etag}
-    assert client.delete(CONDITION, headers=headers).status_code == 409
+    # Articles' relations name this condition: `force` skips link checks,
+    # never the refusal to change other entries behind their backs.
+    refused = client.delete(f"{CONDITION}?force=true", headers=headers)
+    assert refused.status_code == 409
+    assert "article/causes-of-low-back-pain-and-sciatica" in refused.json()["detail"]
     assert client.get(CONDITION).status_code == 200
-    assert client.delete(f"{CONDITION}?force=true", headers=headers).status_code == 204
-    assert client.get(CONDITION, headers=editing.auth("admin")).status_code == 404
+    # An article only linked to from other entries' text can go, when forced.
+    linked_only = "/api/v1/articles/our-approach-to-treating-back-pain"
+    _doc, etag = read_entry_as(client, editing, linked_only, token="admin")
+    headers = {**editing.auth("admin"), "If-Match": etag}
+    linked = client.delete(linked_only, headers=headers)
+    assert linked.status_code == 409
+    assert linked.json()["type"] == "urn:clinic-cms:problem:linked-from-published"
+    assert client.delete(f"{linked_only}?force=true", headers=headers).status_code == 204
+    assert client.get(linked_only, headers=editing.auth("admin")).status_code == 404
     broken = client.get("/api/v1/links/broken?limit=100").json()["data"]
     assert {b["reason"] for b in broken} == {"missing"}
+    assert all(b["target"] == "article/our-approach-to-treating-back-pain" for b in broken)
 
 
 def test_publishing_a_broken_link_is_a_422_unless_forced(

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
+import hmac
 import time
 from typing import Any
 
+import msgspec
 import pytest
 from litestar.testing import TestClient
 
@@ -279,3 +283,53 @@ def test_with_a_configured_secret_key_links_use_it(editing: Editing) -> None:
         assert first.get(_path(link["url"])).status_code == 200
     with TestClient(create_app(editing.settings(secret_key="another key of ours"))) as second:
         assert second.get(_path(link["url"])).status_code == 403
+
+
+def test_a_preview_link_works_only_while_its_token_does(
+    editing: Editing, client: TestClient[Any]
+) -> None:
+    admin = editing.auth("admin")
+    made = client.post(
+        "/api/v1/tokens", json={"name": "Reviewer", "role": "viewer"}, headers=admin
+    ).json()
+    bearer = {"Authorization": f"Bearer {made['secret']}"}
+    response = client.post(f"{ARTICLES}/opioids-and-back-pain/preview", headers=bearer)
+    assert response.status_code == 200, response.text
+    path = _path(response.json()["url"])
+    other = _path(_preview(client, editing, "opioids-and-back-pain")["url"])
+    assert client.get(path).status_code == 200
+    # Revoking the token revokes its links; another token's link still works.
+    assert client.delete(f"/api/v1/tokens/{made['id']}", headers=admin).status_code == 204
+    revoked = client.get(path)
+    assert revoked.status_code == 410, revoked.text
+    assert revoked.headers["content-type"].startswith("application/problem+json")
+    assert "opioids" not in revoked.text
+    assert client.get(other).status_code == 200
+
+
+def test_a_preview_link_needs_its_token_to_read_the_entry_still(
+    editing: Editing, client: TestClient[Any]
+) -> None:
+    draft, etag = create_article(client, editing, "Calgary draft")
+    link = _preview(client, editing, draft["slug"], token="calgary-viewer")
+    assert client.get(_path(link["url"])).status_code == 200
+    _patch(client, editing, f"{ARTICLES}/{draft['slug']}", etag, "admin", clinics=["edmonton"])
+    moved = client.get(_path(link["url"]))
+    assert moved.status_code == 403, moved.text
+    assert "Calgary draft" not in moved.text
+
+
+def test_a_preview_link_signed_without_its_token_is_410(
+    editing: Editing, client: TestClient[Any]
+) -> None:
+    # Links made before they named their token cannot be revoked: no longer honoured.
+    link = _preview(client, editing, "opioids-and-back-pain")
+    key = client.app.state.services.keys["preview"]
+    payload = base64.urlsafe_b64decode(link["token"].split(".")[0] + "==")
+    type_name, entry_id, expires, _token_id = msgspec.json.decode(payload)
+    old = base64.urlsafe_b64encode(msgspec.json.encode([type_name, entry_id, expires]))
+    old_payload = old.rstrip(b"=").decode()
+    signature = hmac.new(key, old_payload.encode(), hashlib.sha256).digest()
+    old_sig = base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
+    response = client.get(f"/api/v1/preview/{old_payload}.{old_sig}")
+    assert response.status_code == 410, response.text

@@ -9,7 +9,7 @@ import pytest
 from litestar.testing import TestClient
 
 from cms.app import create_app
-from tests.conftest import Editing, concurrent_client, create_article, read_entry_as
+from tests.conftest import Editing, concurrent_client, create_article, read_entry_as, step
 
 ARTICLE = "/api/v1/articles/opioids-and-back-pain"
 
@@ -235,16 +235,70 @@ def test_a_write_is_one_transaction(editing: Editing, client: TestClient[Any]) -
 def test_delete_removes_the_entry_and_its_references(
     editing: Editing, client: TestClient[Any]
 ) -> None:
+    # Referred to by articles: refused, naming them, and nothing changes.
     path = "/api/v1/practitioners/daniel-okafor"
     _doc, etag = read_entry_as(client, editing, path)
-    response = client.delete(path, headers={**editing.auth("editor"), "If-Match": etag})
-    assert response.status_code == 204
-    assert client.get(path).status_code == 404
-    assert client.get(path, headers=editing.auth("editor")).status_code == 404
-    assert client.get(f"{path}/revisions", headers=editing.auth("editor")).status_code == 404
-    # Relations to it go with it; the article that named it as author remains.
-    assert client.get(ARTICLE).json()["author"] is None
-    assert read_entry_as(client, editing, ARTICLE)[0]["author"] is None
+    article, article_etag = read_entry_as(client, editing, ARTICLE)
+    history = _revisions(client, editing, ARTICLE)
+    refused = client.delete(path, headers={**editing.auth("editor"), "If-Match": etag})
+    assert refused.status_code == 409, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert "article/opioids-and-back-pain" in refused.json()["detail"]
+    assert read_entry_as(client, editing, path)[1] == etag
+    assert client.get(path).status_code == 200
+    assert read_entry_as(client, editing, ARTICLE) == (article, article_etag)
+    assert _revisions(client, editing, ARTICLE) == history
+    assert client.get(ARTICLE).json()["author"]["slug"] == "daniel-okafor"
+
+    # A published version that still refers to it counts too.
+    made = client.post(
+        "/api/v1/conditions",
+        json={"title": "Test condition", "clinics": ["calgary"]},
+        headers=editing.auth("editor"),
+    )
+    assert made.status_code == 201, made.text
+    condition = "/api/v1/conditions/test-condition"
+    draft, draft_etag = create_article(client, editing, "Refers", conditions=["test-condition"])
+    _doc, draft_etag = step(client, editing, draft["slug"], "publish", draft_etag)
+    referrer = f"/api/v1/articles/{draft['slug']}"
+    dropped = client.patch(
+        referrer, json={"conditions": []},
+        headers={**editing.auth("editor"), "If-Match": draft_etag,
+                 "Content-Type": "application/merge-patch+json"},
+    )  # fmt: skip
+    assert dropped.status_code == 200, dropped.text
+    _doc, etag = read_entry_as(client, editing, condition)
+    refused = client.delete(condition, headers={**editing.auth("editor"), "If-Match": etag})
+    assert refused.status_code == 409, refused.text
+    assert f"article/{draft['slug']}" in refused.json()["detail"]
+
+    # Once nothing refers to it, it goes with its history.
+    step(client, editing, draft["slug"], "publish", dropped.headers["etag"])
+    deleted = client.delete(condition, headers={**editing.auth("editor"), "If-Match": etag})
+    assert deleted.status_code == 204, deleted.text
+    assert client.get(condition, headers=editing.auth("editor")).status_code == 404
+    assert client.get(f"{condition}/revisions", headers=editing.auth("editor")).status_code == 404
+    assert client.get(referrer).json()["conditions"] == []
+
+
+def test_a_clinic_limited_token_is_not_redirected_to_an_entry_it_may_not_read(
+    editing: Editing, client: TestClient[Any]
+) -> None:
+    # An Edmonton-only practitioner, renamed: its new slug is not Calgary's to learn.
+    old = "/api/v1/practitioners/maren-holt"
+    _doc, etag = read_entry_as(client, editing, old)
+    renamed = client.patch(
+        old, json={"slug": "maren-holt-lac"}, headers={**editing.auth("editor"), "If-Match": etag}
+    )
+    assert renamed.status_code == 200, renamed.text
+    hidden = client.get(old, headers=editing.auth("calgary-viewer"), follow_redirects=False)
+    assert hidden.status_code == 404, hidden.text
+    assert "maren-holt-lac" not in hidden.text
+    assert "location" not in hidden.headers
+    # A token that may read it follows it.
+    moved = client.get(old, headers=editing.auth("viewer"), follow_redirects=False)
+    assert moved.status_code == 301
+    assert moved.headers["location"] == "/api/v1/practitioners/maren-holt-lac"
 
 
 def test_concurrent_patches_with_one_etag_let_exactly_one_through(editing: Editing) -> None:

@@ -348,8 +348,15 @@ def entry_routes(
                     return working_response(request, _encoder.encode(project(doc, shape.fields)))
                 if found is None:
                     moved = await redirect_target(session, ctype.name, slug, published_only=False)
-                    if moved is not None:
-                        return redirect_response(ctype, moved, cache_control=PRIVATE)
+                    # Only to an entry the token may read: the new slug of
+                    # one it may not is not its to learn.
+                    target = (
+                        None
+                        if moved is None
+                        else await working_document(session, ctype, slug=moved)
+                    )
+                    if target is not None and caller.may_read(target[0]["clinics"]):
+                        return redirect_response(ctype, target[0]["slug"], cache_control=PRIVATE)
             raise not_found(f"{ctype.name} with slug {slug!r} that this token may read")
 
         async def build() -> tuple[bytes, list[str]]:

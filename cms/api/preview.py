@@ -13,8 +13,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cms.api.problems import PROBLEM_BASE, ProblemException, error_responses, not_found
 from cms.api.working import working_document, working_response
+from cms.services.auth import Permission, active_token
 from cms.services.preview import PreviewExpired, PreviewInvalid, preview_key, verify_preview
 
+NO_STORE = {"Cache-Control": "no-store"}
 # Preview pages must never be indexed, nor leak the link in a Referer.
 PREVIEW_HEADERS = {"X-Robots-Tag": "noindex, nofollow", "Referrer-Policy": "no-referrer"}
 
@@ -35,7 +37,8 @@ async def signing_key(state: State) -> bytes:
     operation_id="getPreview",
     summary="Open a preview link",
     description="The entry's working copy, whatever its status, as editors see it. No token: "
-    "the link itself is the credential, signed and expiring.",
+    "the link itself is the credential, signed and expiring. It works only while the token "
+    "that asked for it is neither revoked nor expired and may still read the entry.",
     tags=["Preview"],
     responses={
         200: ResponseSpec(
@@ -43,9 +46,11 @@ async def signing_key(state: State) -> bytes:
         ),
         **error_responses(
             http_400="The request is malformed.",
-            http_403="The link was altered or not made by this server.",
+            http_403="The link was altered or not made by this server, or the token that "
+            "asked for it may no longer read the entry.",
             http_404="The entry no longer exists.",
-            http_410="The link has expired; ask for a new one.",
+            http_410="The link has expired, or the token that asked for it was revoked or "
+            "has expired; ask for a new one.",
         ),
     },
 )
@@ -57,25 +62,44 @@ async def preview_handler(
 ) -> Response[bytes]:
     """Answer the working copy a valid, unexpired preview link names."""
     try:
-        type_name, entry_id = verify_preview(await signing_key(state), token)
+        type_name, entry_id, token_id = verify_preview(await signing_key(state), token)
     except PreviewInvalid as exc:
         raise ProblemException(
             403,
             "Invalid preview link",
             detail="This preview link was altered or not made by this server.",
             type_=PROBLEM_BASE + "invalid-preview",
-            headers={"Cache-Control": "no-store"},
+            headers=NO_STORE,
         ) from exc
     except PreviewExpired as exc:
-        raise ProblemException(
-            410,
-            "Preview link expired",
-            detail="This preview link has expired; ask an editor for a new one.",
-            type_=PROBLEM_BASE + "preview-expired",
-            headers={"Cache-Control": "no-store"},
-        ) from exc
+        raise _expired("This preview link has expired; ask an editor for a new one.") from exc
+    # The link vouches for what its token may read, while the token does.
+    caller = await active_token(session, token_id)
+    if caller is None:
+        raise _expired(
+            "The token that made this preview link was revoked or has expired; "
+            "ask an editor for a new one."
+        )
     ctype = state.services.plugins.types.get(type_name)
     found = None if ctype is None else await working_document(session, ctype, entry_id=entry_id)
     if found is None:
         raise not_found("entry for this preview link")
+    if not caller.can(Permission.READ_DRAFTS) or not caller.may_read(found[0]["clinics"]):
+        raise ProblemException(
+            403,
+            "Preview not allowed",
+            detail="The token that made this preview link may no longer read this entry.",
+            type_=PROBLEM_BASE + "forbidden",
+            headers=NO_STORE,
+        )
     return working_response(request, found[1], headers=PREVIEW_HEADERS)
+
+
+def _expired(detail: str) -> ProblemException:
+    return ProblemException(
+        410,
+        "Preview link expired",
+        detail=detail,
+        type_=PROBLEM_BASE + "preview-expired",
+        headers=NO_STORE,
+    )

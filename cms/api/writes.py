@@ -47,6 +47,7 @@ from cms.services.listing import InvalidParameter
 from cms.services.preview import sign_preview
 from cms.services.revisions import RevisionInfo, get_revision, list_revisions, restore_revision
 from cms.storage.tables import Entry, utcnow
+from cms.types.clinic import CLINIC
 
 NO_STORE = {"Cache-Control": "no-store"}
 MAX_PREVIEW_SECONDS = 7 * 24 * 3600
@@ -203,6 +204,23 @@ async def _answer(
     return working_response(request, found[1], status_code=status_code, headers=headers)
 
 
+def _check_clinic_writer(ctype: ContentType, caller: Caller) -> None:
+    """Only a token limited to no clinic may create or change a clinic entry.
+
+    A clinic is the site every entry shown on it names: unpublishing,
+    deleting or renaming it changes every entry it shares with other
+    clinics, which a token limited to some clinics may not change.
+    """
+    if ctype.name == CLINIC.name and caller.limited:
+        raise ProblemException(
+            403,
+            "Forbidden",
+            detail=f"This token is limited to {', '.join(sorted(caller.clinics))}; only a "
+            "token limited to no clinic may create or change clinics.",
+            type_=PROBLEM_BASE + "forbidden",
+        )
+
+
 async def _for_change(
     request: Request[Any, Any, Any],
     session: AsyncSession,
@@ -216,6 +234,7 @@ async def _for_change(
     found = None if entry is None else await working_document(session, ctype, entry_id=entry.id)
     if entry is None or found is None or not caller.may_read(found[0]["clinics"]):
         raise not_found(f"{ctype.name} with slug {slug!r} that this token may read")
+    _check_clinic_writer(ctype, caller)
     doc, body = found
     if not caller.may_change(doc["clinics"]):
         raise ProblemException(
@@ -253,6 +272,8 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
     )
     missing = f"No {label} has this slug (or the token may not read it)."
     role = "The token's role may not do this, or the entry is shown on clinics outside its own."
+    if ctype.name == CLINIC.name:
+        role += " Only a token limited to no clinic may create or change clinics."
     change_errors = error_responses(
         http_400="The body is not JSON.",
         http_403=role,
@@ -268,11 +289,6 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
         409: problem_spec(
             "The entry's status does not allow this step, or (taking it down) published "
             "entries link to it: `dependents` names them; `force=true` goes ahead."
-        )
-    }
-    linked = {
-        409: problem_spec(
-            "Published entries link to it: `dependents` names them; `force=true` goes ahead."
         )
     }
 
@@ -298,6 +314,7 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
         caller: NamedDependency[Caller | None],
     ) -> Response[bytes]:
         writer = require(caller, Permission.WRITE)
+        _check_clinic_writer(ctype, writer)
         raw = await json_body(request, empty={})
         try:
             entry = await create_entry(session, _context(state, writer), ctype, raw, caller=writer)
@@ -345,11 +362,20 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
         operation_id=f"delete{name}",
         summary=f"Delete a {label}",
         description="Editors and admins, with `If-Match`. The entry goes with its history; "
-        "archive it to keep them.",
+        "archive it to keep them. An entry other entries refer to (in their working copy "
+        "or their published version) is not deleted: remove those references first.",
         tags=tags,
         security=SECURITY,
         status_code=204,
-        responses={**change_errors, **stale, **linked},
+        responses={
+            **change_errors,
+            **stale,
+            409: problem_spec(
+                "Other entries refer to it (`detail` names them, type/slug; remove those "
+                "references or archive it instead), or published entries link to it "
+                "(`dependents` names them; `force=true` goes ahead)."
+            ),
+        },
     )
     async def delete_handler(
         request: Request[Any, Any, Any],
@@ -471,7 +497,8 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
         operation_id=f"preview{name}",
         summary=f"Make a preview link to a {label}",
         description="Any token that may read the entry. The link shows the working copy, "
-        "without a token, until it expires; it is signed, so it cannot be altered.",
+        "without a token, until it expires; it is signed, so it cannot be altered. It works "
+        "only while the token that asked for it does: revoking the token revokes its links.",
         tags=tags,
         security=SECURITY,
         operation_class=body_operation(PreviewRequest, required=False),
@@ -499,7 +526,9 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
         wanted = convert_body(await json_body(request), PreviewRequest)
         doc = await _readable(session, ctype, slug, reader)
         key = await signing_key(state)
-        token, expires = sign_preview(key, ctype.name, doc["id"], wanted.expires_in)
+        token, expires = sign_preview(
+            key, ctype.name, doc["id"], reader.token_id, wanted.expires_in
+        )
         url = f"{str(request.base_url).rstrip('/')}{API}/preview/{token}"
         link = PreviewLink(
             url=url, token=token, expires_at=dt.datetime.fromtimestamp(expires, dt.UTC)

@@ -130,12 +130,25 @@ async def authenticate(
     token = await session.get(ApiToken, token_id)
     if token is None or not hmac.compare_digest(token.secret_hash, hash_secret(secret)):
         return None
+    return _active(token, now)
+
+
+def _active(token: ApiToken, now: dt.datetime | None) -> Caller | None:
     now = now or utcnow()
     if token.revoked_at is not None or (token.expires_at is not None and token.expires_at <= now):
         return None
     return Caller(
         token_id=token.id, name=token.name, role=token.role, clinics=frozenset(token.clinics)
     )
+
+
+async def active_token(
+    session: AsyncSession, token_id: str, *, now: dt.datetime | None = None
+) -> Caller | None:
+    """The caller of the token ``token_id`` while it is usable, else None (unknown,
+    revoked or expired). For what a token made and vouches for since: preview links."""
+    token = await session.get(ApiToken, token_id)
+    return None if token is None else _active(token, now)
 
 
 async def create_token(

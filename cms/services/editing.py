@@ -89,7 +89,8 @@ async def current_document(
 ) -> dict[str, Any]:
     """The write-side document of ``entry`` now: its latest revision's snapshot, with
     relation fields naming their targets' current slugs (a target may have been
-    renamed since)."""
+    renamed since). A field that may name several types names each target as
+    ``type/slug``, as content files do; the others name bare slugs."""
     snapshot = (
         await session.exec(
             select(Revision.snapshot).where(
@@ -100,15 +101,18 @@ async def current_document(
     document: dict[str, Any] = dict(snapshot or {})
     target = aliased(Entry, name="target")
     rows = await session.exec(
-        select(EntryRelation.field, target.slug)
+        select(EntryRelation.field, target.type, target.slug)
         .join(target, col(target.id) == col(EntryRelation.target_id))
         .where(col(EntryRelation.source_id) == entry.id)
         .order_by(col(EntryRelation.field), col(EntryRelation.position))
     )
+    relations = ctype.all_relations()
     current: dict[str, list[str]] = defaultdict(list)
-    for field, slug in rows.all():
-        current[field].append(slug)
-    for name, rel in ctype.all_relations().items():
+    for field, type_name, slug in rows.all():
+        rel = relations.get(field)
+        if rel is not None:  # rows of a field the type no longer declares are dropped
+            current[field].append(rel.join(type_name, slug))
+    for name, rel in relations.items():
         slugs = current.get(name, [])
         document[name] = slugs if rel.many else (slugs[0] if slugs else None)
     document["id"], document["slug"] = entry.id, entry.slug
@@ -188,7 +192,7 @@ async def create_entry(
     )
     also = await save_relations(session, ctx.types, entry, inp)
     await finish_writes(session, ctx.types, {entry.id: None}, also=also)
-    await entries_saved(ctx.plugins, session, [SavedEntry.of(entry, None)])
+    await entries_saved(ctx.plugins, session, [SavedEntry.of(entry, None, was_live=False)])
     return entry
 
 
@@ -276,7 +280,10 @@ async def replace_content(
         await record_rename(session, entry, old_slug)
     entry.scheduled_at = None
     entry.scheduled_by = None
-    previous_status = entry.status
+    # Its published version, if any, stays live: an edit is neither a
+    # publication nor an unpublication.
+    was_live = entry.published_version is not None
+    previous_status = "published" if was_live else entry.status
     entry, changed = await save_entry(
         session,
         ctx.renderer,
@@ -288,5 +295,7 @@ async def replace_content(
     )
     also = await save_relations(session, ctx.types, entry, inp)
     await finish_writes(session, ctx.types, {entry.id: before.get(entry.id)}, also=also)
-    await entries_saved(ctx.plugins, session, [SavedEntry.of(entry, previous_status)])
+    await entries_saved(
+        ctx.plugins, session, [SavedEntry.of(entry, previous_status, was_live=was_live)]
+    )
     return entry, changed

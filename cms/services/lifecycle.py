@@ -56,6 +56,10 @@ class SavedEntry:
         status: its status after the save.
         previous_status: its status before the save; None when it was created.
         published_at: when it was (or will be) published, if it is.
+        was_live, live: whether it had a published version before the save and
+            after it, when the caller knows (the editors' API: a published
+            entry's working copy may be a draft while its published version
+            stays live); None when its status says so (content files).
     """
 
     id: str
@@ -65,10 +69,20 @@ class SavedEntry:
     status: str
     previous_status: str | None
     published_at: dt.datetime | None = None
+    was_live: bool | None = None
+    live: bool | None = None
 
     @classmethod
-    def of(cls, entry: Entry, previous_status: str | None) -> SavedEntry:
-        """The view of a saved row."""
+    def of(
+        cls, entry: Entry, previous_status: str | None, *, was_live: bool | None = None
+    ) -> SavedEntry:
+        """The view of a saved row.
+
+        Args:
+            was_live: whether it had a published version before the save;
+                given, ``live`` is read from the row too, and they decide
+                :attr:`became_published` and :attr:`became_unpublished`.
+        """
         return cls(
             id=entry.id,
             type=entry.type,
@@ -77,17 +91,26 @@ class SavedEntry:
             status=entry.status,
             previous_status=previous_status,
             published_at=entry.published_at,
+            was_live=was_live,
+            live=None if was_live is None else entry.published_version is not None,
         )
+
+    def _live(self) -> tuple[bool, bool]:
+        if self.was_live is not None and self.live is not None:
+            return self.was_live, self.live
+        return self.previous_status == "published", self.status == "published"
 
     @property
     def became_published(self) -> bool:
-        """Published now, and not before this save."""
-        return self.status == "published" and self.previous_status != "published"
+        """Published now, and not before this save (readers had no version of it)."""
+        before, after = self._live()
+        return after and not before
 
     @property
     def became_unpublished(self) -> bool:
-        """Published before this save, and not any more."""
-        return self.previous_status == "published" and self.status != "published"
+        """Published before this save, and not any more (readers have no version of it)."""
+        before, after = self._live()
+        return before and not after
 
 
 def needs_publish_check(inp: EntryInput) -> bool:

@@ -1,9 +1,12 @@
 """Preview links: signed, expiring references to an entry's working copy.
 
-A link is ``<payload>.<signature>``: the payload names the type, the entry id
-and the expiry (Unix seconds); the signature is HMAC-SHA256 over the payload
-with a server key. It names the entry by id, so a rename does not break it,
-and shows the working copy as it is when opened.
+A link is ``<payload>.<signature>``: the payload names the type, the entry id,
+the expiry (Unix seconds) and the API token that asked for it; the signature
+is HMAC-SHA256 over the payload with a server key. It names the entry by id,
+so a rename does not break it, and shows the working copy as it is when
+opened. The link works only while its token does: revoking the token (or its
+expiry, or losing the right to read the entry) revokes its links too, which
+the route opening them checks.
 
 The key is ``CMS_SECRET_KEY`` when set; otherwise one is made on first use and
 kept in the database, so that every worker, and the next start, shares it.
@@ -34,7 +37,7 @@ class PreviewInvalid(Exception):
 
 
 class PreviewExpired(Exception):
-    """The link was genuine but its time is up."""
+    """The link was genuine but its time is up, or it predates revocable links."""
 
 
 async def preview_key(sessions: async_sessionmaker[AsyncSession], secret_key: str | None) -> bytes:
@@ -66,31 +69,41 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def sign_preview(key: bytes, type_name: str, entry_id: str, expires_in: int) -> tuple[str, int]:
-    """A preview token for an entry, and the Unix time it expires."""
+def sign_preview(
+    key: bytes, type_name: str, entry_id: str, token_id: str, expires_in: int
+) -> tuple[str, int]:
+    """A preview token for an entry, asked for by API token ``token_id``, and the
+    Unix time it expires."""
     expires = math.ceil(time.time()) + expires_in
-    payload = _b64(msgspec.json.encode([type_name, entry_id, expires]))
+    payload = _b64(msgspec.json.encode([type_name, entry_id, expires, token_id]))
     signature = _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())
     return f"{payload}.{signature}", expires
 
 
-def verify_preview(key: bytes, token: str) -> tuple[str, str]:
-    """The type and entry id a token names.
+def verify_preview(key: bytes, token: str) -> tuple[str, str, str]:
+    """The type, the entry id and the API token id a token names.
 
     Raises:
         PreviewInvalid: it is not a token this server signed.
-        PreviewExpired: it was, but it has expired.
+        PreviewExpired: it was, but it has expired, or it was made before
+            links named their API token (so it could not be revoked).
     """
     payload, _, signature = token.partition(".")
     expected = _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())
     if not signature or not hmac.compare_digest(signature, expected):
         raise PreviewInvalid
     try:
-        type_name, entry_id, expires = msgspec.json.decode(
-            _unb64(payload), type=tuple[str, str, int]
-        )
+        raw = _unb64(payload)
+        try:
+            type_name, entry_id, expires, token_id = msgspec.json.decode(
+                raw, type=tuple[str, str, int, str]
+            )
+        except msgspec.ValidationError:
+            # Signed before links named their token, so it cannot be revoked.
+            msgspec.json.decode(raw, type=tuple[str, str, int])
+            raise PreviewExpired from None
     except (binascii.Error, ValueError, msgspec.DecodeError) as exc:
         raise PreviewInvalid from exc
     if time.time() >= expires:
         raise PreviewExpired
-    return type_name, entry_id
+    return type_name, entry_id, token_id

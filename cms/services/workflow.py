@@ -215,8 +215,9 @@ async def submit(
         raise Conflict(
             f"only drafts can be submitted for review; this {ctype.name} is {entry.status}"
         )
+    was_live = entry.published_version is not None
     await _save_status(session, ctx, ctype, entry, "in_review", action="submit")
-    await entries_saved(ctx.plugins, session, [SavedEntry.of(entry, "draft")])
+    await entries_saved(ctx.plugins, session, [SavedEntry.of(entry, "draft", was_live=was_live)])
 
 
 async def publish(
@@ -239,6 +240,7 @@ async def publish(
         raise Conflict(f"this {ctype.name} is published as it is; change it first")
     if at is not None and at > ctx.now:
         previous_status = entry.status
+        was_live = entry.published_version is not None
         entry.scheduled_at = at
         entry.scheduled_by = ctx.actor
         inp = await _save_status(
@@ -256,7 +258,9 @@ async def publish(
         await check_publish(ctx.plugins, session, inp)
         if not ctx.force:
             await check_links_live(session, entry)
-        await entries_saved(ctx.plugins, session, [SavedEntry.of(entry, previous_status)])
+        await entries_saved(
+            ctx.plugins, session, [SavedEntry.of(entry, previous_status, was_live=was_live)]
+        )
         return
     await go_live(session, ctx, ctype, entry)
 
@@ -269,7 +273,9 @@ async def go_live(
     Raises:
         PublishRefused: a plugin gave reasons not to; nothing is written.
     """
-    previous_status = entry.status
+    # A live entry stays published: re-publishing it (an edit) is no new publication.
+    was_live = entry.published_version is not None
+    previous_status = "published" if was_live else entry.status
     before = await faces(session, [entry.id])
     inp = await _save_status(
         session,
@@ -287,7 +293,9 @@ async def go_live(
     # Other documents show the published version's name and URL: rebuild them
     # if this one changed those.
     await _refresh_dependents(session, ctx.types, before)
-    await entries_saved(ctx.plugins, session, [SavedEntry.of(entry, previous_status)])
+    await entries_saved(
+        ctx.plugins, session, [SavedEntry.of(entry, previous_status, was_live=was_live)]
+    )
 
 
 async def unpublish(
@@ -328,7 +336,8 @@ async def take_down(
     """Remove the published version, cancel any schedule, and set ``status``."""
     # Plugins hear it as a change from published when a published version was
     # up, whatever the working copy said.
-    previous_status = "published" if entry.published_version is not None else entry.status
+    was_live = entry.published_version is not None
+    previous_status = "published" if was_live else entry.status
     entry.scheduled_at = None
     entry.scheduled_by = None
     # The published version goes first, so that the documents built after the
@@ -339,36 +348,49 @@ async def take_down(
     # Forced: unpublishing a draft whose published version is live changes
     # what is published, not the draft.
     await _save_status(session, ctx, ctype, entry, status, action=action, force=True)
-    await entries_saved(ctx.plugins, session, [SavedEntry.of(entry, previous_status)])
+    await entries_saved(
+        ctx.plugins, session, [SavedEntry.of(entry, previous_status, was_live=was_live)]
+    )
 
 
 async def delete_entry(session: AsyncSession, ctx: WriteContext, entry: Entry) -> None:
     """Delete an entry with its history, published version and redirects.
 
-    Other entries' relations to it go with it; archiving keeps everything.
-    Plugins hear of the entries that referenced it, as changed (a series
-    whose part is deleted renumbers the others).
+    Refused while another entry refers to it, in its working copy or its
+    published version: deleting it would change that entry (its relation
+    rows would go with it) with no new version or revision, and could leave
+    it invalid. Those references must go first; archiving an entry is the way
+    to retire it and keep everything.
+
+    Raises:
+        Conflict: naming each entry that refers to it (type/slug).
     """
-    referring = select(EntryRelation.source_id).where(col(EntryRelation.target_id) == entry.id)
-    referrers = (
-        await session.exec(
-            select(Entry).where(col(Entry.id).in_(referring), col(Entry.id) != entry.id)
+    referrers: set[tuple[str, str]] = set()
+    for relation in (EntryRelation, PublishedRelation):
+        result = await session.exec(
+            select(Entry.type, Entry.slug)
+            .join(relation, col(relation.source_id) == col(Entry.id))
+            .where(col(relation.target_id) == entry.id, col(Entry.id) != entry.id)
         )
-    ).all()
+        referrers.update(result.all())
+    if referrers:
+        names = ", ".join(f"{type_name}/{slug}" for type_name, slug in sorted(referrers))
+        raise Conflict(
+            f"{entry.type}/{entry.slug} cannot be deleted while other entries refer to it: "
+            f"{names}. Remove those references first, or archive it instead."
+        )
     face = (await faces(session, [entry.id])).get(entry.id)
     await _drop_published(session, entry.id)
     if not ctx.force:
         await check_not_linked(session, entry)
-    # Documents that show it (relations, links, parts) are built again without it.
+    # Documents that link to it in their text are built again without the link
+    # (no entry refers to it through a relation: that was refused above).
     affected = await dependents(session, ctx.types, [entry.id], [face] if face else [])
     affected.discard(entry.id)
     await session.exec(delete(Entry).where(col(Entry.id) == entry.id))
     session.expunge(entry)
     await generation.bump(session)
     await rebuild_documents(session, ctx.types, affected)
-    await entries_saved(
-        ctx.plugins, session, [SavedEntry.of(other, other.status) for other in referrers]
-    )
 
 
 # --- Scheduled publishing -------------------------------------------------------

@@ -7,7 +7,12 @@ the series itself (parts added, removed or reordered, planned parts changed,
 published or unpublished) or any of its parts (published, unpublished,
 scheduled, retitled).
 
-What readers see: a part that is published is listed and linked; a part that
+What readers see comes from published versions only: a published series'
+outline follows its published version's parts and planned parts, and each
+published part shows its published slug, title and summary, so a draft
+change (to the series or to a part) shows once it is published. An
+unpublished series' outline (editors alone see it) follows its working copy.
+A part that is published is listed and linked; a part that
 is scheduled is listed as planned, with its release date; a part in any
 other status (a draft, an archived entry) is left out altogether, so a title
 that has not been cleared for publication never shows. Planned parts follow
@@ -30,7 +35,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from cms.services.errors import FieldError
 from cms.services.extras import clear_extras, set_extra
 from cms.services.lifecycle import SavedEntry, SaveRefused
-from cms.storage.tables import Entry, EntryRelation, PublishedEntry
+from cms.storage.tables import Entry, EntryRelation, PublishedEntry, PublishedRelation
 from plugins.blog_series.types import SERIES, OutlinePart, PartRef, SeriesNavigation
 
 NAVIGATION = "series"
@@ -57,23 +62,33 @@ async def series_touched(session: AsyncSession, saved: Sequence[SavedEntry]) -> 
     source = aliased(Entry, name="source")
     # In chunks: a bulk load may change more entries than a query takes parameters.
     for start in range(0, len(others), CHUNK):
-        result = await session.exec(
-            select(EntryRelation.source_id)
-            .join(source, col(source.id) == col(EntryRelation.source_id))
-            .where(
-                col(EntryRelation.field) == PARTS,
-                col(source.type) == SERIES.name,
-                col(EntryRelation.target_id).in_(others[start : start + CHUNK]),
+        chunk = others[start : start + CHUNK]
+        # The series that list a part in their working copy or in their
+        # published version (the outline readers see comes from the latter).
+        for relation in (EntryRelation, PublishedRelation):
+            result = await session.exec(
+                select(relation.source_id)
+                .join(source, col(source.id) == col(relation.source_id))
+                .where(
+                    col(relation.field) == PARTS,
+                    col(source.type) == SERIES.name,
+                    col(relation.target_id).in_(chunk),
+                )
             )
-        )
-        touched.update(result.all())
+            touched.update(result.all())
     return sorted(touched)
 
 
-async def _parts(session: AsyncSession, series_id: str) -> list[_Part]:
+async def _parts(session: AsyncSession, series_id: str, *, published: bool) -> list[_Part]:
+    """The parts of a series in order: of its published version when ``published``
+    (``published_relations``), else of its working copy (``relations``)."""
     # A part is published when it has a published version, whatever its
     # working copy's status (an edit pending review leaves the live version
-    # up); readers see it under its published slug and title.
+    # up); readers see it under its published slug, title and summary, never
+    # its working copy's.
+    relation: type[EntryRelation] | type[PublishedRelation] = (
+        PublishedRelation if published else EntryRelation
+    )
     live = col(PublishedEntry.id).is_not(None)
     result = await session.exec(
         # sqlmodel's stubs stop at four columns; select() itself takes any number.
@@ -83,15 +98,21 @@ async def _parts(session: AsyncSession, series_id: str) -> list[_Part]:
             func.coalesce(PublishedEntry.slug, Entry.slug),
             func.coalesce(PublishedEntry.title, Entry.title),
             Entry.summary,
+            PublishedEntry.doc,
             case((live, "published"), else_=col(Entry.status)),
             Entry.published_at,
         )
-        .join(EntryRelation, col(EntryRelation.target_id) == col(Entry.id))
+        .join(relation, col(relation.target_id) == col(Entry.id))
         .outerjoin(PublishedEntry, col(PublishedEntry.id) == col(Entry.id))
-        .where(col(EntryRelation.source_id) == series_id, col(EntryRelation.field) == PARTS)
-        .order_by(col(EntryRelation.position))
+        .where(col(relation.source_id) == series_id, col(relation.field) == PARTS)
+        .order_by(col(relation.position))
     )
-    return [_Part(*row) for row in result.all()]
+    parts = []
+    for id_, type_, slug, title, summary, doc, status, release in result.all():
+        if doc:
+            summary = msgspec.json.decode(doc).get("summary") or ""
+        parts.append(_Part(id_, type_, slug, title, summary, status, release))
+    return parts
 
 
 async def _check_one_series_per_part(
@@ -128,7 +149,7 @@ async def _check_one_series_per_part(
         )
 
 
-def outline(series: Entry, parts: Sequence[_Part]) -> list[OutlinePart]:
+def outline(parts: Sequence[_Part], planned_parts: Sequence[Any]) -> list[OutlinePart]:
     """The parts readers see, numbered: published and scheduled ones, then planned ones."""
     items: list[OutlinePart] = []
     for part in parts:
@@ -143,7 +164,7 @@ def outline(series: Entry, parts: Sequence[_Part]) -> list[OutlinePart]:
                 OutlinePart(part=len(items) + 1, status="planned", title=part.title,
                             summary=part.summary, release=release)
             )  # fmt: skip
-    for planned in series.data.get("planned_parts", []):
+    for planned in planned_parts:
         items.append(
             OutlinePart(
                 part=len(items) + 1,
@@ -161,12 +182,22 @@ async def recompute(session: AsyncSession, series_id: str) -> None:
     series = await session.get(Entry, series_id)
     if series is None:  # deleted in the same transaction
         return
-    parts = await _parts(session, series_id)
-    await _check_one_series_per_part(session, series, parts)
-    items = outline(series, parts)
+    await _check_one_series_per_part(
+        session, series, await _parts(session, series_id, published=False)
+    )
+    live_series = await session.get(PublishedEntry, series_id)
+    if live_series is None:
+        # Not public: its outline is its working copy's, for editors.
+        parts = await _parts(session, series_id, published=False)
+        planned = series.data.get("planned_parts") or []
+    else:
+        # Public: only published versions, the series' and its parts', so
+        # that no draft reaches anonymous readers.
+        parts = await _parts(session, series_id, published=True)
+        planned = msgspec.json.decode(live_series.doc).get("planned_parts") or []
+    items = outline(parts, planned)
     await set_extra(session, series_id, OUTLINE, msgspec.to_builtins(items), source_id=series_id)
     await clear_extras(session, NAVIGATION, source_id=series_id)
-    live_series = await session.get(PublishedEntry, series_id)
     if live_series is None:
         return  # only a published series gives its parts a navigation
     by_slug = {(p.type, p.slug): p for p in parts}
