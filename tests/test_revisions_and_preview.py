@@ -333,3 +333,13 @@ def test_a_preview_link_signed_without_its_token_is_410(
     old_sig = base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
     response = client.get(f"/api/v1/preview/{old_payload}.{old_sig}")
     assert response.status_code == 410, response.text
+
+
+def test_a_preview_link_with_non_ascii_characters_is_403(
+    editing: Editing, client: TestClient[Any]
+) -> None:
+    token = _preview(client, editing, "opioids-and-back-pain")["token"]
+    payload, _signature = token.split(".")
+    response = client.get(f"/api/v1/preview/{payload}.%C3%A9t%C3%A9")
+    assert response.status_code == 403, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")

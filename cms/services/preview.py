@@ -90,7 +90,9 @@ def verify_preview(key: bytes, token: str) -> tuple[str, str, str]:
     """
     payload, _, signature = token.partition(".")
     expected = _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())
-    if not signature or not hmac.compare_digest(signature, expected):
+    # Bytes, not str: compare_digest refuses non-ASCII text with a TypeError,
+    # and a link is whatever a client sends.
+    if not signature or not hmac.compare_digest(signature.encode(), expected.encode()):
         raise PreviewInvalid
     try:
         raw = _unb64(payload)
