@@ -164,7 +164,10 @@ def create_app(
                 *write_routes(ctype),
             )
         )
-    owned.extend(("cms", h) for h in search_routes(settings, services.plugins.types))
+    owned.extend(
+        ("cms", h)
+        for h in search_routes(settings, services.plugins.types, services.cache, services.sessions)
+    )
     owned.extend(("cms", h) for h in link_routes(settings, services.plugins.types))
     for name, routes in call_hook(services.plugins.manager, "register_routes"):
         owned.extend((name, r) for r in routes)

@@ -7,14 +7,15 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, get
-from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import QueryParameter
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cms.api import params
-from cms.api.caching import json_response, public_cache_control
+from cms.api.cache import ResponseCache, cached_json
+from cms.api.caching import public_cache_control
 from cms.api.entries import API, MAX_LIMIT
 from cms.api.problems import error_responses
 from cms.contenttypes import TypeRegistry
@@ -30,8 +31,17 @@ SYNTAX = (
 )
 
 
-def search_routes(settings: Settings, types: TypeRegistry) -> list[HTTPRouteHandler]:
-    """The search handler, for the types registered in this app."""
+def search_routes(
+    settings: Settings,
+    types: TypeRegistry,
+    cache: ResponseCache,
+    sessions: async_sessionmaker[AsyncSession],
+) -> list[HTTPRouteHandler]:
+    """The search handler, for the types registered in this app.
+
+    Search reads published versions only, the same for every caller, so its
+    answers go through the response cache like public lists.
+    """
     cache_control = public_cache_control(settings)
     type_names = [t.name for t in types]
     encoder = msgspec.json.Encoder()
@@ -52,7 +62,6 @@ def search_routes(settings: Settings, types: TypeRegistry) -> list[HTTPRouteHand
     )  # fmt: skip
     async def search_handler(
         request: Request[Any, Any, Any],
-        session: NamedDependency[AsyncSession],
         q: Annotated[str, QueryParameter(max_length=MAX_QUERY_LENGTH, description=SYNTAX)],
         type_: Annotated[
             str | None,
@@ -81,9 +90,13 @@ def search_routes(settings: Settings, types: TypeRegistry) -> list[HTTPRouteHand
         query = SearchQuery(
             q=q, types=wanted, clinics=params.split("clinic", clinic), limit=limit, cursor=cursor
         )
-        hits, next_cursor = await search(session, query)
-        body = encoder.encode(SearchResults(data=hits, next_cursor=next_cursor))
-        keys = ["search", *(f"entry:{hit.id}" for hit in hits)]
-        return json_response(request, body, cache_control=cache_control, surrogate_keys=keys)
+
+        async def build() -> tuple[bytes, list[str]]:
+            async with sessions() as session:
+                hits, next_cursor = await search(session, query)
+            body = encoder.encode(SearchResults(data=hits, next_cursor=next_cursor))
+            return body, ["search", *(f"entry:{hit.id}" for hit in hits)]
+
+        return await cached_json(request, cache, build, cache_control=cache_control)
 
     return [search_handler]
