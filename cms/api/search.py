@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cms.api import params
 from cms.api.cache import ResponseCache, cached_json
-from cms.api.caching import public_cache_control
+from cms.api.caching import PUBLIC_VARY, public_cache_control
 from cms.api.entries import API, MAX_LIMIT
 from cms.api.problems import error_responses
 from cms.contenttypes import TypeRegistry
@@ -97,6 +97,9 @@ def search_routes(
             body = encoder.encode(SearchResults(data=hits, next_cursor=next_cursor))
             return body, ["search", *(f"entry:{hit.id}" for hit in hits)]
 
-        return await cached_json(request, cache, build, cache_control=cache_control)
+        # The same answer whoever asks: it varies with the coding only.
+        return await cached_json(
+            request, cache, build, cache_control=cache_control, vary=PUBLIC_VARY
+        )
 
     return [search_handler]
