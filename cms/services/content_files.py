@@ -221,7 +221,7 @@ async def load_content(
                 report.rebuilt = len(await finish_writes(session, types, before, also=touched))
                 # The published versions follow the files, from the documents just built.
                 for _path, inp, entry in changed_inputs:
-                    await sync_published(session, inp.ctype, entry, inp.effective_origin())
+                    await sync_published(session, inp.ctype, entry)
                 report.rebuilt += len(await refresh_dependents(session, types, before))
             except PluginError as exc:
                 await session.rollback()

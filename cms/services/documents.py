@@ -409,8 +409,7 @@ async def rebuild_documents(
             session.add(entry)
             live_row = published.get(entry.id)
             if live_row is not None:
-                live_row.doc, live_row.doc_item = public_copy(entry.doc)
-                live_row.canonical_url = entry.canonical_url
+                copy_to_published(live_row, entry)
                 session.add(live_row)
         await session.flush()
 
@@ -465,6 +464,22 @@ def _rebuild_one(
 
 
 EDITOR_FIELDS = ("scheduled_at", "published_version")
+
+
+def copy_to_published(row: PublishedEntry, entry: Entry) -> None:
+    """Make ``row`` the published version of ``entry``'s working copy, as it is now.
+
+    The one place that decides what a published row holds: publishing writes
+    it, and a dependent without a pending draft is refreshed through it.
+    """
+    row.slug = entry.slug
+    row.title = entry.title
+    assert entry.published_at is not None, "a published entry has a publication date"
+    row.published_at = entry.published_at
+    row.updated_at = entry.updated_at
+    row.version = entry.version
+    row.canonical_url = entry.canonical_url
+    row.doc, row.doc_item = public_copy(entry.doc)
 
 
 def public_copy(raw: bytes) -> tuple[bytes, bytes]:

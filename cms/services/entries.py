@@ -26,7 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from cms.contenttypes import ContentType, TypeRegistry
 from cms.markdown import Renderer
 from cms.services import generation
-from cms.services.documents import index_own_content, public_copy
+from cms.services.documents import index_own_content
 from cms.services.errors import FieldError, InvalidEntry
 from cms.services.extras import attach_extras, extra_values
 from cms.services.validation import EntryInput
@@ -269,7 +269,7 @@ def editor_fields(entry: Entry) -> dict[str, Any]:
     }
 
 
-def refresh_documents(entry: Entry, ctype: ContentType, origin: str | None) -> None:
+def refresh_documents(entry: Entry) -> None:
     """Re-encode the workflow fields of the working documents, after a workflow step.
 
     The documents themselves are built by
@@ -284,12 +284,6 @@ def refresh_documents(entry: Entry, ctype: ContentType, origin: str | None) -> N
     item: dict[str, Any] = msgspec.json.decode(entry.doc_item) if entry.doc_item else {}
     item.update({k: v for k, v in fields.items() if k in item})
     entry.doc, entry.doc_item = _encoder.encode(doc), _encoder.encode(item)
-
-
-def public_documents(entry: Entry, ctype: ContentType, origin: str | None) -> tuple[bytes, bytes]:
-    """The documents of ``entry``'s published version: its working documents less the
-    editor-only fields, full and as a list item."""
-    return public_copy(entry.doc)
 
 
 # --- Reading ---------------------------------------------------------------

@@ -22,10 +22,16 @@ from cms.contenttypes import ContentType
 from cms.markdown import Renderer
 from cms.plugins import Plugins
 from cms.services import generation
-from cms.services.documents import dependents, faces, finish_writes, rebuild_documents
+from cms.services.documents import (
+    copy_to_published,
+    dependents,
+    faces,
+    finish_writes,
+    rebuild_documents,
+)
 from cms.services.documents import refresh_dependents as _refresh_dependents
 from cms.services.editing import WriteContext, current_document, lock_entry
-from cms.services.entries import public_documents, refresh_documents, save_entry
+from cms.services.entries import refresh_documents, save_entry
 from cms.services.errors import BrokenLinks, Conflict, InvalidEntry, LinkedFromPublished
 from cms.services.lifecycle import SavedEntry, check_publish, entries_saved
 from cms.services.links import broken_links, dependents_blocking
@@ -43,35 +49,24 @@ from cms.storage.tables import (
 logger = logging.getLogger("cms.workflow")
 
 
-async def write_published(
-    session: AsyncSession, ctype: ContentType, entry: Entry, origin: str | None
-) -> None:
+async def write_published(session: AsyncSession, ctype: ContentType, entry: Entry) -> None:
     """Make ``entry``'s working copy (saved as published, relations flushed) the public one."""
     assert entry.published_at is not None, "a published entry has a publication date"
     entry.published_version = entry.version
     entry.scheduled_at = None
     entry.scheduled_by = None
-    refresh_documents(entry, ctype, origin)
-    doc, item = public_documents(entry, ctype, origin)
-    row = await session.get(PublishedEntry, entry.id)
-    if row is None:
-        row = PublishedEntry(
-            id=entry.id,
-            type=entry.type,
-            slug=entry.slug,
-            title=entry.title,
-            published_at=entry.published_at,
-            created_at=entry.created_at,
-            updated_at=entry.updated_at,
-            version=entry.version,
-        )
-    row.slug = entry.slug
-    row.title = entry.title
-    row.published_at = entry.published_at
-    row.updated_at = entry.updated_at
-    row.version = entry.version
-    row.canonical_url = entry.canonical_url
-    row.doc, row.doc_item = doc, item
+    refresh_documents(entry)
+    row = await session.get(PublishedEntry, entry.id) or PublishedEntry(
+        id=entry.id,
+        type=entry.type,
+        slug=entry.slug,
+        title=entry.title,
+        published_at=entry.published_at,
+        created_at=entry.created_at,
+        updated_at=entry.updated_at,
+        version=entry.version,
+    )
+    copy_to_published(row, entry)
     session.add(row)
     await session.flush()
     await _delete_published_parts(session, entry.id)
@@ -99,13 +94,11 @@ def body_text(entry: Entry) -> str:
     return text[len(prefix) :] if text.startswith(prefix) else text
 
 
-async def remove_published(
-    session: AsyncSession, ctype: ContentType, entry: Entry, origin: str | None
-) -> None:
+async def remove_published(session: AsyncSession, ctype: ContentType, entry: Entry) -> None:
     """Take ``entry``'s published version down, if it has one."""
     await _drop_published(session, entry.id)
     entry.published_version = None
-    refresh_documents(entry, ctype, origin)
+    refresh_documents(entry)
 
 
 async def _drop_published(session: AsyncSession, entry_id: str) -> None:
@@ -122,9 +115,7 @@ async def _delete_published_parts(session: AsyncSession, entry_id: str) -> None:
     await session.exec(delete(PublishedTag).where(col(PublishedTag.entry_id) == entry_id))
 
 
-async def sync_published(
-    session: AsyncSession, ctype: ContentType, entry: Entry, origin: str | None
-) -> None:
+async def sync_published(session: AsyncSession, ctype: ContentType, entry: Entry) -> None:
     """Make the published version follow a status that came from a content file.
 
     Content files are the source of truth when loaded: ``published`` goes
@@ -132,13 +123,13 @@ async def sync_published(
     once), any other status takes the entry off the public API.
     """
     if entry.status == "published":
-        await write_published(session, ctype, entry, origin)
+        await write_published(session, ctype, entry)
         return
-    await remove_published(session, ctype, entry, origin)
+    await remove_published(session, ctype, entry)
     if entry.status == "scheduled":
         entry.scheduled_at = entry.published_at or entry.updated_at
         entry.scheduled_by = None
-    refresh_documents(entry, ctype, origin)
+    refresh_documents(entry)
 
 
 # --- The workflow -------------------------------------------------------------
@@ -289,7 +280,7 @@ async def go_live(
     await check_publish(ctx.plugins, session, inp)
     if not ctx.force:
         await check_links_live(session, entry)
-    await write_published(session, ctype, entry, inp.effective_origin())
+    await write_published(session, ctype, entry)
     # Other documents show the published version's name and URL: rebuild them
     # if this one changed those.
     await _refresh_dependents(session, ctx.types, before)
@@ -342,7 +333,7 @@ async def take_down(
     entry.scheduled_by = None
     # The published version goes first, so that the documents built after the
     # save (this entry's and those that link to it) no longer count it as public.
-    await remove_published(session, ctype, entry, entry.origin_clinic)
+    await remove_published(session, ctype, entry)
     if not ctx.force:
         await check_not_linked(session, entry)
     # Forced: unpublishing a draft whose published version is live changes
