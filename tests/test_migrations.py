@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import TypeVar
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -18,6 +20,22 @@ from cms.storage.db import create_engine
 from cms.storage.migrate import downgrade, upgrade
 from tests.conftest import CONTENT, load_folder, run_cms
 
+T = TypeVar("T")
+
+
+def _on_connection(url: str, inspect: Callable[[Connection], T]) -> T:
+    """Run ``inspect`` on a connection to ``url``, with the project's engine set-up."""
+
+    async def run() -> T:
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as connection:
+                return await connection.run_sync(inspect)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
 
 def _differences(url: str) -> list[object]:
     def compare(connection: Connection) -> list[object]:
@@ -26,15 +44,7 @@ def _differences(url: str) -> list[object]:
         )
         return list(compare_metadata(context, SQLModel.metadata))
 
-    async def run() -> list[object]:
-        engine = create_engine(url)
-        try:
-            async with engine.connect() as connection:
-                return await connection.run_sync(compare)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
+    return _on_connection(url, compare)
 
 
 def test_migrated_schema_matches_the_tables(database_url: str) -> None:
@@ -78,15 +88,7 @@ def _search_objects(url: str) -> set[str]:
             found |= {i["name"] or "" for i in inspector.get_indexes("search_documents")}
         return found & (tables.DIALECT_TABLES | tables.DIALECT_INDEXES | {tables.SEARCH_TSV})
 
-    async def run() -> set[str]:
-        engine = create_engine(url)
-        try:
-            async with engine.connect() as connection:
-                return await connection.run_sync(look)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
+    return _on_connection(url, look)
 
 
 def test_search_objects_are_made_for_the_dialect_and_removed_again(

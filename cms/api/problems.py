@@ -100,37 +100,30 @@ def not_found(what: str) -> ProblemException:
     )
 
 
-def invalid_entry(exc: InvalidEntry) -> ProblemException:
-    """A 422 naming each invalid field of a written entry."""
+def _unprocessable(title: str, kind: str, exc: InvalidEntry | InvalidInput) -> ProblemException:
+    """A 422 of type ``kind`` listing each field error of ``exc``."""
     return ProblemException(
         422,
-        "Invalid entry",
+        title,
         detail=str(exc),
-        type_=PROBLEM_BASE + "invalid-entry",
+        type_=PROBLEM_BASE + kind,
         errors=[_field(e) for e in exc.errors],
     )
+
+
+def invalid_entry(exc: InvalidEntry) -> ProblemException:
+    """A 422 naming each invalid field of a written entry."""
+    return _unprocessable("Invalid entry", "invalid-entry", exc)
 
 
 def publish_refused(exc: PublishRefused) -> ProblemException:
     """A 422 listing every reason the plugins gave for refusing to publish."""
-    return ProblemException(
-        422,
-        "Publishing refused",
-        detail=str(exc),
-        type_=PROBLEM_BASE + "publish-refused",
-        errors=[_field(e) for e in exc.errors],
-    )
+    return _unprocessable("Publishing refused", "publish-refused", exc)
 
 
 def invalid_input(exc: InvalidInput) -> ProblemException:
     """A 422 naming each invalid field of a request body."""
-    return ProblemException(
-        422,
-        "Invalid request body",
-        detail=str(exc),
-        type_=PROBLEM_BASE + "invalid-body",
-        errors=[_field(e) for e in exc.errors],
-    )
+    return _unprocessable("Invalid request body", "invalid-body", exc)
 
 
 def _field(error: FieldError) -> ProblemError:
