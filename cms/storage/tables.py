@@ -17,7 +17,17 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, LargeBinary, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -106,6 +116,9 @@ class Entry(SQLModel, table=True):
     scheduled_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     scheduled_by: str | None = Field(default=None, max_length=120)
     published_version: int | None = None
+    # Set on an entry mirrored from another instance (`cms sync pull`): the
+    # origin's base URL. Mirrored entries are read-only here.
+    mirror_source: str | None = Field(default=None, sa_type=String)
 
 
 class EntryRelation(SQLModel, table=True):
@@ -166,6 +179,8 @@ class SiteState(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True)
     generation: int = 0
+    # The last sequence number given to a change (see :class:`Change`).
+    change_seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
 
 
 class EntryExtra(SQLModel, table=True):
@@ -358,6 +373,148 @@ class SearchDocument(SQLModel, table=True):
     summary: str = Field(default="", sa_type=String)
     details: str = Field(default="", sa_type=String)
     body: str = Field(default="", sa_type=String)
+
+
+# --- Syndication: the change feed (an outbox), webhooks, mirrors ------------------
+
+
+class Change(SQLModel, table=True):
+    """One change, written in the transaction that made it: the outbox.
+
+    ``seq`` comes from ``site_state.change_seq``, incremented in the same
+    transaction. The increment locks that row until commit, so changes
+    commit in the order of their numbers and the numbers have no gaps: a
+    reader that has seen ``n`` has seen everything before it.
+
+    ``state`` says what changed: ``published`` (what anonymous readers see:
+    a published version written, refreshed or removed) or ``working`` (an
+    editor's working copy). ``kind`` is ``upsert`` or ``delete`` for the site
+    as a whole; per clinic, see :class:`ChangeClinic`.
+    """
+
+    __tablename__ = "changes"
+    __table_args__ = (Index("ix_changes_state", "state", "seq"),)
+
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    at: dt.datetime = Field(sa_type=UTCDateTime)
+    kind: str = Field(max_length=10)
+    action: str = Field(max_length=20)
+    state: str = Field(max_length=10)
+    # No foreign key: the event outlives a deleted entry.
+    entry_id: str = Field(max_length=36)
+    type: str = Field(max_length=40)
+    slug: str = Field(max_length=120)
+    version: int | None = None
+    # The clinics the entry is on after the change (empty: it names none, so
+    # it belongs to every clinic), and those it left.
+    clinics: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    left_clinics: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class ChangeClinic(SQLModel, table=True):
+    """What a change is for one clinic: an ``upsert`` there, or a ``delete`` (it left).
+
+    ``clinic`` is ``*`` for an entry that names no clinic (it is every clinic's).
+    """
+
+    __tablename__ = "change_clinics"
+
+    clinic: str = Field(primary_key=True, max_length=120)
+    seq: int = Field(
+        sa_column=Column(
+            BigInteger, ForeignKey("changes.seq", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    kind: str = Field(max_length=10)
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    """A subscriber: where to send which events, signed with its ``whsec_`` secret.
+
+    The secret is kept as given (it signs every delivery, so it cannot be a digest).
+    """
+
+    __tablename__ = "webhook_endpoints"
+
+    id: str = Field(primary_key=True, max_length=40)
+    url: str = Field(sa_type=String)
+    description: str = Field(default="", sa_type=String)
+    secret: str = Field(max_length=120)
+    # Event types it wants (empty: all) and clinics it wants (empty: all).
+    events: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    clinics: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: dt.datetime = Field(sa_type=UTCDateTime)
+    created_by: str | None = Field(default=None, max_length=120)
+    disabled_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    disabled_reason: str | None = Field(default=None, sa_type=String)
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One message for one endpoint, from one change, and where its delivery stands."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("endpoint_id", "seq", "event", name="uq_webhook_deliveries_message"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_endpoint", "endpoint_id", "created_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    endpoint_id: str = Field(
+        sa_column=Column(
+            String(40), ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    seq: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    event: str = Field(max_length=60)
+    payload: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
+    created_at: dt.datetime = Field(sa_type=UTCDateTime)
+    status: str = Field(max_length=20)
+    attempts: int = 0
+    next_attempt_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # A sender holds a delivery until then, so that two never send one attempt.
+    locked_until: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, sa_type=String)
+    delivered_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class WebhookAttempt(SQLModel, table=True):
+    """One try at sending a delivery, as the log shows it."""
+
+    __tablename__ = "webhook_attempts"
+
+    delivery_id: str = Field(
+        sa_column=Column(
+            String(40), ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    number: int = Field(primary_key=True)
+    at: dt.datetime = Field(sa_type=UTCDateTime)
+    status_code: int | None = None
+    error: str | None = Field(default=None, sa_type=String)
+    duration_ms: int = 0
+    trigger: str = Field(default="auto", max_length=20)
+
+
+class WebhookState(SQLModel, table=True):
+    """One row: the last change the dispatcher turned into deliveries."""
+
+    __tablename__ = "webhook_state"
+
+    id: int = Field(default=1, primary_key=True)
+    seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+
+
+class SyncSource(SQLModel, table=True):
+    """Where a mirror of one clinic of another instance stands: the last change applied."""
+
+    __tablename__ = "sync_sources"
+
+    source: str = Field(primary_key=True, max_length=500)
+    clinic: str = Field(primary_key=True, max_length=120)
+    seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    updated_at: dt.datetime = Field(sa_type=UTCDateTime)
 
 
 # Created by migration 0005 for one dialect, outside the metadata.
