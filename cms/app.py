@@ -25,6 +25,7 @@ import cms
 from cms.api.auth import CALLER_DEPENDENCY, SECURITY_SCHEME, SECURITY_SCHEME_NAME
 from cms.api.cache import ResponseCache
 from cms.api.caching import conditional_get
+from cms.api.changes import change_routes
 from cms.api.entries import entry_routes
 from cms.api.health import health, ready
 from cms.api.links import link_routes
@@ -169,6 +170,10 @@ def create_app(
         for h in search_routes(settings, services.plugins.types, services.cache, services.sessions)
     )
     owned.extend(("cms", h) for h in link_routes(settings, services.plugins.types))
+    owned.extend(
+        ("cms", h)
+        for h in change_routes(settings, services.plugins.types, services.cache, services.sessions)
+    )
     for name, routes in call_hook(services.plugins.manager, "register_routes"):
         owned.extend((name, r) for r in routes)
     services.plugin_report = describe(services.plugins, check_routes(owned))
@@ -196,6 +201,11 @@ def create_app(
                 *(Tag(name=t.label, description=t.description) for t in services.plugins.types),
                 Tag(name="Search", description="Full-text search across every type."),
                 Tag(name="Links", description="Internal links between entries."),
+                Tag(
+                    name="Syndication",
+                    description="The change feed, feeds and webhooks: keeping other sites "
+                    "and instances in step.",
+                ),
                 Tag(name="Tokens", description="Bearer tokens for editors (admins only)."),
                 Tag(name="Preview", description="Signed links to working copies, no token."),
             ],

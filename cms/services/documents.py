@@ -45,7 +45,7 @@ from cms.contenttypes import ContentType, TypeRegistry
 from cms.markdown import Renderer, resolve_internal_links
 from cms.plugins import PluginError
 from cms.schemas import DETAIL_ONLY_FIELDS
-from cms.services import generation
+from cms.services import changes, generation
 from cms.services.facets import save_facets
 from cms.services.links import CHUNK, save_links, split_link
 from cms.services.search import index_entry, index_text
@@ -401,6 +401,7 @@ async def rebuild_documents(
                 select(PublishedEntry).where(col(PublishedEntry.id).in_(live))
             )
             published = {p.id: p for p in found.all()}
+        refreshed: list[Entry] = []
         for entry in entries:
             ctype = types.get(entry.type)
             if ctype is None:  # a disabled plugin's entry: its document stays as it was
@@ -409,9 +410,37 @@ async def rebuild_documents(
             session.add(entry)
             live_row = published.get(entry.id)
             if live_row is not None:
+                before = (live_row.doc, live_row.slug, live_row.title, live_row.canonical_url)
                 copy_to_published(live_row, entry)
                 session.add(live_row)
+                if before != (live_row.doc, live_row.slug, live_row.title, live_row.canonical_url):
+                    refreshed.append(entry)
         await session.flush()
+        if refreshed:
+            await _record_refreshes(session, refreshed)
+
+
+async def _record_refreshes(session: AsyncSession, entries: Sequence[Entry]) -> None:
+    """Record that the published versions of ``entries`` show something new (a renamed target)."""
+    clinics = await changes.entry_clinics(session, entries, published=True)
+    await changes.record(
+        session,
+        [
+            changes.ChangeSpec(
+                kind=changes.UPSERT,
+                action="refresh",
+                state=changes.PUBLISHED,
+                entry_id=e.id,
+                type=e.type,
+                slug=e.slug,
+                version=e.version,
+                after=clinics[e.id],
+                before=clinics[e.id],
+                had_before=True,
+            )
+            for e in entries
+        ],
+    )
 
 
 def _rebuild_one(

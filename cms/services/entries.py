@@ -25,7 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cms.contenttypes import ContentType, TypeRegistry
 from cms.markdown import Renderer
-from cms.services import generation
+from cms.services import changes, generation
 from cms.services.documents import index_own_content
 from cms.services.errors import FieldError, InvalidEntry
 from cms.services.extras import attach_extras, extra_values
@@ -151,6 +151,22 @@ async def save_entry(
             changed_fields=_changed(previous, payload),
             snapshot=payload,
         )
+    )
+    await changes.record(
+        session,
+        [
+            changes.ChangeSpec(
+                kind=changes.UPSERT,
+                action="create" if existing is None and action == "save" else action,
+                state=changes.WORKING,
+                entry_id=entry.id,
+                type=entry.type,
+                slug=entry.slug,
+                version=entry.version,
+                after=changes.input_clinics(inp),
+                at=now,
+            )
+        ],
     )
     return entry, True
 

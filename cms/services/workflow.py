@@ -21,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from cms.contenttypes import ContentType
 from cms.markdown import Renderer
 from cms.plugins import Plugins
-from cms.services import generation
+from cms.services import changes, generation
 from cms.services.documents import (
     copy_to_published,
     dependents,
@@ -49,14 +49,23 @@ from cms.storage.tables import (
 logger = logging.getLogger("cms.workflow")
 
 
-async def write_published(session: AsyncSession, ctype: ContentType, entry: Entry) -> None:
-    """Make ``entry``'s working copy (saved as published, relations flushed) the public one."""
+async def write_published(
+    session: AsyncSession, ctype: ContentType, entry: Entry, *, action: str = "publish"
+) -> None:
+    """Make ``entry``'s working copy (saved as published, relations flushed) the public one.
+
+    Records the change (``action``) for the change feed, per clinic: an upsert
+    on the clinics it is on now, a delete on those its previous published
+    version was on and it left.
+    """
     assert entry.published_at is not None, "a published entry has a publication date"
     entry.published_version = entry.version
     entry.scheduled_at = None
     entry.scheduled_by = None
     refresh_documents(entry)
-    row = await session.get(PublishedEntry, entry.id) or PublishedEntry(
+    existing = await session.get(PublishedEntry, entry.id)
+    before = (await changes.entry_clinics(session, [entry], published=True))[entry.id]
+    row = existing or PublishedEntry(
         id=entry.id,
         type=entry.type,
         slug=entry.slug,
@@ -85,6 +94,24 @@ async def write_published(session: AsyncSession, ctype: ContentType, entry: Entr
     # Search finds what the public reads: the published version's text.
     await index_entry(session, ctype, entry, body_text(entry))
     await session.flush()
+    after = (await changes.entry_clinics(session, [entry], published=True))[entry.id]
+    await changes.record(
+        session,
+        [
+            changes.ChangeSpec(
+                kind=changes.UPSERT,
+                action=action,
+                state=changes.PUBLISHED,
+                entry_id=entry.id,
+                type=entry.type,
+                slug=entry.slug,
+                version=entry.version,
+                after=after,
+                before=before,
+                had_before=existing is not None,
+            )
+        ],
+    )
 
 
 def body_text(entry: Entry) -> str:
@@ -94,18 +121,44 @@ def body_text(entry: Entry) -> str:
     return text[len(prefix) :] if text.startswith(prefix) else text
 
 
-async def remove_published(session: AsyncSession, ctype: ContentType, entry: Entry) -> None:
+async def remove_published(
+    session: AsyncSession, ctype: ContentType, entry: Entry, *, action: str
+) -> None:
     """Take ``entry``'s published version down, if it has one."""
-    await _drop_published(session, entry.id)
+    await _drop_published(session, entry, action=action)
     entry.published_version = None
     refresh_documents(entry)
 
 
-async def _drop_published(session: AsyncSession, entry_id: str) -> None:
-    """Delete the published version of ``entry_id`` and its search text."""
-    await _delete_published_parts(session, entry_id)
-    await session.exec(delete(PublishedEntry).where(col(PublishedEntry.id) == entry_id))
-    await unindex_entry(session, entry_id)
+async def _drop_published(session: AsyncSession, entry: Entry, *, action: str) -> None:
+    """Delete the published version of ``entry`` and its search text, if it has one.
+
+    Records a delete (``action``) for every clinic that published version was on.
+    """
+    row = await session.get(PublishedEntry, entry.id)
+    if row is None:
+        return
+    before = (await changes.entry_clinics(session, [entry], published=True))[entry.id]
+    await _delete_published_parts(session, entry.id)
+    await session.exec(delete(PublishedEntry).where(col(PublishedEntry.id) == entry.id))
+    session.expunge(row)
+    await unindex_entry(session, entry.id)
+    await changes.record(
+        session,
+        [
+            changes.ChangeSpec(
+                kind=changes.DELETE,
+                action=action,
+                state=changes.PUBLISHED,
+                entry_id=entry.id,
+                type=row.type,
+                slug=row.slug,
+                version=row.version,
+                before=before,
+                had_before=True,
+            )
+        ],
+    )
 
 
 async def _delete_published_parts(session: AsyncSession, entry_id: str) -> None:
@@ -123,9 +176,9 @@ async def sync_published(session: AsyncSession, ctype: ContentType, entry: Entry
     once), any other status takes the entry off the public API.
     """
     if entry.status == "published":
-        await write_published(session, ctype, entry)
+        await write_published(session, ctype, entry, action="load")
         return
-    await remove_published(session, ctype, entry)
+    await remove_published(session, ctype, entry, action="load")
     if entry.status == "scheduled":
         entry.scheduled_at = entry.published_at or entry.updated_at
         entry.scheduled_by = None
@@ -333,7 +386,7 @@ async def take_down(
     entry.scheduled_by = None
     # The published version goes first, so that the documents built after the
     # save (this entry's and those that link to it) no longer count it as public.
-    await remove_published(session, ctype, entry)
+    await remove_published(session, ctype, entry, action=action)
     if not ctx.force:
         await check_not_linked(session, entry)
     # Forced: unpublishing a draft whose published version is live changes
@@ -371,7 +424,8 @@ async def delete_entry(session: AsyncSession, ctx: WriteContext, entry: Entry) -
             f"{names}. Remove those references first, or archive it instead."
         )
     face = (await faces(session, [entry.id])).get(entry.id)
-    await _drop_published(session, entry.id)
+    clinics = (await changes.entry_clinics(session, [entry], published=False))[entry.id]
+    await _drop_published(session, entry, action="delete")
     if not ctx.force:
         await check_not_linked(session, entry)
     # Documents that link to it in their text are built again without the link
@@ -381,6 +435,22 @@ async def delete_entry(session: AsyncSession, ctx: WriteContext, entry: Entry) -
     await session.exec(delete(Entry).where(col(Entry.id) == entry.id))
     session.expunge(entry)
     await generation.bump(session)
+    await changes.record(
+        session,
+        [
+            changes.ChangeSpec(
+                kind=changes.DELETE,
+                action="delete",
+                state=changes.WORKING,
+                entry_id=entry.id,
+                type=entry.type,
+                slug=entry.slug,
+                version=entry.version,
+                before=clinics,
+                had_before=True,
+            )
+        ],
+    )
     await rebuild_documents(session, ctx.types, affected)
 
 
