@@ -113,7 +113,7 @@ def change_routes(
             str,
             QueryParameter(
                 name="state",
-                description="`published` (default), or with a token `working` or `all`."
+                description="`published` (default), or with a token `working` or `all`.",
             ),
         ] = "published",
     ) -> Response[bytes]:
@@ -145,8 +145,11 @@ def change_routes(
                     types=wanted,
                     states=states,
                 )
-            next_since = events[-1].seq if len(events) == limit else max(since, newest)
-            page = ChangePage(data=events, next_since=next_since, last_seq=newest)
+            # A full page: more may follow. Else everything up to `newest` has
+            # been seen (and maybe changes committed after it was read).
+            seen = events[-1].seq if events else since
+            next_since = seen if len(events) == limit else max(seen, newest)
+            page = ChangePage(data=events, next_since=next_since, last_seq=max(newest, next_since))
             return encoder.encode(page), ["changes"]
 
         if WORKING not in states:
