@@ -26,6 +26,7 @@ from cms.api.auth import CALLER_DEPENDENCY, SECURITY_SCHEME, SECURITY_SCHEME_NAM
 from cms.api.cache import ResponseCache
 from cms.api.caching import conditional_get
 from cms.api.entries import entry_routes
+from cms.api.feeds import feed_routes
 from cms.api.health import health, ready
 from cms.api.links import link_routes
 from cms.api.plugins import list_plugins
@@ -169,6 +170,7 @@ def create_app(
         for h in search_routes(settings, services.plugins.types, services.cache, services.sessions)
     )
     owned.extend(("cms", h) for h in link_routes(settings, services.plugins.types))
+    owned.extend(feed_routes(settings, services.plugins.types, services.cache, services.sessions))
     for name, routes in call_hook(services.plugins.manager, "register_routes"):
         owned.extend((name, r) for r in routes)
     services.plugin_report = describe(services.plugins, check_routes(owned))
