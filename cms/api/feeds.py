@@ -215,12 +215,14 @@ class Format:
     label: str
     media_type: str
     render: Callable[[Feed, Links], bytes]
+    schema: Any
+    """What the OpenAPI document says the body is: XML text, or the JSON Feed object."""
 
 
 FORMATS = (
-    Format("atom", "Atom", ATOM, render_atom),
-    Format("rss", "RSS", RSS, render_rss),
-    Format("json", "JSON Feed", JSON_FEED, render_json),
+    Format("atom", "Atom", ATOM, render_atom, str),
+    Format("rss", "RSS", RSS, render_rss, str),
+    Format("json", "JSON Feed", JSON_FEED, render_json, JsonFeed),
 )
 
 
@@ -309,7 +311,7 @@ def _route(
         media_type=fmt.media_type,
         responses={
             200: ResponseSpec(
-                None, description=f"One page of the feed, as {fmt.label}.",
+                fmt.schema, description=f"One page of the feed, as {fmt.label}.",
                 media_type=fmt.media_type, generate_examples=False,
             ),
             304: ResponseSpec(
