@@ -500,7 +500,7 @@ def test_publishing_and_unpublishing_change_the_feeds(
     draft, etag = create_article(
         client, editing, "Feeds are fresh", summary="A new guide.", conditions=["sciatica"]
     )
-    # A draft is not public: the feed is as it was (and still served from the cache).
+    # A draft is not public: the feed, built again after the write, is as it was.
     assert client.get(url).json() == before.json()
     published, etag = step(client, editing, draft["slug"], "publish", etag)
     after = client.get(url)
