@@ -27,6 +27,7 @@ from cms.api.cache import ResponseCache
 from cms.api.caching import conditional_get
 from cms.api.changes import change_routes
 from cms.api.entries import entry_routes
+from cms.api.feeds import feed_routes
 from cms.api.health import health, ready
 from cms.api.links import link_routes
 from cms.api.plugins import list_plugins
@@ -174,6 +175,7 @@ def create_app(
         ("cms", h)
         for h in change_routes(settings, services.plugins.types, services.cache, services.sessions)
     )
+    owned.extend(feed_routes(settings, services.plugins.types, services.cache, services.sessions))
     for name, routes in call_hook(services.plugins.manager, "register_routes"):
         owned.extend((name, r) for r in routes)
     services.plugin_report = describe(services.plugins, check_routes(owned))

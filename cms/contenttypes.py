@@ -157,6 +157,10 @@ class ContentType:
         json_ld: builds the schema.org nodes of an entry (see
             :mod:`cms.jsonld`); None gives a plain node of ``json_ld_type``.
         in_feeds: whether the clinics' feeds include published entries of this type.
+        has_feed: whether each published entry of this type has feeds
+            (``/{plural}/{slug}/feed.atom``, ``.rss``, ``.json``) of the
+            in-feeds entries related to it: a clinic's, those that appear on
+            it; a condition's or a series', those related to it either way.
         plugin: the name of the plugin that registered it (set by the registry).
         response_fields: fields other plugins add to its responses (set by the
             registry from ``register_response_fields``).
@@ -174,6 +178,7 @@ class ContentType:
     json_ld_type: str = "WebPage"
     json_ld: JsonLdMapping | None = None
     in_feeds: bool = False
+    has_feed: bool = False
     plugin: str = ""
     response_fields: tuple[ResponseField, ...] = ()
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from litestar import Request, Response
 
-from cms.api.caching import ENTRY_VARY, Representations, representations, respond
+from cms.api.caching import ENTRY_VARY, JSON, Representations, representations, respond
 from cms.services.generation import GenerationReader
 
 DEFAULT_SIZE = 4096
@@ -75,10 +75,18 @@ async def cached_json(
     *,
     cache_control: str,
     vary: str | Sequence[str] = ENTRY_VARY,
+    media_type: str = JSON,
+    key: str | None = None,
 ) -> Response[bytes]:
-    """Answer from the cache, or ``build()`` the body and its surrogate keys and keep it."""
+    """Answer from the cache, or ``build()`` the body and its surrogate keys and keep it.
+
+    Args:
+        media_type: the body's ``Content-Type`` (feeds are XML or JSON Feed).
+        key: the cache key, when the body depends on more than the path and
+            query (a feed's absolute links name the host); :func:`cache_key` else.
+    """
     now = await cache.generations.current()
-    key = cache_key(request)
+    key = key or cache_key(request)
     item = cache.get(key, now)
     if item is None:
         body, keys = await build()
@@ -90,4 +98,5 @@ async def cached_json(
         cache_control=cache_control,
         surrogate_keys=item.surrogate_keys,
         vary=vary,
+        media_type=media_type,
     )

@@ -135,6 +135,7 @@ def respond(
     surrogate_keys: str = "",
     vary: str | Sequence[str] | None = PUBLIC_VARY,
     status_code: int = 200,
+    media_type: str = JSON,
 ) -> Response[bytes]:
     """Answer the representation the client accepts, or 304 when it already has it."""
     varies = _vary(vary)
@@ -155,7 +156,7 @@ def respond(
     if packed and reps.gzip_body is not None:
         body = reps.gzip_body
         headers["Content-Encoding"] = "gzip"
-    return Response(content=body, media_type=JSON, headers=headers, status_code=status_code)
+    return Response(content=body, media_type=media_type, headers=headers, status_code=status_code)
 
 
 def json_response(

@@ -42,7 +42,15 @@ RELATION_FILTERS: Mapping[str, str] = {
 FILTERS: tuple[str, ...] = (*RELATION_FILTERS, "tag")
 
 # InvalidParameter moved to cms.services.errors; importing it from here still works.
-__all__ = ["FILTERS", "InvalidParameter", "ListQuery", "Page", "list_entries", "list_page"]
+__all__ = [
+    "FILTERS",
+    "InvalidParameter",
+    "ListQuery",
+    "Page",
+    "list_entries",
+    "list_page",
+    "related_clause",
+]
 
 
 @dataclass(frozen=True)
@@ -136,7 +144,7 @@ async def _resolve(
 async def _filter_clauses(
     session: AsyncSession, view: View, ctype: ContentType, query: ListQuery
 ) -> list[ColumnElement[bool]]:
-    entry, rel, tag = view.entry, view.relation, view.tag
+    entry, tag = view.entry, view.tag
     clauses: list[ColumnElement[bool]] = []
     if query.published_after is not None:
         clauses.append(col(entry.published_at) >= query.published_after)
@@ -162,22 +170,33 @@ async def _filter_clauses(
         if not ids:
             clauses.append(false())
             continue
-        if name == "clinic":
-            clauses.append(
-                exists().where(
-                    col(rel.source_id) == col(entry.id),
-                    col(rel.field) == "clinics",
-                    col(rel.target_id).in_(ids),
-                )
-            )
-            continue
-        outgoing = exists().where(col(rel.source_id) == col(entry.id), col(rel.target_id).in_(ids))
-        # Relations count both ways: ?condition=sciatica lists the articles
-        # about sciatica and, on practitioners, those who treat it; on
-        # clinics, ?practitioner=x lists the clinics where x works.
-        incoming = exists().where(col(rel.target_id) == col(entry.id), col(rel.source_id).in_(ids))
-        clauses.append(or_(outgoing, incoming))
+        clauses.append(related_clause(view, ids, on_clinics=name == "clinic"))
     return clauses
+
+
+def related_clause(
+    view: View, ids: Sequence[str], *, on_clinics: bool = False
+) -> ColumnElement[bool]:
+    """Entries of ``view`` related to any of ``ids``, as the list filters mean it.
+
+    Args:
+        on_clinics: ``ids`` are clinics: the entries that appear on them
+            (their ``clinics`` relation), not those that merely name them
+            (a case story's ``clinic``, where the treatment took place).
+    """
+    entry, rel = view.entry, view.relation
+    if on_clinics:
+        return exists().where(
+            col(rel.source_id) == col(entry.id),
+            col(rel.field) == "clinics",
+            col(rel.target_id).in_(ids),
+        )
+    outgoing = exists().where(col(rel.source_id) == col(entry.id), col(rel.target_id).in_(ids))
+    # Relations count both ways: ?condition=sciatica lists the articles
+    # about sciatica and, on practitioners, those who treat it; on
+    # clinics, ?practitioner=x lists the clinics where x works.
+    incoming = exists().where(col(rel.target_id) == col(entry.id), col(rel.source_id).in_(ids))
+    return or_(outgoing, incoming)
 
 
 def clinic_scope_clause(clinics: Collection[str]) -> ColumnElement[bool]:

@@ -122,4 +122,5 @@ CLINIC = ContentType(
     search_fields=("address", "city"),
     json_ld_type="MedicalClinic",
     json_ld=clinic_json_ld,
+    has_feed=True,
 )

@@ -117,4 +117,5 @@ CONDITION = ContentType(
     search_fields=("also_known_as", "symptoms", "causes", "faq"),
     json_ld_type="MedicalCondition",
     json_ld=condition_json_ld,
+    has_feed=True,
 )

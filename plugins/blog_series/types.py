@@ -111,4 +111,5 @@ SERIES = ContentType(
     },
     json_ld_type="CreativeWorkSeries",
     json_ld=series_json_ld,
+    has_feed=True,
 )
