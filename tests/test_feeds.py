@@ -87,6 +87,28 @@ def check_json_feed(document: dict[str, Any]) -> None:
             assert when(item[key]).tzinfo is not None
 
 
+def test_the_schema_refuses_what_the_specification_forbids() -> None:
+    """The schema the feeds are checked against can fail: each case breaks one rule."""
+    good = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "A feed",
+        "items": [{"id": "urn:uuid:1", "content_html": "<p>Hi</p>"}],
+    }
+    jsonschema.Draft7Validator(SCHEMA).validate(good)
+    item = good["items"][0]
+    broken = [
+        {k: v for k, v in good.items() if k != "items"},
+        {**good, "version": "https://jsonfeed.org/version/1"},
+        {**good, "items": [{"content_html": "<p>Hi</p>"}]},
+        {**good, "items": [{"id": "urn:uuid:1", "title": "No content"}]},
+        {**good, "items": [{**item, "authors": [{}]}]},
+        {**good, "items": [{**item, "tags": "one,two"}]},
+        {**good, "hubs": [{"type": "WebSub"}]},
+    ]
+    for document in broken:
+        assert not jsonschema.Draft7Validator(SCHEMA).is_valid(document), document
+
+
 def get_feed(client: TestClient[Any], url: str) -> Any:
     """Fetch a feed, check its media type, and parse it (JSON as a dict, XML with feedparser)."""
     response = client.get(url, headers=IDENTITY)
