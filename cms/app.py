@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,11 +35,13 @@ from cms.api.preview import preview_handler
 from cms.api.problems import EXCEPTION_HANDLERS
 from cms.api.search import search_routes
 from cms.api.tokens import TOKEN_ROUTES
+from cms.api.webhooks import WEBHOOK_ROUTES
 from cms.api.writes import write_routes
 from cms.markdown import Renderer
 from cms.plugins import PluginList, Plugins, call_hook, check_routes, describe, load_plugins
 from cms.services.generation import generation_reader
 from cms.services.throttle import FailureLimiter
+from cms.services.webhooks import run_webhooks
 from cms.services.workflow import run_scheduler
 from cms.settings import Settings, SettingsError
 from cms.storage.db import create_engine, session_factory
@@ -108,6 +110,18 @@ def build_services(settings: Settings, plugins: Sequence[object] | None = None) 
     )
 
 
+def webhook_loop(services: Services) -> Coroutine[Any, Any, None]:
+    """The webhook delivery loop of these services, as their settings configure it."""
+    settings = services.settings
+    return run_webhooks(
+        services.sessions,
+        services.plugins.types,
+        poll_interval=settings.webhook_poll_interval,
+        schedule=settings.webhook_retry_schedule,
+        request_timeout=settings.webhook_timeout,
+    )
+
+
 async def provide_session(state: State) -> AsyncGenerator[AsyncSession, None]:
     """One session per request, closed when the response is sent."""
     services: Services = state.services
@@ -141,20 +155,24 @@ def create_app(
                 ),
                 name="cms-scheduler",
             )
+        deliverer = None
+        if settings.webhook_delivery == "server":
+            deliverer = asyncio.create_task(webhook_loop(services), name="cms-webhooks")
         try:
             async with services.store:
                 yield
         finally:
-            if scheduler is not None:
-                scheduler.cancel()
-                with suppress(asyncio.CancelledError):
-                    await scheduler
+            for task in (scheduler, deliverer):
+                if task is not None:
+                    task.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await task
             services.cache.generations.close()
             await services.engine.dispose()
 
     # Every route with the plugin that serves it: a route served twice fails
     # here, naming both plugins, before Litestar sees it.
-    core_routes = (health, ready, list_plugins, *TOKEN_ROUTES, preview_handler)
+    core_routes = (health, ready, list_plugins, *TOKEN_ROUTES, *WEBHOOK_ROUTES, preview_handler)
     owned: list[tuple[str, Any]] = [("cms", h) for h in core_routes]
     for ctype in services.plugins.types:
         owned.extend(

@@ -102,6 +102,66 @@ def serve(host: str | None, port: int | None, workers: int, app_factory: str) ->
     )
 
 
+@main.command()
+def worker() -> None:
+    """Deliver webhooks, and publish scheduled entries, until interrupted.
+
+    Runs beside `cms serve` or instead of its delivery (CMS_WEBHOOK_DELIVERY=worker):
+    any number of servers and workers share the work without sending a message
+    twice. Scheduled publishing runs too unless CMS_SCHEDULER_INTERVAL is 0.
+    Stops on Ctrl-C or SIGTERM.
+    """
+    import logging
+    import signal
+
+    from cms.app import build_services, webhook_loop
+    from cms.services.workflow import run_scheduler
+
+    settings = _settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # One line per webhook request is for debugging, not for a worker's log.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    services = _loading_plugins(lambda: build_services(settings))
+
+    async def go() -> None:
+        current = asyncio.current_task()
+        assert current is not None
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, current.cancel)
+        tasks = [asyncio.create_task(webhook_loop(services), name="cms-webhooks")]
+        if settings.scheduler_interval > 0:
+            tasks.append(
+                asyncio.create_task(
+                    run_scheduler(
+                        services.sessions,
+                        services.plugins,
+                        services.renderer,
+                        interval=settings.scheduler_interval,
+                    ),
+                    name="cms-scheduler",
+                )
+            )
+        try:
+            await asyncio.gather(*tasks)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await services.engine.dispose()
+
+    jobs = "delivering webhooks" + (
+        ", publishing scheduled entries" if settings.scheduler_interval > 0 else ""
+    )
+    click.echo(f"worker: {jobs}; Ctrl-C stops", err=True)
+    _run(go())
+    click.echo("worker stopped", err=True)
+
+
 @main.group()
 def db() -> None:
     """Database schema."""

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/cms.db"
+WEBHOOK_RETRY_SCHEDULE: tuple[float, ...] = (
+    5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 14 * 3600, 20 * 3600, 24 * 3600,
+)  # fmt: skip
+"""The Standard Webhooks reference schedule: retries over three days after the first try."""
+LIST_SETTINGS = ("plugins", "webhook_retry_schedule")
+"""Settings given as comma-separated values."""
+_AT_FIELD = re.compile(r"`\$\.(\w+)((?:\[\d+\])?)`")
 
 
 class SettingsError(Exception):
@@ -38,6 +46,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """Failed authentications one client may make per window before answers are 429."""
     auth_failure_window: Annotated[int, msgspec.Meta(ge=1)] = 300
     """Seconds of the failed-authentication window."""
+    webhook_delivery: Literal["server", "worker"] = "server"
+    """Who sends webhooks: the server (``server``), or only ``cms worker`` (``worker``)."""
+    webhook_poll_interval: Annotated[float, msgspec.Meta(gt=0)] = 1.0
+    """Seconds between two looks for new changes and due deliveries."""
+    webhook_retry_schedule: Annotated[
+        tuple[Annotated[float, msgspec.Meta(gt=0)], ...], msgspec.Meta(min_length=1)
+    ] = WEBHOOK_RETRY_SCHEDULE
+    """Seconds to wait before each retry of a failed delivery (±20 % jitter); then it fails."""
+    webhook_timeout: Annotated[float, msgspec.Meta(gt=0)] = 15.0
+    """Seconds a receiver has to answer one attempt."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -48,15 +66,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             value = env.get(f"CMS_{name.upper()}")
             if value is None or value == "":
                 continue
-            if name == "plugins":
+            if name in LIST_SETTINGS:
                 raw[name] = tuple(p.strip() for p in value.split(",") if p.strip())
             else:
                 raw[name] = value
         try:
             return msgspec.convert(raw, cls, strict=False)
         except msgspec.ValidationError as exc:
-            # "Expected `int`, got `str` - at `$.port`" -> name the variable.
-            message = str(exc)
-            for name in cls.__struct_fields__:
-                message = message.replace(f"`$.{name}`", f"CMS_{name.upper()}")
+            # "Expected `int`, got `str` - at `$.port`" -> name the variable, and
+            # for a list the position in it ("- at CMS_WEBHOOK_RETRY_SCHEDULE item 2").
+            def variable(found: re.Match[str]) -> str:
+                name, index = found.group(1), found.group(2)
+                item = f" item {int(index[1:-1]) + 1}" if index else ""
+                return f"CMS_{name.upper()}{item}"
+
+            message = _AT_FIELD.sub(variable, str(exc))
+            if "CMS_WEBHOOK_RETRY_SCHEDULE" in message:
+                message += " (comma-separated seconds greater than 0, e.g. 5,300,1800)"
             raise SettingsError(message) from exc

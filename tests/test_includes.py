@@ -143,8 +143,10 @@ def hundred_url(databases: Databases, tmp_path_factory: pytest.TempPathFactory) 
 @pytest.fixture(name="hundred")
 def fixture_hundred(hundred_url: str) -> Iterator[TestClient[Any]]:
     """A client of that database; tests must not write through it."""
-    # No scheduler: its look for due entries would be counted with the reads.
-    app = create_app(Settings(database_url=hundred_url, scheduler_interval=0))
+    # No scheduler nor webhook delivery: their polls would be counted with the reads.
+    app = create_app(
+        Settings(database_url=hundred_url, scheduler_interval=0, webhook_delivery="worker")
+    )
     with TestClient(app) as client:
         yield client
 

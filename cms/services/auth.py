@@ -41,6 +41,7 @@ class Permission(enum.Enum):
     PUBLISH = "publish, schedule, unpublish and archive entries"
     DELETE = "delete entries"
     MANAGE_TOKENS = "manage tokens"
+    MANAGE_WEBHOOKS = "manage webhooks"
 
 
 ROLE_PERMISSIONS: Mapping[str, frozenset[Permission]] = {

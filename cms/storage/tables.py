@@ -445,6 +445,8 @@ class WebhookEndpoint(SQLModel, table=True):
     clinics: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: dt.datetime = Field(sa_type=UTCDateTime)
     created_by: str | None = Field(default=None, max_length=120)
+    # The newest change when it was made: it is sent the changes after this one.
+    start_seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
     disabled_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     disabled_reason: str | None = Field(default=None, sa_type=String)
 
@@ -472,6 +474,8 @@ class WebhookDelivery(SQLModel, table=True):
     status: str = Field(max_length=20)
     attempts: int = 0
     next_attempt_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # What the next attempt is, for the log: ``auto`` (due by the schedule) or ``manual``.
+    next_trigger: str = Field(default="auto", max_length=20)
     # A sender holds a delivery until then, so that two never send one attempt.
     locked_until: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_status_code: int | None = None

@@ -61,6 +61,7 @@ def upgrade() -> None:
     sa.Column('clinics', sa.JSON(), nullable=False),
     sa.Column('created_at', cms.storage.tables.UTCDateTime(timezone=True), nullable=False),
     sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=True),
+    sa.Column('start_seq', sa.BigInteger(), nullable=False),
     sa.Column('disabled_at', cms.storage.tables.UTCDateTime(timezone=True), nullable=True),
     sa.Column('disabled_reason', sa.String(), nullable=True),
     sa.PrimaryKeyConstraint('id')
@@ -88,6 +89,7 @@ def upgrade() -> None:
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('next_attempt_at', cms.storage.tables.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_trigger', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('locked_until', cms.storage.tables.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_status_code', sa.Integer(), nullable=True),
     sa.Column('last_error', sa.String(), nullable=True),
