@@ -113,7 +113,7 @@ def change_routes(
             str,
             QueryParameter(
                 name="state",
-                description="`published` (default), or with a token `working` or `all`."
+                description="`published` (default), or with a token `working` or `all`.",
             ),
         ] = "published",
     ) -> Response[bytes]:
