@@ -45,7 +45,7 @@ from cms.markdown import Renderer
 from cms.plugins import PluginError, Plugins
 from cms.schemas import COMMON_FIELDS
 from cms.services import workflow
-from cms.services.documents import faces, finish_writes, refresh_dependents
+from cms.services.documents import faces, finish_writes, rebuild_documents, refresh_dependents
 from cms.services.editing import WriteContext
 from cms.services.entries import find_entry, save_entry, save_relations
 from cms.services.errors import Conflict, InvalidEntry
@@ -265,9 +265,16 @@ class _Planned:
 
 
 async def _needs_fetch(
-    session: AsyncSession, source: str, type_name: str, slug: str, title: str | None
+    session: AsyncSession,
+    source: str,
+    type_name: str,
+    slug: str,
+    title: str | None,
+    *,
+    refresh: bool,
 ) -> bool:
-    """Whether a relation target must be fetched: missing here, or a stale mirror of ``source``."""
+    """Whether a relation target must be fetched: missing here, or a mirror of ``source``
+    that is stale (taken down, another title) or, with ``refresh``, any mirror of it."""
     row = (
         await session.exec(
             select(Entry.mirror_source, Entry.title, Entry.published_version).where(
@@ -278,7 +285,8 @@ async def _needs_fetch(
     if row is None:
         return True
     mirror, local_title, live = row
-    return mirror == source and (live is None or (title is not None and title != local_title))
+    stale = refresh or live is None or (title is not None and title != local_title)
+    return mirror == source and stale
 
 
 async def _plan(
@@ -289,17 +297,22 @@ async def _plan(
     ctype: ContentType,
     doc: dict[str, Any],
 ) -> list[_Planned]:
-    """``doc`` and every relation target to mirror with it, with their links' URLs."""
+    """``doc`` and every relation target to mirror with it, with their links' URLs.
+
+    The entries ``doc`` names directly are fetched again when they are mirrors
+    of ``source``: one that is not on the mirrored clinic has no events of its
+    own here, but the entries naming it get one whenever what it shows them
+    changes (a ``refresh``), which keeps it as fresh as they are.
+    """
     planned: dict[tuple[str, str], _Planned] = {}
-    queue = [(ctype, doc)]
+    queue = [(ctype, doc, 0)]
+    queued = {(ctype.name, str(doc["slug"]))}
     while queue:
-        current_type, current = queue.pop()
+        current_type, current, depth = queue.pop()
         key = (current_type.name, str(current["slug"]))
-        if key in planned:
-            continue
         planned[key] = _Planned(current_type, current, {})
         for type_name, slug, title in relation_targets(current_type, current):
-            if (type_name, slug) in planned:
+            if (type_name, slug) in queued:
                 continue
             target_type = types.get(type_name)
             if target_type is None:
@@ -307,14 +320,15 @@ async def _plan(
                     f"{key[0]}/{key[1]} names {type_name}/{slug}, and type {type_name!r} is "
                     "not enabled here (CMS_PLUGINS)"
                 )
-            if await _needs_fetch(session, source, type_name, slug, title):
+            if await _needs_fetch(session, source, type_name, slug, title, refresh=depth == 0):
                 target = await origin.entry(target_type, slug)
                 if target is None:
                     raise SyncError(
                         f"{key[0]}/{key[1]} names {type_name}/{slug}, which the origin no "
                         "longer publishes; pull again in a moment"
                     )
-                queue.append((target_type, target))
+                queue.append((target_type, target, depth + 1))
+                queued.add((type_name, slug))
     # Internal links lead where the origin's lead: to the target's canonical URL
     # while it is published there under that slug, else nowhere (text).
     urls: dict[str, str | None] = {}
@@ -431,8 +445,14 @@ async def _write_upsert(
         also |= await save_relations(session, ctx.types, entry, inp)
     ids = {entry.id: before.get(entry.id) for _i, _inp, entry, *_rest in written}
     await finish_writes(session, ctx.types, ids, also=also)
+    built = await faces(session, ids)
     for item, _inp, entry, *_rest in written:
         await workflow.write_published(session, item.ctype, entry, action=ACTOR)
+    # The documents were built with the faces published before: where one of
+    # the written entries shows another whose published face just moved (an
+    # author's new URL), build them again.
+    if len(ids) > 1 and built != await faces(session, ids):
+        await rebuild_documents(session, ctx.types, ids)
     await refresh_dependents(session, ctx.types, ids)
     await entries_saved(
         ctx.plugins,
