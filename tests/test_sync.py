@@ -148,8 +148,8 @@ def test_a_pull_mirrors_the_clinic_and_a_second_one_changes_nothing(
         # name (the Edmonton clinic, Edmonton's practitioners) are mirrored;
         # an Edmonton-only article is not.
         assert len(wanted["conditions"]) == 6
-        for named in ("/api/v1/clinics/edmonton", "/api/v1/practitioners/maren-holt"):
-            assert ours.get(named).json() == theirs.get(named).json()
+        named = {"clinics": {"edmonton"}, "practitioners": {"maren-holt", "daniel-okafor"}}
+        assert_same_documents(theirs, ours, named)
         assert ours.get(f"/api/v1/articles/{CALGARY_ONLY_NOT}").status_code == 404
         # Links to it lead where the origin's do, though it is not here.
         linking = "/api/v1/articles/how-acupuncture-may-ease-back-pain"
@@ -194,6 +194,11 @@ def test_changes_at_the_origin_follow_on_the_next_pull(
         moved = f"{articles}/how-acupuncture-may-ease-back-pain"
         change(theirs, "PATCH", moved, editor, json={"clinics": ["edmonton"]})
         change(theirs, "POST", moved, editor, "/publish")
+        # Off Calgary, but Calgary's articles still name her: kept, and kept fresh.
+        lena = "/api/v1/practitioners/lena-marchetti"
+        change(theirs, "PATCH", lena, editor,
+               json={"clinics": ["edmonton"], "origin_clinic": "edmonton"})  # fmt: skip
+        change(theirs, "POST", lena, editor, "/publish")
         # Deleted.
         change(theirs, "DELETE", f"{articles}/introducing-our-patient-story-series", editor,
                "?force=true")  # fmt: skip
@@ -201,7 +206,9 @@ def test_changes_at_the_origin_follow_on_the_next_pull(
         result = pull(mirror_url, origin)
         assert result.exit_code == 0, result.output
         assert "caught up" in result.output
+        assert "practitioner/lena-marchetti: kept" in result.output
         with reading(mirror_url) as ours:
+            assert_same_documents(theirs, ours, {"practitioners": {"lena-marchetti"}})
             wanted = calgary_slugs(theirs)
             assert calgary_slugs(ours) == wanted
             assert_same_documents(theirs, ours, wanted)
