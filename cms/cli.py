@@ -471,3 +471,80 @@ def plugins_list(as_json: bool) -> None:
         for label, values in rows:
             if values:
                 click.echo(f"  {label}: {', '.join(values)}")
+
+
+@main.group()
+def sync() -> None:
+    """Mirror a clinic of another instance of this CMS."""
+
+
+@sync.command("pull")
+@click.option("--from", "source", required=True, metavar="URL", help="The origin's base URL.")
+@click.option("--clinic", required=True, help="The clinic (slug) to mirror.")
+@click.option(
+    "--token",
+    envvar="CMS_SYNC_TOKEN",
+    default=None,
+    help="Sent to the origin as `Authorization: Bearer` (or CMS_SYNC_TOKEN).",
+)
+@click.option(
+    "--max-events",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Stop after applying this many changes; the next pull resumes after them.",
+)
+@click.option("--batch", type=click.IntRange(1, 1000), default=100, show_default=True,
+              help="Changes read per page of the origin's feed.")  # fmt: skip
+@click.option("--quiet", "-q", is_flag=True, help="Print the summary only.")
+def sync_pull(
+    source: str, clinic: str, token: str | None, max_events: int | None, batch: int, quiet: bool
+) -> None:
+    """Apply the origin's published changes to CLINIC since the last pull.
+
+    Mirrored entries keep the origin's ids, canonical URLs and publication
+    dates, and are read-only here. Each change is applied with the stored
+    position in one transaction: an interrupted pull resumes where it stopped.
+    """
+    from cms.app import build_services
+    from cms.services.sync import FeedEvent, PullReport, SyncError, describe, pull
+
+    services = _loading_plugins(lambda: build_services(_settings()))
+
+    def show(event: FeedEvent, outcome: str) -> None:
+        if not quiet:
+            line = f"  {event.seq} {event.event} {event.type}/{event.slug}: {outcome}"
+            click.echo(line, err=True)
+
+    def summary(report: PullReport) -> str:
+        return (
+            f"{report.events} change(s) from {report.source} ({report.clinic}): "
+            f"{report.upserts} entries written, {report.unchanged} unchanged, "
+            f"{report.deletes} removed, {report.skipped} skipped; {describe(report)}"
+        )
+
+    async def go() -> PullReport:
+        try:
+            return await pull(
+                services.sessions,
+                services.plugins,
+                services.renderer,
+                source,
+                clinic,
+                token=token,
+                max_events=max_events,
+                batch=batch,
+                progress=show,
+            )
+        finally:
+            await services.engine.dispose()
+
+    try:
+        report = _run(go())
+    except SyncError as exc:
+        if exc.report is not None and exc.report.events:
+            click.echo(summary(exc.report), err=True)
+        where = ""
+        if exc.report is not None:
+            where = f"; the mirror stays at change {exc.report.position}"
+        raise click.ClickException(f"{exc}{where}") from exc
+    click.echo(summary(report))

@@ -98,6 +98,17 @@ def output_structs(ctype: ContentType) -> tuple[type[msgspec.Struct], type[msgsp
             ],
             None,
         ),
+        (
+            "mirror_source",
+            Annotated[
+                str | None,
+                msgspec.Meta(
+                    description="With a token only, on an entry mirrored from another "
+                    "instance (`cms sync pull`): that instance's base URL. Mirrors are read-only."
+                ),
+            ],
+            None,
+        ),
         ("reviewed_by", EntryRef | None),
         ("last_reviewed", dt.date | None),
         ("body", str),

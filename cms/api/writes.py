@@ -245,8 +245,21 @@ async def _for_change(
             f"{', '.join(doc['clinics']) or 'no clinic'}.",
             type_=PROBLEM_BASE + "forbidden",
         )
+    if entry.mirror_source is not None:
+        raise mirrored_entry(ctype, entry)
     check_precondition(header, doc, body)
     return entry
+
+
+def mirrored_entry(ctype: ContentType, entry: Entry) -> ProblemException:
+    """The 409 of a write to an entry mirrored from another instance: it changes there only."""
+    return ProblemException(
+        409,
+        "Mirrored entry",
+        detail=f"This {ctype.name} is a read-only mirror of {entry.mirror_source} "
+        f"(`cms sync pull`); change it there, and the next pull brings the change here.",
+        type_=PROBLEM_BASE + "mirrored-entry",
+    )
 
 
 async def _readable(
@@ -285,10 +298,17 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
     )
     stale = {412: problem_spec("The entry changed since it was read; the body holds it now.")}
     stale[412].data_container = PreconditionFailedProblem
+    mirrored = {
+        409: problem_spec(
+            "The entry is a read-only mirror of another instance (`mirrored-entry`); "
+            "`detail` names it."
+        )
+    }
     conflict = {
         409: problem_spec(
             "The entry's status does not allow this step, or (taking it down) published "
-            "entries link to it: `dependents` names them; `force=true` goes ahead."
+            "entries link to it: `dependents` names them; `force=true` goes ahead. Or the "
+            "entry is a read-only mirror of another instance (`mirrored-entry`)."
         )
     }
 
@@ -340,7 +360,7 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
         tags=tags,
         security=SECURITY,
         operation_class=body_operation(patch_struct, media_type=MERGE_PATCH),
-        responses={200: entry_spec, **change_errors, **stale},
+        responses={200: entry_spec, **change_errors, **stale, **mirrored},
     )
     async def update_handler(
         request: Request[Any, Any, Any],
@@ -373,7 +393,8 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
             409: problem_spec(
                 "Other entries refer to it (`detail` names them, type/slug; remove those "
                 "references or archive it instead), or published entries link to it "
-                "(`dependents` names them; `force=true` goes ahead)."
+                "(`dependents` names them; `force=true` goes ahead), or it is a read-only "
+                "mirror of another instance (`mirrored-entry`)."
             ),
         },
     )
@@ -625,7 +646,7 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
         tags=tags,
         security=SECURITY,
         status_code=200,
-        responses={200: entry_spec, **change_errors, **stale},
+        responses={200: entry_spec, **change_errors, **stale, **mirrored},
     )
     async def restore_handler(
         request: Request[Any, Any, Any],

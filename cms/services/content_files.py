@@ -37,7 +37,7 @@ from cms.markdown import Renderer
 from cms.plugins import PluginError, Plugins
 from cms.schemas import EntryCommon
 from cms.services.documents import Face, face_columns, faces, finish_writes, refresh_dependents
-from cms.services.entries import derived_id, save_entry, save_relations
+from cms.services.entries import content_hash, derived_id, save_entry, save_relations
 from cms.services.errors import InvalidEntry
 from cms.services.lifecycle import (
     SavedEntry,
@@ -186,6 +186,9 @@ async def load_content(
         ).all():  # fmt: skip
             existing[(row[0], row[1])] = Face(*row[3:])
             statuses[(row[0], row[1])] = row[2]
+        problems.extend(await _mirror_problems(session, inputs))
+        if problems:
+            raise ContentError(problems)
         for path, inp in inputs:
             try:
                 entry, changed = await save_entry(session, renderer, inp, actor="content-load")
@@ -254,6 +257,37 @@ async def load_content(
             await session.rollback()
             raise ContentError(problems + link_problems, broken_links=bool(link_problems))
     return report
+
+
+async def _mirror_problems(
+    session: AsyncSession, inputs: list[tuple[Path, EntryInput]]
+) -> list[str]:
+    """Files that would change an entry mirrored from another instance: a problem each.
+
+    Mirrors change only through ``cms sync pull``. A file that says exactly
+    what the mirror holds (a dump of this database, loaded back) changes
+    nothing and passes.
+    """
+    rows = await session.exec(
+        select_columns(
+            Entry.type, Entry.slug, Entry.id, Entry.mirror_source, Entry.content_hash
+        ).where(col(Entry.mirror_source).is_not(None))
+    )
+    mirrors = {(t, s): (i, m, h) for t, s, i, m, h in rows.all()}
+    by_id = {i: (m, h) for i, m, h in mirrors.values()}
+    problems = []
+    for path, inp in inputs:
+        found = mirrors.get((inp.ctype.name, inp.slug))
+        entry_id = inp.id or (found[0] if found else derived_id(inp.ctype.name, inp.slug))
+        mirror = (found[1], found[2]) if found else by_id.get(entry_id)
+        if mirror is None:
+            continue
+        if content_hash(inp.payload() | {"id": entry_id}) != mirror[1]:
+            problems.append(
+                f"{path}: this {inp.ctype.name} is a read-only mirror of {mirror[0]} "
+                "(cms sync pull); change it there, or leave this file out"
+            )
+    return problems
 
 
 async def _check_links(

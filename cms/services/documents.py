@@ -168,10 +168,14 @@ async def _clinic_data(session: AsyncSession, slugs: Iterable[str | None]) -> di
 
 
 async def update_canonical_urls(session: AsyncSession, ids: Collection[str]) -> set[str]:
-    """Recompute the canonical URLs of ``ids``; the ids whose URL changed."""
+    """Recompute the canonical URLs of ``ids``; the ids whose URL changed.
+
+    Mirrored entries (``mirror_source``) keep the URL their origin gave them.
+    """
     moved: set[str] = set()
     for chunk in _chunks(ids):
-        entries = list((await session.exec(select(Entry).where(col(Entry.id).in_(chunk)))).all())
+        query = select(Entry).where(col(Entry.id).in_(chunk), col(Entry.mirror_source).is_(None))
+        entries = list((await session.exec(query)).all())
         origins = await _origins(session, entries)
         clinics = await _clinic_data(session, origins.values())
         for entry in entries:
@@ -311,6 +315,7 @@ def build_documents(
             if editor
             else {}
         ),
+        **({"mirror_source": entry.mirror_source} if editor and entry.mirror_source else {}),
         "reviewed_by": None,
         "last_reviewed": entry.last_reviewed.isoformat() if entry.last_reviewed else None,
         "body": entry.body,
@@ -458,6 +463,9 @@ def _rebuild_one(
         for link in entry.links
         if (face := link_faces.get(link)) is not None
     }
+    if entry.mirror_source is not None:
+        # A mirror's links lead where its origin's do, mirrored here or not.
+        urls = dict(entry.mirror_links or {})
     by_field: dict[str, list[jsonld.LdRef]] = defaultdict(list)
     origin_ref = None
     for rel in related:
@@ -492,7 +500,7 @@ def _rebuild_one(
     entry.doc, entry.doc_item = build_documents(entry, ctype, origin, html, document)
 
 
-EDITOR_FIELDS = ("scheduled_at", "published_version")
+EDITOR_FIELDS = ("scheduled_at", "published_version", "mirror_source")
 
 
 def copy_to_published(row: PublishedEntry, entry: Entry) -> None:

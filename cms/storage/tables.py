@@ -119,6 +119,10 @@ class Entry(SQLModel, table=True):
     # Set on an entry mirrored from another instance (`cms sync pull`): the
     # origin's base URL. Mirrored entries are read-only here.
     mirror_source: str | None = Field(default=None, sa_type=String)
+    # A mirrored entry's internal links as the origin resolves them (`type/slug`
+    # -> URL, None for a link the origin shows as text): its body links to the
+    # origin's pages whether or not their targets are mirrored here.
+    mirror_links: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class EntryRelation(SQLModel, table=True):

@@ -4,7 +4,8 @@
 in the transaction of every change; `site_state.change_seq` numbers them.
 Webhook endpoints, deliveries and their attempts; `webhook_state` is where the
 dispatcher stands in the changes. `sync_sources` is where each mirror stands,
-and `entries.mirror_source` marks an entry mirrored from another instance.
+and `entries.mirror_source` marks an entry mirrored from another instance
+(`entries.mirror_links`: its links as the origin resolves them).
 
 Existing content has no past changes: the feed starts at the upgrade.
 
@@ -115,6 +116,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('entries', schema=None) as batch_op:
         batch_op.add_column(sa.Column('mirror_source', sa.String(), nullable=True))
+        batch_op.add_column(sa.Column('mirror_links', sa.JSON(), nullable=True))
 
     with op.batch_alter_table('site_state', schema=None) as batch_op:
         batch_op.add_column(sa.Column('change_seq', sa.BigInteger(), nullable=False, server_default='0'))
@@ -126,6 +128,7 @@ def downgrade() -> None:
         batch_op.drop_column('change_seq')
 
     with op.batch_alter_table('entries', schema=None) as batch_op:
+        batch_op.drop_column('mirror_links')
         batch_op.drop_column('mirror_source')
 
     op.drop_table('webhook_attempts')

@@ -1,0 +1,713 @@
+"""Mirroring one clinic of another instance of this CMS: ``cms sync pull``.
+
+A pull reads the origin's change feed (``GET /api/v1/changes?clinic=…``) from
+the position stored in ``sync_sources`` for (origin, clinic), page by page,
+until it has caught up, and applies each change in its own transaction
+together with the new position: an interrupted pull resumes after the last
+change it applied and never applies one twice.
+
+- ``upsert``: the entry's public document is fetched from the origin and
+  saved here through the ordinary write path (``save_entry``,
+  ``save_relations``, ``finish_writes``, ``write_published``), published as
+  the origin published it, with the origin's ``id``, ``published_at`` and
+  ``canonical_url`` (the canonical-URL step leaves mirrors alone), and its
+  internal links resolved as the origin resolves them (``mirror_links``).
+  Relation targets missing here (an author, a condition, a clinic) are
+  fetched and mirrored first, in the same transaction. Saving what is
+  already here changes nothing: no version, revision or change event.
+- ``delete``: the mirror of that entry is deleted. If other entries here
+  still name it, it is kept while the origin still publishes it (it is what
+  they name) and taken down (a draft, off the public API) otherwise. An entry
+  that is not a mirror of that origin is never touched.
+
+Mirrored entries carry ``mirror_source`` (the origin's base URL) and are
+read-only here: the editors' routes answer 409 and content files may not
+change them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import msgspec
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from cms.contenttypes import ContentType, Relation, TypeRegistry
+from cms.markdown import Renderer
+from cms.plugins import PluginError, Plugins
+from cms.schemas import COMMON_FIELDS
+from cms.services import workflow
+from cms.services.documents import faces, finish_writes, rebuild_documents, refresh_dependents
+from cms.services.editing import WriteContext
+from cms.services.entries import find_entry, save_entry, save_relations
+from cms.services.errors import Conflict, InvalidEntry
+from cms.services.lifecycle import SavedEntry, entries_saved
+from cms.services.links import split_link
+from cms.services.slugs import record_rename, release_slug
+from cms.services.validation import EntryInput, parse_entry
+from cms.storage.tables import Entry, EntryRelation, PublishedRelation, SyncSource, utcnow
+
+API = "/api/v1"
+ACTOR = "sync"
+"""What revisions made by a pull name as their actor and action."""
+GONE = (404, 410)
+TIMEOUT = 30.0
+
+
+class SyncError(Exception):
+    """A pull that cannot go on. The mirror stays at the last change applied (``report``)."""
+
+    report: PullReport | None = None
+
+
+class FeedEvent(msgspec.Struct, kw_only=True):
+    """The fields of a change-feed event a pull reads."""
+
+    seq: int
+    event: str
+    type: str
+    id: str
+    slug: str
+    version: int | None = None
+
+
+class FeedPage(msgspec.Struct, kw_only=True):
+    """One page of the origin's change feed."""
+
+    data: list[FeedEvent]
+    next_since: int
+    last_seq: int
+
+
+@dataclass
+class PullReport:
+    """What a pull did, and where it stands."""
+
+    source: str
+    clinic: str
+    start: int = 0
+    """The position the pull started from."""
+    position: int = 0
+    """The last change applied (or read past): the next pull starts after it."""
+    last_seq: int = 0
+    """The origin's newest change when the feed was last read."""
+    events: int = 0
+    upserts: int = 0
+    """Entries written here (created or changed), dependencies included."""
+    unchanged: int = 0
+    """Upserts of entries that already were as the origin has them."""
+    deletes: int = 0
+    """Mirrors deleted or taken down."""
+    skipped: int = 0
+    """Events left alone: gone at the origin, or no mirror of this origin here."""
+    caught_up: bool = False
+
+
+Progress = Callable[[FeedEvent, str], None]
+"""Told of each applied event and what came of it."""
+
+
+def normalize_source(url: str) -> str:
+    """The origin's base URL as stored: no trailing slash, no ``/api/v1``.
+
+    Raises:
+        SyncError: not an http(s) URL with a host.
+    """
+    base = url.strip().rstrip("/")
+    if base.endswith(API):
+        base = base[: -len(API)].rstrip("/")
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SyncError(f"{url!r} is not an http(s) URL of a CMS instance")
+    return base
+
+
+class Origin:
+    """The origin instance's public API, as a pull reads it."""
+
+    def __init__(self, client: httpx.AsyncClient, base: str) -> None:
+        self.client = client
+        self.base = base
+
+    async def _get(
+        self, path: str, params: dict[str, Any] | None = None, *, follow: bool = True
+    ) -> httpx.Response:
+        url = f"{self.base}{API}{path}"
+        try:
+            return await self.client.get(url, params=params, follow_redirects=follow)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            reason = str(exc) or type(exc).__name__
+            raise SyncError(f"cannot reach the origin at {url}: {reason}") from exc
+
+    @staticmethod
+    def _failure(response: httpx.Response) -> SyncError:
+        detail = ""
+        try:
+            problem = response.json()
+            if isinstance(problem, dict):
+                detail = str(problem.get("detail") or problem.get("title") or "")
+        except ValueError:
+            pass
+        hint = " (is --token right?)" if response.status_code in (401, 403) else ""
+        return SyncError(
+            f"the origin answered {response.status_code} to {response.request.url}"
+            + (f": {detail}" if detail else "")
+            + hint
+        )
+
+    @staticmethod
+    def _json(response: httpx.Response) -> Any:
+        try:
+            return msgspec.json.decode(response.content)
+        except msgspec.DecodeError as exc:
+            raise SyncError(
+                f"{response.request.url} did not answer JSON: is it a CMS instance?"
+            ) from exc
+
+    async def feed(self, clinic: str, since: int, limit: int) -> FeedPage:
+        """One page of the clinic's published changes after ``since``."""
+        response = await self._get(
+            "/changes", {"since": since, "clinic": clinic, "limit": limit}, follow=False
+        )
+        if response.status_code != 200:
+            raise self._failure(response)
+        raw = self._json(response)
+        try:
+            return msgspec.convert(raw, FeedPage)
+        except msgspec.ValidationError as exc:
+            raise SyncError(
+                f"{response.request.url} is not a change feed of this CMS: {exc}"
+            ) from exc
+
+    async def entry(
+        self, ctype: ContentType, slug: str, *, follow: bool = True
+    ) -> dict[str, Any] | None:
+        """The public document of ``ctype``/``slug``, or None when the origin has none.
+
+        Args:
+            follow: follow a redirect from an old slug to the entry's new one.
+        """
+        response = await self._get(f"/{ctype.plural}/{slug}", follow=follow)
+        if response.status_code in GONE or (not follow and response.is_redirect):
+            return None
+        if response.status_code != 200:
+            raise self._failure(response)
+        doc = self._json(response)
+        if not isinstance(doc, dict) or not isinstance(doc.get("id"), str):
+            raise SyncError(f"{response.request.url} is not an entry of this CMS")
+        return doc
+
+
+# --- Turning an origin document into a write ---------------------------------------
+
+
+def _refs(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def relation_targets(ctype: ContentType, doc: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    """The (type, slug, title) of every entry ``doc`` relates to (``clinics`` have no title)."""
+    out: list[tuple[str, str, str | None]] = []
+    for name, rel in ctype.all_relations().items():
+        for ref in _refs(doc.get(name)):
+            if isinstance(ref, str):
+                out.append((rel.target, ref, None))
+            elif isinstance(ref, dict) and isinstance(ref.get("slug"), str):
+                out.append((str(ref.get("type") or rel.target), ref["slug"], ref.get("title")))
+    return out
+
+
+def _relation_value(rel: Relation, ref: Any) -> str:
+    """A ``{slug, title}`` reference as a write names it (a slug, or ``type/slug``)."""
+    if isinstance(ref, str):
+        return ref
+    return rel.join(str(ref.get("type") or rel.target), str(ref["slug"]))
+
+
+def entry_input(ctype: ContentType, doc: dict[str, Any]) -> EntryInput:
+    """The write that makes a mirror say what the origin's public ``doc`` says, published.
+
+    Raises:
+        SyncError: the document does not validate here (naming each field).
+    """
+    raw = {k: doc[k] for k in (*COMMON_FIELDS, *ctype.fields.__struct_fields__) if k in doc}
+    for name, rel in ctype.all_relations().items():
+        values = [_relation_value(rel, ref) for ref in _refs(raw.get(name))]
+        raw[name] = values if rel.many else (values[0] if values else None)
+    raw["status"] = "published"
+    clinics = raw.get("clinics") or []
+    # The document shows the effective origin (else the first clinic); keep it
+    # only where it says more than the clinics do.
+    origin = raw.get("origin_clinic")
+    raw["origin_clinic"] = origin if origin in clinics and origin != clinics[0] else None
+    try:
+        return parse_entry(ctype, str(doc.get("slug")), raw, entry_id=doc["id"])
+    except InvalidEntry as exc:
+        fields = "; ".join(f"{e.field}: {e.message}" for e in exc.errors)
+        raise SyncError(f"{ctype.name}/{doc.get('slug')} does not validate here: {fields}") from exc
+
+
+@dataclass
+class _Planned:
+    ctype: ContentType
+    doc: dict[str, Any]
+    links: dict[str, str | None]
+
+
+async def _needs_fetch(
+    session: AsyncSession,
+    source: str,
+    type_name: str,
+    slug: str,
+    title: str | None,
+    *,
+    refresh: bool,
+) -> bool:
+    """Whether a relation target must be fetched: missing here, or a mirror of ``source``
+    that is stale (taken down, another title) or, with ``refresh``, any mirror of it."""
+    row = (
+        await session.exec(
+            select(Entry.mirror_source, Entry.title, Entry.published_version).where(
+                Entry.type == type_name, Entry.slug == slug
+            )
+        )
+    ).first()
+    if row is None:
+        return True
+    mirror, local_title, live = row
+    stale = refresh or live is None or (title is not None and title != local_title)
+    return mirror == source and stale
+
+
+async def _plan(
+    session: AsyncSession,
+    origin: Origin,
+    types: TypeRegistry,
+    source: str,
+    ctype: ContentType,
+    doc: dict[str, Any],
+) -> list[_Planned]:
+    """``doc`` and every relation target to mirror with it, with their links' URLs.
+
+    The entries ``doc`` names directly are fetched again when they are mirrors
+    of ``source``: one that is not on the mirrored clinic has no events of its
+    own here, but the entries naming it get one whenever what it shows them
+    changes (a ``refresh``), which keeps it as fresh as they are.
+    """
+    planned: dict[tuple[str, str], _Planned] = {}
+    queue = [(ctype, doc, 0)]
+    queued = {(ctype.name, str(doc["slug"]))}
+    while queue:
+        current_type, current, depth = queue.pop()
+        key = (current_type.name, str(current["slug"]))
+        planned[key] = _Planned(current_type, current, {})
+        for type_name, slug, title in relation_targets(current_type, current):
+            if (type_name, slug) in queued:
+                continue
+            target_type = types.get(type_name)
+            if target_type is None:
+                raise SyncError(
+                    f"{key[0]}/{key[1]} names {type_name}/{slug}, and type {type_name!r} is "
+                    "not enabled here (CMS_PLUGINS)"
+                )
+            if await _needs_fetch(session, source, type_name, slug, title, refresh=depth == 0):
+                target = await origin.entry(target_type, slug)
+                if target is None:
+                    raise SyncError(
+                        f"{key[0]}/{key[1]} names {type_name}/{slug}, which the origin no "
+                        "longer publishes; pull again in a moment"
+                    )
+                queue.append((target_type, target, depth + 1))
+                queued.add((type_name, slug))
+    # Internal links lead where the origin's lead: to the target's canonical URL
+    # while it is published there under that slug, else nowhere (text).
+    urls: dict[str, str | None] = {}
+    for item in planned.values():
+        for link in item.doc.get("links") or []:
+            if link not in urls:
+                type_name, slug = split_link(str(link))
+                target_type = types.get(type_name)
+                found = planned.get((type_name, slug))
+                target = found.doc if found else None
+                if target is None and target_type is not None:
+                    target = await origin.entry(target_type, slug, follow=False)
+                url = target.get("canonical_url") if target else None
+                urls[link] = str(url) if url else None
+            item.links[link] = urls[link]
+    return list(planned.values())
+
+
+async def _mirror_row(
+    session: AsyncSession, source: str, ctype: ContentType, inp: EntryInput
+) -> Entry | None:
+    """The mirror ``inp`` updates (renamed to ``inp``'s slug if the origin renamed it), or None.
+
+    Raises:
+        SyncError: an entry here that is not a mirror of ``source`` has its id or slug.
+    """
+    name = f"{ctype.name}/{inp.slug}"
+    local = await session.get(Entry, inp.id)
+    taken = await find_entry(session, ctype.name, inp.slug)
+    if local is not None and (local.mirror_source != source or local.type != ctype.name):
+        raise SyncError(
+            f"{name}: the entry with the origin's id {inp.id} here ({local.type}/{local.slug}) "
+            f"is not a mirror of {source}; nothing of it was changed"
+        )
+    if taken is not None and taken is not local:
+        raise SyncError(
+            f"{name} exists here and is not the mirror of that entry of {source}; "
+            "rename or delete it here, then pull again"
+        )
+    if local is None:
+        await release_slug(session, ctype.name, inp.slug)
+        return None
+    if local.slug != inp.slug:
+        old_slug = local.slug
+        local.slug = inp.slug
+        session.add(local)
+        await session.flush()
+        await record_rename(session, local, old_slug)
+    return local
+
+
+def _when(value: Any) -> dt.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return dt.datetime.fromisoformat(value).astimezone(dt.UTC)
+    except ValueError:
+        return None
+
+
+async def _write_upsert(
+    session: AsyncSession, ctx: WriteContext, source: str, plan: list[_Planned]
+) -> tuple[int, int]:
+    """Save ``plan`` as published mirrors, in the caller's transaction.
+
+    Returns:
+        How many entries were written, and how many were already as planned.
+    """
+    before = await faces(session, [str(p.doc["id"]) for p in plan])
+    written: list[tuple[_Planned, EntryInput, Entry, bool, str | None, bool]] = []
+    unchanged = 0
+    for item in plan:
+        inp = entry_input(item.ctype, item.doc)
+        local = await _mirror_row(session, source, item.ctype, inp)
+        previous = None if local is None else local.status
+        was_live = local is not None and local.published_version is not None
+        entry, changed = await save_entry(
+            session, ctx.renderer, inp, actor=ACTOR, now=ctx.now, action=ACTOR
+        )
+        # What the origin says beside the content: its URL, where its links
+        # lead, and when it was created and last changed.
+        mirrored = (
+            source,
+            item.doc.get("canonical_url"),
+            item.links,
+            _when(item.doc.get("created_at")) or entry.created_at,
+            _when(item.doc.get("updated_at")) or entry.updated_at,
+        )
+        here = (
+            entry.mirror_source,
+            entry.canonical_url,
+            entry.mirror_links,
+            entry.created_at,
+            entry.updated_at,
+        )
+        if here != mirrored:
+            (
+                entry.mirror_source,
+                entry.canonical_url,
+                entry.mirror_links,
+                entry.created_at,
+                entry.updated_at,
+            ) = mirrored
+            session.add(entry)
+            changed = True
+        if changed:
+            written.append((item, inp, entry, changed, previous, was_live))
+        else:
+            unchanged += 1
+    if not written:
+        return 0, unchanged
+    also: set[str] = set()
+    for _item, inp, entry, _changed, _previous, _was_live in written:
+        also |= await save_relations(session, ctx.types, entry, inp)
+    ids = {entry.id: before.get(entry.id) for _i, _inp, entry, *_rest in written}
+    await finish_writes(session, ctx.types, ids, also=also)
+    built = await faces(session, ids)
+    for item, _inp, entry, *_rest in written:
+        await workflow.write_published(session, item.ctype, entry, action=ACTOR)
+    # The documents were built with the faces published before: where one of
+    # the written entries shows another whose published face just moved (an
+    # author's new URL), build them again.
+    if len(ids) > 1 and built != await faces(session, ids):
+        await rebuild_documents(session, ctx.types, ids)
+    await refresh_dependents(session, ctx.types, ids)
+    await entries_saved(
+        ctx.plugins,
+        session,
+        [
+            SavedEntry.of(entry, previous, was_live=was_live)
+            for _item, _inp, entry, _changed, previous, was_live in written
+        ],
+    )
+    return len(written), unchanged
+
+
+async def _referred_to(session: AsyncSession, entry_id: str) -> bool:
+    """Whether another entry names ``entry_id`` in a relation (working or published)."""
+    for relation in (EntryRelation, PublishedRelation):
+        found = await session.exec(
+            select(relation.source_id)
+            .where(col(relation.target_id) == entry_id, col(relation.source_id) != entry_id)
+            .limit(1)
+        )
+        if found.first() is not None:
+            return True
+    return False
+
+
+async def _write_delete(
+    session: AsyncSession, ctx: WriteContext, source: str, event: FeedEvent, still_live: bool
+) -> tuple[str, bool]:
+    """Remove the mirror of ``event``'s entry, in the caller's transaction.
+
+    Returns:
+        What happened, and whether the mirror was removed (deleted or taken down).
+    """
+    entry = await session.get(Entry, event.id)
+    if entry is None:
+        return "skipped: no mirror of it here", False
+    if entry.mirror_source != source:
+        return f"skipped: {entry.type}/{entry.slug} here is not a mirror of {source}", False
+    ctype = ctx.types.get(entry.type)
+    if ctype is None:
+        raise SyncError(f"{entry.type}/{entry.slug}: type {entry.type!r} is not enabled here")
+    if not await _referred_to(session, entry.id):
+        await workflow.delete_entry(session, ctx, entry)
+        return "deleted", True
+    if still_live:
+        return "kept: entries here name it, and the origin still publishes it", False
+    if entry.published_version is None:
+        return "unchanged: already taken down", False
+    await workflow.take_down(session, ctx, ctype, entry, "draft", action=ACTOR)
+    return "taken down (entries here still name it)", True
+
+
+# --- The pull ------------------------------------------------------------------------
+
+
+async def _start(sessions: async_sessionmaker[AsyncSession], source: str, clinic: str) -> int:
+    async with sessions() as session, session.begin():
+        row = await session.get(SyncSource, (source, clinic))
+        if row is None:
+            session.add(SyncSource(source=source, clinic=clinic, seq=0, updated_at=utcnow()))
+            return 0
+        return int(row.seq)
+
+
+async def _advance(session: AsyncSession, source: str, clinic: str, old: int, new: int) -> None:
+    """Move the stored position from ``old`` to ``new`` in the caller's transaction.
+
+    The compare-and-set also serialises pulls of one mirror: a second pull
+    that started from the same position finds it moved and stops.
+    """
+    moved = await session.exec(
+        update(SyncSource)
+        .where(
+            col(SyncSource.source) == source,
+            col(SyncSource.clinic) == clinic,
+            col(SyncSource.seq) == old,
+        )
+        .values(seq=new, updated_at=utcnow())
+        .returning(col(SyncSource.seq))
+    )
+    if moved.first() is None:
+        raise SyncError(
+            f"the mirror of {clinic} from {source} is no longer at change {old}: "
+            "another pull ran at the same time; run it again"
+        )
+
+
+async def pull(
+    sessions: async_sessionmaker[AsyncSession],
+    plugins: Plugins,
+    renderer: Renderer,
+    source: str,
+    clinic: str,
+    *,
+    token: str | None = None,
+    max_events: int | None = None,
+    batch: int = 100,
+    progress: Progress | None = None,
+    client: httpx.AsyncClient | None = None,
+) -> PullReport:
+    """Apply the origin's changes to ``clinic`` since the stored position, until caught up.
+
+    Args:
+        source: the origin's base URL (``https://cms.example.org``).
+        token: sent as ``Authorization: Bearer`` to the origin.
+        max_events: stop after applying this many events (resume with the next pull).
+        batch: events per page of the feed.
+        client: an HTTP client to use instead of a new one.
+
+    Raises:
+        SyncError: the origin is unreachable or answers something unexpected, a
+            type is not enabled here, or an entry here is in the way; ``report``
+            says how far the pull got (its position is stored).
+    """
+    base = normalize_source(source)
+    report = PullReport(source=base, clinic=clinic)
+    headers = {"Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    owned = client is None
+    http = client or httpx.AsyncClient(timeout=TIMEOUT)
+    http.headers.update(headers)
+    try:
+        origin = Origin(http, base)
+        report.start = report.position = await _start(sessions, base, clinic)
+        if report.start == 0:
+            # A first pull: a misspelt clinic would read an empty feed, and succeed.
+            clinic_type = plugins.types.get("clinic")
+            assert clinic_type is not None, "clinics are a core type"
+            if await origin.entry(clinic_type, clinic) is None:
+                raise SyncError(f"the origin {base} publishes no clinic {clinic!r}")
+        await _pull_pages(sessions, plugins, renderer, origin, report, max_events, batch, progress)
+    except SyncError as exc:
+        exc.report = report
+        raise
+    finally:
+        if owned:
+            await http.aclose()
+    return report
+
+
+async def _pull_pages(
+    sessions: async_sessionmaker[AsyncSession],
+    plugins: Plugins,
+    renderer: Renderer,
+    origin: Origin,
+    report: PullReport,
+    max_events: int | None,
+    batch: int,
+    progress: Progress | None,
+) -> None:
+    while max_events is None or report.events < max_events:
+        limit = batch if max_events is None else min(batch, max_events - report.events)
+        page = await origin.feed(report.clinic, report.position, limit)
+        report.last_seq = page.last_seq
+        for event in page.data:
+            if event.seq <= report.position:
+                continue
+            outcome = await _apply(sessions, plugins, renderer, origin, report, event)
+            report.position = event.seq
+            report.events += 1
+            if progress is not None:
+                progress(event, outcome)
+            if max_events is not None and report.events >= max_events:
+                break
+        else:
+            if page.next_since > report.position:
+                # Changes to other clinics lie in between: read past them.
+                async with sessions() as session, session.begin():
+                    await _advance(
+                        session, report.source, report.clinic, report.position, page.next_since
+                    )
+                report.position = page.next_since
+            if report.position >= page.last_seq or not page.data:
+                break
+    report.caught_up = report.position >= report.last_seq
+
+
+async def _apply(
+    sessions: async_sessionmaker[AsyncSession],
+    plugins: Plugins,
+    renderer: Renderer,
+    origin: Origin,
+    report: PullReport,
+    event: FeedEvent,
+) -> str:
+    """Apply one event and store the position after it, in one transaction; what happened."""
+    types = plugins.types
+    source = report.source
+    where = f"change {event.seq} ({event.event} {event.type}/{event.slug})"
+    ctype = types.get(event.type)
+    ctx = WriteContext(
+        types=types,
+        renderer=renderer,
+        actor=ACTOR,
+        now=utcnow(),
+        plugins=plugins.manager,
+        force=True,  # the origin decided; links here follow
+    )
+    try:
+        if event.event == "upsert":
+            if ctype is None:
+                raise SyncError(
+                    f"type {event.type!r} is not enabled here (CMS_PLUGINS); enable its "
+                    "plugin, then pull again"
+                )
+            doc = await origin.entry(ctype, event.slug)
+            if doc is not None and doc["id"] != event.id:
+                doc = None  # the slug is another entry's now; this one's events follow
+            plan: list[_Planned] = []
+            if doc is not None:
+                async with sessions() as session:
+                    plan = await _plan(session, origin, types, source, ctype, doc)
+            async with sessions() as session, session.begin():
+                await _advance(session, source, report.clinic, report.position, event.seq)
+                if not plan:
+                    report.skipped += 1
+                    return "skipped: gone at the origin"
+                written, unchanged = await _write_upsert(session, ctx, source, plan)
+            report.upserts += written
+            report.unchanged += unchanged
+            if written == 0:
+                return "unchanged"
+            return f"applied ({written} entries written)" if written > 1 else "applied"
+        still_live = False
+        if ctype is not None:
+            async with sessions() as session:
+                local = await session.get(Entry, event.id)
+                mine = local is not None and local.mirror_source == source
+            if mine:
+                doc = await origin.entry(ctype, event.slug)
+                still_live = doc is not None and doc["id"] == event.id
+        async with sessions() as session, session.begin():
+            await _advance(session, source, report.clinic, report.position, event.seq)
+            outcome, removed = await _write_delete(session, ctx, source, event, still_live)
+        if removed:
+            report.deletes += 1
+        elif outcome.startswith("skipped"):
+            report.skipped += 1
+        return outcome
+    except SyncError as exc:
+        raise SyncError(f"{where}: {exc}") from exc
+    except (InvalidEntry, Conflict, PluginError) as exc:
+        raise SyncError(f"{where}: {_describe(exc)}") from exc
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, InvalidEntry):
+        return "; ".join(f"{e.field}: {e.message}" for e in exc.errors)
+    return str(exc)
+
+
+def describe(report: PullReport) -> str:
+    """One line on where a pull stopped."""
+    where = f"at change {report.position} of {report.last_seq}"
+    if report.caught_up:
+        return f"{where}: caught up"
+    return f"{where}: stopped early; the next pull resumes after change {report.position}"
