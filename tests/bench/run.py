@@ -483,6 +483,7 @@ def scenarios(cms: str, ceiling: str, slugs: list[str], tmp: Path) -> list[Scena
         Scenario("condition detail", f"{cms}/api/v1/conditions/sciatica"),
         Scenario("search", f"{cms}/api/v1/search?q=sciatic%20nerve"),
         Scenario("change feed (100)", f"{cms}/api/v1/changes?clinic=calgary&since=0"),
+        Scenario("clinic Atom feed (20)", f"{cms}/api/v1/clinics/calgary/feed.atom"),
         Scenario("article 304", detail, {"If-None-Match": current_etag(detail)}, status=304),
         Scenario("list 304", included, {"If-None-Match": current_etag(included)}, status=304),
         Scenario("detail, uncached", detail, script=walk),
