@@ -336,6 +336,11 @@ def test_publishing_delivers_signed_entry_published_and_cache_purge(
         # A public read names the keys it depends on; the purge covers them.
         page = client.get("/api/v1/articles?limit=1")
         assert set(page.headers["surrogate-key"].split()) & set(keys)
+        # The entry's own pages are purged by a key they carry.
+        for path in (data["entry"]["path"], f"{data['entry']['path']}/backlinks"):
+            response = client.get(path)
+            assert response.status_code == 200, response.text
+            assert set(response.headers["surrogate-key"].split()) & set(keys) - {"changes"}, path
 
         # Each message went once, with its own id, and the log says so.
         ids = [r.headers["webhook-id"] for r in receiver.messages()]

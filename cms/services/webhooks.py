@@ -380,7 +380,7 @@ def purge_keys(change: ChangeEvent) -> list[str]:
     responses any published change can alter (search, link reports, the change feed)."""
     return [
         *surrogate_keys(change),
-        f"backlinks:{change.type}/{change.slug}",
+        f"backlinks:{change.id}",
         "links:broken",
         "search",
         "changes",
