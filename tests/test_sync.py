@@ -223,6 +223,28 @@ def test_changes_at_the_origin_follow_on_the_next_pull(
                 assert ours.get(f"{articles}/{gone}").status_code == 404, gone
 
 
+def test_a_pull_with_a_token_mirrors_published_versions_never_drafts(
+    editing: Editing, origin: str, mirror_url: str
+) -> None:
+    editor = editing.auth("editor")
+    article = "/api/v1/articles/causes-of-low-back-pain-and-sciatica"
+    with httpx.Client(base_url=origin) as theirs:
+        published = theirs.get(article).json()
+        # A draft waits for review beside the published version; then a
+        # change to another entry makes the article's event come round again.
+        change(theirs, "PATCH", article, editor, json={"title": "Unreviewed draft title"})
+        lena = "/api/v1/practitioners/lena-marchetti"
+        change(theirs, "PATCH", lena, editor, json={"title": "Lena Marchetti, R.Ac."})
+        change(theirs, "POST", lena, editor, "/publish")
+        result = pull(mirror_url, origin, "--token", editing.secrets["editor"])
+        assert result.exit_code == 0, result.output
+        with reading(mirror_url) as ours:
+            mine = ours.get(article).json()
+            assert mine["title"] == published["title"] != "Unreviewed draft title"
+            assert mine["body_html"] == published["body_html"]
+            assert ours.get(lena).json()["title"] == "Lena Marchetti, R.Ac."
+
+
 def test_a_pull_stopped_after_some_changes_resumes_where_it_stopped(
     databases: Databases, origin: str, mirror_url: str
 ) -> None:

@@ -133,16 +133,25 @@ def normalize_source(url: str) -> str:
 class Origin:
     """The origin instance's public API, as a pull reads it."""
 
-    def __init__(self, client: httpx.AsyncClient, base: str) -> None:
+    def __init__(self, client: httpx.AsyncClient, base: str, token: str | None = None) -> None:
         self.client = client
         self.base = base
+        self.token = token
 
     async def _get(
-        self, path: str, params: dict[str, Any] | None = None, *, follow: bool = True
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        *,
+        follow: bool = True,
+        token: bool = False,
     ) -> httpx.Response:
         url = f"{self.base}{API}{path}"
+        headers = {"Authorization": f"Bearer {self.token}"} if token and self.token else None
         try:
-            return await self.client.get(url, params=params, follow_redirects=follow)
+            return await self.client.get(
+                url, params=params, headers=headers, follow_redirects=follow
+            )
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             reason = str(exc) or type(exc).__name__
             raise SyncError(f"cannot reach the origin at {url}: {reason}") from exc
@@ -175,7 +184,7 @@ class Origin:
     async def feed(self, clinic: str, since: int, limit: int) -> FeedPage:
         """One page of the clinic's published changes after ``since``."""
         response = await self._get(
-            "/changes", {"since": since, "clinic": clinic, "limit": limit}, follow=False
+            "/changes", {"since": since, "clinic": clinic, "limit": limit}, follow=False, token=True
         )
         if response.status_code != 200:
             raise self._failure(response)
@@ -192,6 +201,9 @@ class Origin:
     ) -> dict[str, Any] | None:
         """The public document of ``ctype``/``slug``, or None when the origin has none.
 
+        Read without the token, always: with one, the origin answers working
+        copies, and a draft must never reach a mirror.
+
         Args:
             follow: follow a redirect from an old slug to the entry's new one.
         """
@@ -203,7 +215,18 @@ class Origin:
         doc = self._json(response)
         if not isinstance(doc, dict) or not isinstance(doc.get("id"), str):
             raise SyncError(f"{response.request.url} is not an entry of this CMS")
+        if doc.get("status") != "published":  # only published versions are mirrored
+            return None
         return doc
+
+
+def web_url(value: Any) -> str | None:
+    """``value`` when it is an absolute http(s) URL, else None: what an origin says is
+    written into documents here, so nothing else (``javascript:``) gets through."""
+    if not isinstance(value, str):
+        return None
+    parts = urlsplit(value)
+    return value if parts.scheme in ("http", "https") and parts.netloc else None
 
 
 # --- Turning an origin document into a write ---------------------------------------
@@ -341,8 +364,7 @@ async def _plan(
                 target = found.doc if found else None
                 if target is None and target_type is not None:
                     target = await origin.entry(target_type, slug, follow=False)
-                url = target.get("canonical_url") if target else None
-                urls[link] = str(url) if url else None
+                urls[link] = web_url(target.get("canonical_url")) if target else None
             item.links[link] = urls[link]
     return list(planned.values())
 
@@ -412,7 +434,7 @@ async def _write_upsert(
         # lead, and when it was created and last changed.
         mirrored = (
             source,
-            item.doc.get("canonical_url"),
+            web_url(item.doc.get("canonical_url")),
             item.links,
             _when(item.doc.get("created_at")) or entry.created_at,
             _when(item.doc.get("updated_at")) or entry.updated_at,
@@ -557,7 +579,8 @@ async def pull(
 
     Args:
         source: the origin's base URL (``https://cms.example.org``).
-        token: sent as ``Authorization: Bearer`` to the origin.
+        token: sent as ``Authorization: Bearer`` with the origin's change feed
+            (never with entry reads, which must see published versions only).
         max_events: stop after applying this many events (resume with the next pull).
         batch: events per page of the feed.
         client: an HTTP client to use instead of a new one.
@@ -569,14 +592,11 @@ async def pull(
     """
     base = normalize_source(source)
     report = PullReport(source=base, clinic=clinic)
-    headers = {"Accept": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
     owned = client is None
     http = client or httpx.AsyncClient(timeout=TIMEOUT)
-    http.headers.update(headers)
+    http.headers.update({"Accept": "application/json"})
     try:
-        origin = Origin(http, base)
+        origin = Origin(http, base, token)
         report.start = report.position = await _start(sessions, base, clinic)
         if report.start == 0:
             # A first pull: a misspelt clinic would read an empty feed, and succeed.
