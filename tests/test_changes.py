@@ -369,3 +369,62 @@ def test_concurrent_writers_on_separate_apps_get_distinct_gap_free_numbers(
             assert {e["slug"] for e in page["data"]} == {f"worker-article-{n}" for n in range(10)}
 
     asyncio.run(run())
+
+
+def test_only_clinics_says_where_an_entry_is_shown(
+    editing: Editing, client: TestClient[Any]
+) -> None:
+    """A case story's `clinic` (where the treatment took place) is not where it is shown."""
+    path = "/api/v1/case-stories/a-marathon-runner-with-back-pain"
+    story, etag = read_entry_as(client, editing, path)
+    assert story["clinic"] == {"slug": "calgary", "title": story["clinic"]["title"]}
+    response = client.patch(
+        path,
+        json={"clinics": ["edmonton"], "origin_clinic": "edmonton"},
+        headers={**editing.auth("editor"), "If-Match": etag},
+    )
+    assert response.status_code == 200, response.text
+    mark = newest(client)
+    response = client.post(
+        f"{path}/publish", headers={**editing.auth("editor"), "If-Match": response.headers["etag"]}
+    )
+    assert response.status_code == 200, response.text
+    calgary, _ = read_all(client, "&clinic=calgary", since=mark)
+    assert about(calgary, "a-marathon-runner-with-back-pain") == [
+        ("delete", "publish", "published")
+    ]
+    [event] = [e for e in read_all(client, since=mark)[0] if e["type"] == "case-story"]
+    assert (event["clinics"], event["left_clinics"]) == (["edmonton"], ["calgary"])
+
+
+def test_a_clinic_is_named_by_its_published_slug_until_its_rename_is_published(
+    editing: Editing, client: TestClient[Any]
+) -> None:
+    path = "/api/v1/clinics/calgary"
+    _clinic, etag = read_entry_as(client, editing, path, token="admin")
+    response = client.patch(
+        path,
+        json={"slug": "calgary-south", "clinics": ["calgary-south"], "origin_clinic": None},
+        headers={**editing.auth("admin"), "If-Match": etag},
+    )
+    assert response.status_code == 200, response.text
+    renamed_etag = response.headers["etag"]
+    # A draft rename is not public: Calgary's readers still get Calgary's changes.
+    mark = newest(client)
+    draft, etag = create_article(client, editing, "Walking with back pain")
+    step(client, editing, draft["slug"], "publish", etag)
+    calgary, _ = read_all(client, "&clinic=calgary", since=mark)
+    assert [(e["slug"], e["clinics"]) for e in calgary] == [(draft["slug"], ["calgary"])]
+    assert read_all(client, "&clinic=calgary-south", since=mark)[0] == []
+    # Published, the rename moves the clinic's readers: a delete under the old
+    # slug, an upsert under the new one.
+    mark = newest(client)
+    response = client.post(
+        "/api/v1/clinics/calgary-south/publish",
+        headers={**editing.auth("admin"), "If-Match": renamed_etag},
+    )
+    assert response.status_code == 200, response.text
+    old, _ = read_all(client, "&clinic=calgary", since=mark)
+    assert ("delete", "publish", "published") in about(old, "calgary-south")
+    new, _ = read_all(client, "&clinic=calgary-south", since=mark)
+    assert ("upsert", "publish", "published") in about(new, "calgary-south")

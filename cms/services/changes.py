@@ -30,7 +30,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import msgspec
-from sqlalchemy import insert, or_, update
+from sqlalchemy import func, insert, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -40,6 +40,7 @@ from cms.storage.tables import (
     ChangeClinic,
     Entry,
     EntryRelation,
+    PublishedEntry,
     PublishedRelation,
     SiteState,
     utcnow,
@@ -145,42 +146,60 @@ async def record(session: AsyncSession, specs: Sequence[ChangeSpec]) -> list[int
 
 
 async def all_clinic_slugs(session: AsyncSession) -> list[str]:
-    """Every clinic's slug."""
-    return list((await session.exec(select(Entry.slug).where(Entry.type == CLINIC_TYPE))).all())
+    """Every published clinic's slug (as published)."""
+    query = select(PublishedEntry.slug).where(PublishedEntry.type == CLINIC_TYPE)
+    return list((await session.exec(query)).all())
 
 
 def input_clinics(inp: EntryInput) -> Clinics:
-    """The clinics a write names (a clinic is its own), or None when it names none."""
+    """The clinics a write's ``clinics`` name (a clinic is its own), or None when it names none.
+
+    Only ``clinics`` says where an entry is shown, as for lists, feeds and
+    canonical URLs (a case story's ``clinic``, where the treatment took
+    place, does not).
+    """
     if inp.ctype.name == CLINIC_TYPE:
         return [inp.slug]
-    slugs = [
-        slug
-        for name, rel in inp.ctype.all_relations().items()
-        if rel.target == CLINIC_TYPE
-        for slug in inp.relation_slugs()[name]
-    ]
-    return list(dict.fromkeys(slugs)) or None
+    return list(dict.fromkeys(inp.common.clinics)) or None
 
 
 async def entry_clinics(
     session: AsyncSession, entries: Collection[Entry], *, published: bool
 ) -> dict[str, Clinics]:
-    """The clinics each of ``entries`` is on: in its published version, or its working copy."""
-    out: dict[str, Clinics] = {e.id: [e.slug] for e in entries if e.type == CLINIC_TYPE}
+    """The clinics each of ``entries`` is on: in its published version, or its working copy.
+
+    Clinics go by their published slugs where they have one (a clinic's draft
+    rename is not public yet), else by their working slugs (a batch load
+    publishes the clinics and their entries in one transaction). A clinic is
+    on itself. None: it names no clinic.
+    """
+    relation: type[PublishedRelation] | type[EntryRelation] = (
+        PublishedRelation if published else EntryRelation
+    )
+    slug = func.coalesce(PublishedEntry.slug, Entry.slug) if published else Entry.slug
+    out: dict[str, Clinics] = {}
+    clinics = [e.id for e in entries if e.type == CLINIC_TYPE]
+    if clinics:
+        own = await session.exec(
+            select(Entry.id, slug)
+            .outerjoin(PublishedEntry, col(PublishedEntry.id) == col(Entry.id))
+            .where(col(Entry.id).in_(clinics))
+        )
+        out.update({i: [s] for i, s in own.all()})
     ids = [e.id for e in entries if e.type != CLINIC_TYPE]
     if not ids:
         return out
-    relation = PublishedRelation if published else EntryRelation
     rows = await session.exec(
-        select(relation.source_id, Entry.slug)
+        select(relation.source_id, slug)
         .join(Entry, col(Entry.id) == col(relation.target_id))
-        .where(col(relation.source_id).in_(ids), Entry.type == CLINIC_TYPE)
-        .order_by(col(relation.source_id), col(relation.field), col(relation.position))
+        .outerjoin(PublishedEntry, col(PublishedEntry.id) == col(Entry.id))
+        .where(col(relation.source_id).in_(ids), col(relation.field) == "clinics")
+        .order_by(col(relation.source_id), col(relation.position))
     )
     found: dict[str, list[str]] = defaultdict(list)
-    for source_id, slug in rows.all():
-        if slug not in found[source_id]:
-            found[source_id].append(slug)
+    for source_id, name in rows.all():
+        if name not in found[source_id]:
+            found[source_id].append(name)
     out.update({i: found.get(i) or None for i in ids})
     return out
 
