@@ -554,3 +554,19 @@ def test_publishing_and_unpublishing_change_the_feeds(
     gone = client.get(url).json()
     assert f"urn:uuid:{published['id']}" not in {i["id"] for i in gone["items"]}
     assert gone["items"] == before.json()["items"]
+
+
+def test_control_characters_never_break_a_feed(editing: Editing) -> None:
+    """XML cannot carry a vertical tab (Word pastes them): Atom and RSS leave it out."""
+    with TestClient(create_app(editing.settings())) as client:
+        title = "Back pain\x0bat the desk"
+        draft, etag = create_article(client, editing, title, body="Sit\x0b up.\x01")
+        step(client, editing, draft["slug"], "publish", etag)
+        for fmt in ("atom", "rss"):
+            response = client.get(f"/api/v1/clinics/calgary/feed.{fmt}", headers=IDENTITY)
+            assert response.status_code == 200, response.text
+            parsed = parse(response.content)
+            assert parsed.entries[0].title == "Back painat the desk"
+        document = client.get("/api/v1/clinics/calgary/feed.json").json()
+        check_json_feed(document)
+        assert document["items"][0]["title"] == title

@@ -16,6 +16,7 @@ only, with strong ETags, ``Cache-Control: public`` and ``Surrogate-Key``.
 # annotations, which refer to values local to `feed_routes`.
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -153,15 +154,25 @@ class _RssPaging(BaseExtension):  # type: ignore[misc]
         return atom_feed
 
 
+# Characters XML 1.0 cannot carry (control characters a pasted title or body
+# may hold, such as Word's vertical tab): left out of Atom and RSS, which
+# would otherwise fail to serialise. JSON Feed keeps them, escaped.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml(text: str) -> str:
+    return _NOT_XML.sub("", text)
+
+
 def _generator(feed: Feed, links: Links, *, rss: bool) -> Any:
     fg = FeedGenerator()
     fg.id(feed.id)
-    fg.title(feed.title)
-    fg.description(feed.description)
+    fg.title(_xml(feed.title))
+    fg.description(_xml(feed.description))
     fg.updated(feed.updated)
     fg.generator("Clinic CMS", version=cms.__version__)
     for author in feed.authors:
-        fg.author({"name": author.name, **({"uri": author.url} if author.url else {})})
+        fg.author({"name": _xml(author.name), **({"uri": author.url} if author.url else {})})
     media = RSS if rss else ATOM
     fg.link(href=links.self, rel="self", type=media)
     if rss:
@@ -177,21 +188,26 @@ def _generator(feed: Feed, links: Links, *, rss: bool) -> Any:
     for item in feed.items:
         entry = fg.add_entry(order="append")
         entry.id(item.id)
-        entry.title(item.title)
+        entry.title(_xml(item.title))
         entry.published(item.published)
         entry.updated(item.updated)
         if item.url:
             entry.link(href=item.url, rel="alternate", type="text/html")
         if item.summary:
-            entry.summary(item.summary)
-        entry.content(item.content_html, type="CDATA" if rss else "html")
+            entry.summary(_xml(item.summary))
+        entry.content(_xml(item.content_html), type="CDATA" if rss else "html")
         for author in item.authors:
             if rss:
-                entry.dc.dc_creator(author.name)
+                entry.dc.dc_creator(_xml(author.name))
             else:
-                entry.author({"name": author.name, **({"uri": author.url} if author.url else {})})
+                uri = {"uri": author.url} if author.url else {}
+                entry.author({"name": _xml(author.name), **uri})
         for category in item.categories:
-            entry.category(term=category.term, scheme=category.scheme, label=category.label)
+            entry.category(
+                term=_xml(category.term),
+                scheme=category.scheme,
+                label=_xml(category.label),
+            )
     return fg
 
 
