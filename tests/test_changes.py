@@ -252,11 +252,27 @@ def test_working_copy_changes_need_a_token_that_may_read_drafts(
     slugs = {e["slug"] for e in response.json()["data"]}
     assert "what-happens-in-an-acupuncture-session" not in slugs
 
+    # A draft that names no clinic: its working copy is not the limited token's to read.
+    mark = newest(client)
+    created = client.post(
+        "/api/v1/conditions", json={"title": "Neck strain"}, headers=editing.auth("editor")
+    )
+    assert created.status_code == 201, created.text
+    query = "&state=all&clinic=calgary"
+    everyone, _ = read_all(client, query, editing.auth("viewer"), since=mark)
+    assert about(everyone, "neck-strain") == [("upsert", "create", "working")]
+    limited, _ = read_all(client, query, editing.auth("calgary-viewer"), since=mark)
+    assert about(limited, "neck-strain") == []
+    assert client.get(
+        "/api/v1/conditions/neck-strain", headers=editing.auth("calgary-viewer")
+    ).status_code in (403, 404)
+
 
 def test_bad_parameters_are_problems_naming_them(client: TestClient[Any]) -> None:
     for query, name in [
         ("since=-1", "since"),
         ("since=soon", "since"),
+        (f"since={2**63}", "since"),
         ("limit=0", "limit"),
         ("limit=1001", "limit"),
         ("type=recipe", "type"),

@@ -21,6 +21,7 @@ from litestar.testing import TestClient
 from standardwebhooks import Webhook
 
 from cms.app import create_app
+from cms.services.cursors import pack
 from cms.settings import Settings
 from tests.conftest import Editing, create_article, step
 
@@ -602,3 +603,67 @@ def test_410_disables_the_endpoint_until_it_is_enabled(
         third = publish_article(client, editing, "Sent again")["slug"]
         wait_for(lambda: receiver.types(third) == ["entry.published"])
         assert receiver.types(second) == []
+
+
+def test_a_receiver_that_trickles_its_answer_times_out_as_a_whole(
+    editing: Editing, receiver: Receiver
+) -> None:
+    """httpx's timeout is per read; an attempt must end within the timeout in all, so it
+    ends before its claim does and no other runner sends it meanwhile."""
+    stop = threading.Event()
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", receiver.port))
+    listener.listen()
+    listener.settimeout(0.1)
+
+    def trickle() -> None:
+        while not stop.is_set():
+            try:
+                connection, _address = listener.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                connection.recv(65536)
+                connection.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                # One byte every 0.2 s: no read waits a second, the whole takes 4 s.
+                for _ in range(20):
+                    if stop.is_set():
+                        break
+                    connection.sendall(b"x")
+                    time.sleep(0.2)
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    try:
+        settings = editing.settings(**FAST, webhook_timeout=1.0)
+        with TestClient(create_app(settings)) as client:
+            endpoint = subscribe(client, editing, receiver, events=["entry.published"])
+            article = publish_article(client, editing, "Slow answers")
+
+            def first_attempt() -> dict[str, Any] | None:
+                found = log_of(client, editing, endpoint["id"], article["slug"], "entry.published")
+                return found["attempt_log"][0] if found and found["attempt_log"] else None
+
+            attempt = wait_for(first_attempt)
+            assert attempt["status_code"] is None
+            assert "timed out" in attempt["error"]
+            assert attempt["duration_ms"] < 2500, attempt
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+
+
+def test_a_forged_cursor_with_a_huge_number_is_a_problem(
+    client: TestClient[Any], editing: Editing
+) -> None:
+    created = client.post(
+        API, json={"url": "https://example.com/hooks"}, headers=editing.auth("admin")
+    ).json()
+    forged = pack(f"deliveries:{created['id']}", 10**20, "entry.published")
+    response = client.get(
+        f"{API}/{created['id']}/deliveries?cursor={forged}", headers=editing.auth("admin")
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["name"] == "cursor"

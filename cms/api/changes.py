@@ -37,6 +37,7 @@ from cms.settings import Settings
 
 ACCEPTED = ("since", "clinic", "type", "limit", "state")
 MAX_CHANGES = 1000
+MAX_SEQ = 2**63 - 1  # the sequence column is a 64-bit integer
 STATES = {"published": (PUBLISHED,), "working": (WORKING,), "all": (PUBLISHED, WORKING)}
 
 
@@ -94,7 +95,8 @@ def change_routes(
         request: Request[Any, Any, Any],
         caller: NamedDependency[Caller | None],
         since: Annotated[
-            int, QueryParameter(ge=0, description="Changes after this sequence number.")
+            int,
+            QueryParameter(ge=0, le=MAX_SEQ, description="Changes after this sequence number."),
         ] = 0,
         clinic: Annotated[
             str | None, QueryParameter(description="Only changes that concern this clinic.")
@@ -132,6 +134,8 @@ def change_routes(
         if states is None:
             raise InvalidParameter("state", f"is one of {', '.join(STATES)}")
 
+        limited = caller is not None and caller.limited
+
         async def build() -> tuple[bytes, list[str]]:
             async with sessions() as session:
                 # The newest number first: everything up to it has committed,
@@ -144,6 +148,7 @@ def change_routes(
                     clinic=one_clinic,
                     types=wanted,
                     states=states,
+                    shared_working=not limited,
                 )
             # A full page: more may follow. Else everything up to `newest` has
             # been seen (and maybe changes committed after it was read).

@@ -242,6 +242,7 @@ async def read_changes(
     clinic: str | None = None,
     types: Collection[str] = (),
     states: Collection[str] = (PUBLISHED,),
+    shared_working: bool = True,
 ) -> list[ChangeEvent]:
     """Changes after ``since``, oldest first: one indexed range read.
 
@@ -250,6 +251,9 @@ async def read_changes(
             name no clinic, entries that left it), with ``event`` as it is there.
         types: only changes to these type names (empty: all).
         states: ``published``, ``working`` or both.
+        shared_working: with ``clinic``, include working-copy changes to
+            entries that name no clinic (a token limited to some clinics may
+            not read those working copies, so it gets none of their changes).
     """
     if clinic is not None:
         query = (
@@ -261,6 +265,10 @@ async def read_changes(
             )
             .order_by(col(ChangeClinic.seq))
         )
+        if not shared_working:
+            query = query.where(
+                or_(col(ChangeClinic.clinic) != EVERY_CLINIC, col(Change.state) != WORKING)
+            )
     else:
         query = select(Change, Change.kind).where(col(Change.seq) > since).order_by(col(Change.seq))
     if types:

@@ -22,6 +22,10 @@ def pack(tag: str, *values: Any) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
+BIGINT = 2**63
+"""Integers a cursor may hold lie in a 64-bit column's range."""
+
+
 def unpack(
     name: str, cursor: str | None, tag: str, kinds: tuple[type, ...]
 ) -> tuple[Any, ...] | None:
@@ -51,6 +55,8 @@ def unpack(
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, kind) or isinstance(value, bool):
+            raise InvalidParameter(name, "is not a cursor this API issued")
+        if isinstance(value, int) and not -BIGINT <= value < BIGINT:  # no column holds it
             raise InvalidParameter(name, "is not a cursor this API issued")
         out.append(value)
     return tuple(out)

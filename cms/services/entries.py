@@ -157,7 +157,7 @@ async def save_entry(
         [
             changes.ChangeSpec(
                 kind=changes.UPSERT,
-                action="create" if existing is None and action == "save" else action,
+                action="create" if existing is None else action,  # a new entry, however made
                 state=changes.WORKING,
                 entry_id=entry.id,
                 type=entry.type,

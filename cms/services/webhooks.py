@@ -180,11 +180,23 @@ async def create_endpoint(
         created_at=now or utcnow(),
         created_by=created_by,
         # Every change up to this one has committed; it gets those after it.
-        start_seq=await last_seq(session),
+        start_seq=await _locked_last_seq(session),
     )
     session.add(endpoint)
     await session.flush()
     return endpoint
+
+
+async def _locked_last_seq(session: AsyncSession) -> int:
+    """The newest change, read while holding the dispatcher's lock until the caller commits.
+
+    A dispatcher that could otherwise pass a later change before the
+    endpoint's row commits (and so never send it there) waits instead.
+    """
+    await session.exec(
+        update(WebhookState).where(col(WebhookState.id) == 1).values(seq=col(WebhookState.seq))
+    )
+    return await last_seq(session)
 
 
 def url_problem(url: str) -> str | None:
@@ -245,7 +257,7 @@ async def enable_endpoint(session: AsyncSession, endpoint_id: str) -> WebhookEnd
         endpoint.disabled_at = None
         endpoint.disabled_reason = None
         # Changes made while it was disabled were never meant for it.
-        endpoint.start_seq = max(endpoint.start_seq, await last_seq(session))
+        endpoint.start_seq = max(endpoint.start_seq, await _locked_last_seq(session))
         session.add(endpoint)
         await session.flush()
     return endpoint
@@ -540,11 +552,16 @@ async def attempt(
     error: str | None = None
     try:
         # Streamed and never read: the answer's status is all that counts.
-        async with client.stream(
-            "POST", url, content=delivery.payload, headers=headers, timeout=request_timeout
-        ) as response:
+        # httpx's timeout is per phase (connect, each read); the attempt as a
+        # whole must end within it too, so that it ends before its claim does.
+        async with (
+            asyncio.timeout(request_timeout),
+            client.stream(
+                "POST", url, content=delivery.payload, headers=headers, timeout=request_timeout
+            ) as response,
+        ):
             status_code = response.status_code
-    except httpx.TimeoutException as exc:
+    except (httpx.TimeoutException, TimeoutError) as exc:
         error = f"timed out after {request_timeout:g} s ({type(exc).__name__})"
     except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
         error = f"{type(exc).__name__}: {exc}".rstrip(": ")
@@ -650,10 +667,15 @@ async def _record(
             )
         )
         await session.flush()
-        # Only while this sender's claim stands (nobody claimed it again since).
+        # Only while this sender's claim stands (nobody claimed it again since)
+        # and nothing ended it meanwhile (a 410 cancelled the endpoint's deliveries).
         await session.exec(
             update(WebhookDelivery)
-            .where(col(WebhookDelivery.id) == delivery.id, col(WebhookDelivery.attempts) == number)
+            .where(
+                col(WebhookDelivery.id) == delivery.id,
+                col(WebhookDelivery.attempts) == number,
+                col(WebhookDelivery.status) == PENDING,
+            )
             .values(**values)
         )
         if gone:
