@@ -485,7 +485,8 @@ def sync() -> None:
     "--token",
     envvar="CMS_SYNC_TOKEN",
     default=None,
-    help="Sent to the origin as `Authorization: Bearer` (or CMS_SYNC_TOKEN).",
+    help="Sent as `Authorization: Bearer` with the origin's change feed (or CMS_SYNC_TOKEN); "
+    "entries are always read as the public reads them.",
 )
 @click.option(
     "--max-events",
