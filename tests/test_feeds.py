@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -19,14 +17,20 @@ from urllib.parse import parse_qs, urlsplit
 import feedparser
 import jsonschema
 import pytest
-from litestar import Litestar
 from litestar.testing import TestClient
-from sqlalchemy import event
 
 from cms.app import create_app
 from cms.services.generation import SqliteGenerationReader
 from cms.settings import Settings
-from tests.conftest import REPO, Editing, create_article, load_folder, step, write_entry
+from tests.conftest import (
+    REPO,
+    Editing,
+    counting,
+    create_article,
+    load_folder,
+    step,
+    write_entry,
+)
 
 API = "/api/v1"
 SCHEMA = json.loads((REPO / "tests" / "schemas" / "jsonfeed-1.1.schema.json").read_text())
@@ -148,22 +152,6 @@ def item_ids(page: Any) -> list[str]:
     if is_json(page):
         return [item["id"] for item in page["items"]]
     return [entry.id for entry in page.entries]
-
-
-@contextmanager
-def counting(app: Litestar) -> Iterator[list[str]]:
-    """Every SQL statement the app's engine runs inside the block."""
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    engine = app.state.services.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 # --- Content --------------------------------------------------------------------

@@ -2,34 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
 import pytest
-from litestar import Litestar
 from litestar.testing import TestClient
-from sqlalchemy import event
 
 from cms.app import create_app
 from cms.services.generation import SqliteGenerationReader
-from tests.conftest import Editing
-
-
-@contextmanager
-def counting(app: Litestar) -> Iterator[list[str]]:
-    """Every SQL statement the app's engine runs inside the block."""
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    engine = app.state.services.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+from tests.conftest import Editing, counting
 
 
 @pytest.mark.parametrize(

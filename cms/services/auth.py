@@ -152,6 +152,24 @@ async def active_token(
     return None if token is None else _active(token, now)
 
 
+async def known_clinics(
+    session: AsyncSession, clinics: Iterable[str]
+) -> tuple[list[str], FieldError | None]:
+    """``clinics`` without repeats, and an error on ``clinics`` naming the first that is
+    not a slug or not a clinic here (None when all are)."""
+    wanted = list(dict.fromkeys(clinics))
+    bad = [c for c in wanted if not SLUG_RE.match(c)]
+    if bad:
+        return wanted, FieldError("clinics", f"{bad[0]!r} is not a slug")
+    if wanted:
+        query = select(Entry.slug).where(Entry.type == "clinic", col(Entry.slug).in_(wanted))
+        found = set((await session.exec(query)).all())
+        missing = [c for c in wanted if c not in found]
+        if missing:
+            return wanted, FieldError("clinics", f"no clinic with slug {missing[0]!r}")
+    return wanted, None
+
+
 async def create_token(
     session: AsyncSession,
     *,
@@ -177,21 +195,9 @@ async def create_token(
         errors.append(FieldError("name", "needs 1 to 120 characters"))
     if role not in ROLES:
         errors.append(FieldError("role", f"must be one of {', '.join(ROLES)}"))
-    wanted = list(dict.fromkeys(clinics))
-    bad = [c for c in wanted if not SLUG_RE.match(c)]
-    if bad:
-        errors.append(FieldError("clinics", f"{bad[0]!r} is not a slug"))
-    elif wanted:
-        found = set(
-            (
-                await session.exec(
-                    select(Entry.slug).where(Entry.type == "clinic", col(Entry.slug).in_(wanted))
-                )
-            ).all()
-        )
-        missing = [c for c in wanted if c not in found]
-        if missing:
-            errors.append(FieldError("clinics", f"no clinic with slug {missing[0]!r}"))
+    wanted, problem = await known_clinics(session, clinics)
+    if problem:
+        errors.append(problem)
     if role == "admin" and wanted:
         # An admin mints tokens; limiting one to a clinic would not limit what
         # the tokens it mints can do.

@@ -78,6 +78,26 @@ class ChangeSpec:
     """Whether there was a before: a published version, or an entry being deleted."""
     at: dt.datetime = field(default_factory=utcnow)
 
+    @classmethod
+    def of(
+        cls,
+        entry: Entry | PublishedEntry,
+        *,
+        kind: str,
+        action: str,
+        state: str,
+        after: Clinics = None,
+        before: Clinics = None,
+        had_before: bool = False,
+        at: dt.datetime | None = None,
+    ) -> ChangeSpec:
+        """A change to ``entry`` (a working copy, or a published version), as it is now."""
+        return cls(
+            kind=kind, action=action, state=state,
+            entry_id=entry.id, type=entry.type, slug=entry.slug, version=entry.version,
+            after=after, before=before, had_before=had_before, at=at or utcnow(),
+        )  # fmt: skip
+
 
 async def record(session: AsyncSession, specs: Sequence[ChangeSpec]) -> list[int]:
     """Number and write ``specs`` in the caller's transaction.

@@ -431,14 +431,11 @@ async def _record_refreshes(session: AsyncSession, entries: Sequence[Entry]) -> 
     await changes.record(
         session,
         [
-            changes.ChangeSpec(
+            changes.ChangeSpec.of(
+                e,
                 kind=changes.UPSERT,
                 action="refresh",
                 state=changes.PUBLISHED,
-                entry_id=e.id,
-                type=e.type,
-                slug=e.slug,
-                version=e.version,
                 after=clinics[e.id],
                 before=clinics[e.id],
                 had_before=True,

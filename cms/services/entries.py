@@ -155,14 +155,11 @@ async def save_entry(
     await changes.record(
         session,
         [
-            changes.ChangeSpec(
+            changes.ChangeSpec.of(
+                entry,
                 kind=changes.UPSERT,
                 action="create" if existing is None else action,  # a new entry, however made
                 state=changes.WORKING,
-                entry_id=entry.id,
-                type=entry.type,
-                slug=entry.slug,
-                version=entry.version,
                 after=changes.input_clinics(inp),
                 at=now,
             )

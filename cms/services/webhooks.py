@@ -48,7 +48,7 @@ from standardwebhooks import Webhook
 
 import cms
 from cms.contenttypes import TypeRegistry
-from cms.schemas import SLUG_RE
+from cms.services.auth import known_clinics
 from cms.services.changes import (
     DELETE,
     PUBLISHED,
@@ -61,7 +61,6 @@ from cms.services.changes import (
 from cms.services.cursors import pack, unpack
 from cms.services.errors import Conflict, FieldError, InvalidInput
 from cms.storage.tables import (
-    Entry,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
@@ -151,21 +150,9 @@ async def create_endpoint(
                 "events", f"{unknown[0]!r} is not an event type (of: {', '.join(EVENT_TYPES)})"
             )
         )
-    wanted = list(dict.fromkeys(clinics))
-    bad = [c for c in wanted if not SLUG_RE.match(c)]
-    if bad:
-        errors.append(FieldError("clinics", f"{bad[0]!r} is not a slug"))
-    elif wanted:
-        found = set(
-            (
-                await session.exec(
-                    select(Entry.slug).where(Entry.type == "clinic", col(Entry.slug).in_(wanted))
-                )
-            ).all()
-        )
-        missing = [c for c in wanted if c not in found]
-        if missing:
-            errors.append(FieldError("clinics", f"no clinic with slug {missing[0]!r}"))
+    wanted, unknown_clinic = await known_clinics(session, clinics)
+    if unknown_clinic:
+        errors.append(unknown_clinic)
     if len(description) > MAX_DESCRIPTION_LENGTH:
         errors.append(FieldError("description", f"at most {MAX_DESCRIPTION_LENGTH} characters"))
     if errors:

@@ -98,14 +98,11 @@ async def write_published(
     await changes.record(
         session,
         [
-            changes.ChangeSpec(
+            changes.ChangeSpec.of(
+                entry,
                 kind=changes.UPSERT,
                 action=action,
                 state=changes.PUBLISHED,
-                entry_id=entry.id,
-                type=entry.type,
-                slug=entry.slug,
-                version=entry.version,
                 after=after,
                 before=before,
                 had_before=existing is not None,
@@ -146,14 +143,11 @@ async def _drop_published(session: AsyncSession, entry: Entry, *, action: str) -
     await changes.record(
         session,
         [
-            changes.ChangeSpec(
+            changes.ChangeSpec.of(
+                row,  # what the public saw
                 kind=changes.DELETE,
                 action=action,
                 state=changes.PUBLISHED,
-                entry_id=entry.id,
-                type=row.type,
-                slug=row.slug,
-                version=row.version,
                 before=before,
                 had_before=True,
             )
@@ -438,14 +432,11 @@ async def delete_entry(session: AsyncSession, ctx: WriteContext, entry: Entry) -
     await changes.record(
         session,
         [
-            changes.ChangeSpec(
+            changes.ChangeSpec.of(
+                entry,
                 kind=changes.DELETE,
                 action="delete",
                 state=changes.WORKING,
-                entry_id=entry.id,
-                type=entry.type,
-                slug=entry.slug,
-                version=entry.version,
                 before=clinics,
                 had_before=True,
             )
