@@ -120,12 +120,7 @@ def change_routes(
         ] = "published",
     ) -> Response[bytes]:
         params.reject_unknown(list(request.query_params), ACCEPTED)
-        wanted = params.split("type", type_)
-        unknown = [t for t in wanted if t not in type_names]
-        if unknown:
-            raise InvalidParameter(
-                "type", f"{unknown[0]!r} is not a content type (of: {', '.join(type_names)})"
-            )
+        wanted = params.type_names("type", type_, type_names)
         clinics = params.split("clinic", clinic)
         if len(clinics) > 1:
             raise InvalidParameter("clinic", "names one clinic")

@@ -85,6 +85,21 @@ def split(name: str, raw: str | None, *, slugs: bool = True) -> list[str]:
     return values
 
 
+def type_names(name: str, raw: str | None, known: Sequence[str]) -> list[str]:
+    """Comma-separated content type names, each one of ``known``.
+
+    Raises:
+        InvalidParameter: a value is not a slug, or not a type of this app.
+    """
+    wanted = split(name, raw)
+    unknown = [t for t in wanted if t not in known]
+    if unknown:
+        raise InvalidParameter(
+            name, f"{unknown[0]!r} is not a content type (of: {', '.join(known)})"
+        )
+    return wanted
+
+
 def parse_time(name: str, raw: str | None) -> dt.datetime | None:
     """An ISO 8601 date (midnight UTC) or date-time with a time zone.
 

@@ -19,7 +19,6 @@ from cms.api.caching import PUBLIC_VARY, public_cache_control
 from cms.api.entries import API, MAX_LIMIT
 from cms.api.problems import error_responses
 from cms.contenttypes import TypeRegistry
-from cms.services.errors import InvalidParameter
 from cms.services.search import MAX_QUERY_LENGTH, SearchQuery, SearchResults, search
 from cms.settings import Settings
 
@@ -81,12 +80,7 @@ def search_routes(
         ] = None,
     ) -> Response[bytes]:
         params.reject_unknown(list(request.query_params), ACCEPTED)
-        wanted = params.split("type", type_)
-        unknown = [t for t in wanted if t not in type_names]
-        if unknown:
-            raise InvalidParameter(
-                "type", f"{unknown[0]!r} is not a content type (of: {', '.join(type_names)})"
-            )
+        wanted = params.type_names("type", type_, type_names)
         query = SearchQuery(
             q=q, types=wanted, clinics=params.split("clinic", clinic), limit=limit, cursor=cursor
         )
