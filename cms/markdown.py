@@ -126,11 +126,29 @@ def _toc(tokens: list[Token]) -> list[TocItem]:
     return items
 
 
+_LINE_BREAKS = frozenset({"softbreak", "hardbreak"})
+
+
 def _inline_text(inline: Token) -> str:
-    return "".join(c.content for c in inline.children or () if c.type in {"text", "code_inline"})
+    """The words of an inline run; a line break (soft or hard) between two is a space.
+
+    Without it, hard-wrapped Markdown (``walking\\nkeeps``) would be indexed as
+    one word (``walkingkeeps``).
+    """
+    return "".join(
+        " " if c.type in _LINE_BREAKS else c.content
+        for c in inline.children or ()
+        if c.type in {"text", "code_inline"} or c.type in _LINE_BREAKS
+    )
 
 
 def _plain_text(tokens: list[Token]) -> str:
+    """The body's words for search and reading time: one line per block.
+
+    Every block with text (a paragraph, a heading, a list item's paragraph, a
+    table cell, a code block) is a line of its own, so that no word runs into
+    the next block's first word.
+    """
     parts = []
     for token in tokens:
         if token.type == "inline":

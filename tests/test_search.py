@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from litestar.testing import TestClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from cms.app import create_app
 from cms.contenttypes import ContentType
 from cms.hookspecs import hookimpl
 from cms.schemas import Base
 from cms.settings import Settings
-from tests.conftest import edit_entry, load_folder, run_cms, write_entry
+from tests.conftest import (
+    Editing,
+    create_article,
+    edit_entry,
+    load_folder,
+    run_cms,
+    step,
+    write_entry,
+)
 
 
 def search(client: TestClient[Any], **params: Any) -> list[dict[str, Any]]:
@@ -190,6 +201,81 @@ def test_the_index_follows_every_write(database_url: str, content_copy: Path) ->
         assert run_cms(database_url, "content", "load", "--force", str(content_copy)).exit_code == 0
         assert found(client, "madagascar") == []
         assert "article/opioids-and-back-pain" not in found(client, "opioid")
+
+
+# Hard-wrapped Markdown, as editors write it: every line break, list item,
+# table cell and heading ends a word.
+WRAPPED = """\
+## Kettlebell
+swings
+
+Morning kettlebell
+swings keep the back strong,\x20\x20
+farmer carries
+help too.
+
+- zumba
+- aquafit
+
+| Exercise | Minutes |
+|----------|---------|
+| rowing | thirty |
+
+> tai
+> chi
+"""
+
+
+def test_line_breaks_lists_cells_and_headings_separate_words(
+    editing: Editing, client: TestClient[Any]
+) -> None:
+    draft, etag = create_article(client, editing, "Strength at home", body=WRAPPED)
+    slug = f"article/{draft['slug']}"
+    step(client, editing, draft["slug"], "publish", etag)
+    # A word after a soft break, after a hard break, in a list item, a table
+    # cell, a heading, a quote's second line: each is a word of its own.
+    for word in ("swings", "keep", "farmer", "carries", "help", "zumba", "aquafit",
+                 "minutes", "rowing", "thirty", "chi", "kettlebell"):  # fmt: skip
+        assert slug in found(client, word), word
+    # A phrase runs on across a soft break, as the reader reads it.
+    assert slug in found(client, '"kettlebell swings keep"')
+    assert slug in found(client, '"strong farmer carries help"')
+    # No word is glued to the next line's first word.
+    for glued in ("kettlebellswings", "swingskeep", "strongfarmer", "zumbaaquafit",
+                  "minutesrowing", "taichi"):  # fmt: skip
+        assert found(client, glued) == [], glued
+    # The list filter reads the same index.
+    listed = client.get("/api/v1/articles", params={"q": "aquafit"}).json()["data"]
+    assert [a["slug"] for a in listed] == [draft["slug"]]
+    # Snippets show the line break as a space.
+    hit = search(client, q="farmer")[0]
+    assert "strong, <mark>farmer</mark> carries" in hit["snippet"]
+
+
+def test_rebuild_separates_the_words_of_older_search_text(
+    database_url: str, tmp_path: Path
+) -> None:
+    root = tmp_path / "content"
+    write_entry(root, "clinics", "red-deer", "Open for walking\nkeeps clinics.",
+                title="Red Deer", status="published")  # fmt: skip
+    load_folder(database_url, root)
+
+    # What an older release stored: the body's words run together at the break.
+    async def store_old_text() -> None:
+        engine = create_async_engine(database_url)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(
+                    text("UPDATE search_documents SET body = 'Open for walkingkeeps clinics.'")
+                )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(store_old_text())
+    with TestClient(create_app(Settings(database_url=database_url))) as client:
+        assert found(client, "keeps") == []
+        assert run_cms(database_url, "content", "rebuild").exit_code == 0
+        assert found(client, "keeps") == ["clinic/red-deer"]
 
 
 class NoteFields(Base):
