@@ -15,12 +15,11 @@ import frontmatter
 import pytest
 from click.testing import CliRunner, Result
 from litestar.testing import TestClient
-from sqlalchemy import event
 
 from cms.app import create_app
 from cms.cli import main
 from cms.settings import Settings
-from tests.conftest import CONTENT
+from tests.conftest import CONTENT, counting
 
 STORIES = "patient-stories"
 ONE, TWO, THREE = (
@@ -141,19 +140,10 @@ def test_lists_carry_navigation_at_no_cost_per_item(demo: TestClient[Any]) -> No
     assert in_series == {"anti-inflammatory-drugs-and-back-pain-healing", "opioids-and-back-pain"}
     # A page of nine costs what a page of two does: documents, relations, stored
     # fields, and on PostgreSQL the content generation (SQLite reads it apart).
-    engine = demo.app.state.services.engine.sync_engine
     counts = []
     for limit in (2, 9):
-        statements: list[str] = []
-
-        def count(*args: Any, seen: list[str] = statements) -> None:
-            seen.append(args[2])
-
-        event.listen(engine, "before_cursor_execute", count)
-        try:
+        with counting(demo.app) as statements:
             assert len(demo.get(f"/api/v1/articles?limit={limit}").json()["data"]) == limit
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
         counts.append(len(statements))
     assert counts[0] == counts[1] <= 4
 

@@ -23,6 +23,7 @@ from cms.app import create_app
 from cms.services.generation import SqliteGenerationReader
 from cms.settings import Settings
 from tests.conftest import (
+    QUIET,
     REPO,
     Editing,
     counting,
@@ -476,7 +477,7 @@ def test_feeds_have_strong_etags_cache_headers_and_surrogate_keys(
 
 
 def test_a_feed_costs_a_fixed_number_of_queries_and_is_built_once(editing: Editing) -> None:
-    app = create_app(editing.settings(scheduler_interval=0, webhook_delivery="worker"))
+    app = create_app(editing.settings(**QUIET))
     generation = (
         0 if isinstance(app.state.services.cache.generations, SqliteGenerationReader) else 1
     )

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from litestar.testing import TestClient
-from sqlalchemy import event
 
 from cms.app import create_app
 from cms.services.generation import SqliteGenerationReader
 from cms.settings import Settings
-from tests.conftest import CONTENT, Databases, edit_entry, load_folder, write_entry
+from tests.conftest import (
+    CONTENT,
+    QUIET,
+    Databases,
+    counting,
+    edit_entry,
+    load_folder,
+    write_entry,
+)
 
 ARTICLE = "/api/v1/articles/causes-of-low-back-pain-and-sciatica"
 ALL_INCLUDES = "author,reviewed_by,conditions,clinics"
@@ -104,22 +110,6 @@ def test_bad_shapes_are_400_problems_naming_the_parameter(
 # --- queries per request --------------------------------------------------------
 
 
-@contextmanager
-def counting(client: TestClient[Any]) -> Iterator[list[str]]:
-    """Every SQL statement the app sends while the block runs."""
-    statements: list[str] = []
-    engine = client.app.state.services.engine.sync_engine
-
-    def record(*args: Any) -> None:
-        statements.append(args[2])
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 @pytest.fixture(scope="module")
 def hundred_url(databases: Databases, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A database with the demo plus 100 articles, each with every kind of relation."""
@@ -144,9 +134,7 @@ def hundred_url(databases: Databases, tmp_path_factory: pytest.TempPathFactory) 
 def fixture_hundred(hundred_url: str) -> Iterator[TestClient[Any]]:
     """A client of that database; tests must not write through it."""
     # No scheduler nor webhook delivery: their polls would be counted with the reads.
-    app = create_app(
-        Settings(database_url=hundred_url, scheduler_interval=0, webhook_delivery="worker")
-    )
+    app = create_app(Settings(database_url=hundred_url, **QUIET))
     with TestClient(app) as client:
         yield client
 
@@ -159,9 +147,9 @@ def _generation(client: TestClient[Any]) -> int:
 
 def _miss_then_hit(client: TestClient[Any], url: str) -> tuple[Any, int, int]:
     """The response and the statements of a first read (built) and a second (cached)."""
-    with counting(client) as first:
+    with counting(client.app) as first:
         response = client.get(url)
-    with counting(client) as again:
+    with counting(client.app) as again:
         assert client.get(url).status_code == response.status_code
     return response, len(first), len(again)
 

@@ -24,7 +24,6 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.testing import TestClient
 from markdown_it import MarkdownIt
-from sqlalchemy import event
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 import plugins.blog_series
@@ -44,8 +43,10 @@ from cms.services.validation import parse_entry
 from cms.settings import Settings
 from tests.conftest import (
     CONTENT,
+    QUIET,
     REPO,
     Editing,
+    counting,
     create_article,
     load_folder,
     read_entry_as,
@@ -163,22 +164,15 @@ class TitleWordsPlugin:
 @pytest.fixture(name="title_words")
 def fixture_title_words(database_url: str) -> Iterator[TestClient[Any]]:
     load_folder(database_url, CONTENT, plugins=[TitleWordsPlugin()])
-    with _client(database_url, TitleWordsPlugin()) as client:
+    # No background task: its polls would be counted with the reads.
+    app = create_app(Settings(database_url=database_url, **QUIET), plugins=[TitleWordsPlugin()])
+    with TestClient(app) as client:
         yield client
 
 
 def _count_queries(client: TestClient[Any], url: str) -> int:
-    engine = client.app.state.services.engine.sync_engine
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(args[2])
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with counting(client.app) as statements:
         assert client.get(url).status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     return len(statements)
 
 

@@ -7,7 +7,7 @@ from litestar.testing import TestClient
 
 from cms.app import create_app
 from cms.services.generation import SqliteGenerationReader
-from tests.conftest import Editing, counting
+from tests.conftest import QUIET, Editing, counting
 
 
 @pytest.mark.parametrize(
@@ -35,7 +35,7 @@ def test_reads_run_a_fixed_number_of_queries(
     editing: Editing, url: str, token: str | None, expected: int
 ) -> None:
     # No scheduler nor webhook delivery: their polls would be counted with the reads.
-    app = create_app(editing.settings(scheduler_interval=0, webhook_delivery="worker"))
+    app = create_app(editing.settings(**QUIET))
     # SQLite's generation is read outside the engine; PostgreSQL's through it.
     generation = (
         0 if isinstance(app.state.services.cache.generations, SqliteGenerationReader) else 1
