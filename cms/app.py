@@ -45,6 +45,7 @@ from cms.services.webhooks import run_webhooks
 from cms.services.workflow import run_scheduler
 from cms.settings import Settings, SettingsError
 from cms.storage.db import create_engine, session_factory
+from cms.storage.tables import Clock, utcnow
 
 DOCS_ASSETS = "/schema/assets"
 
@@ -62,6 +63,8 @@ class Services:
     store: Store
     """Short-lived shared state: in memory, or in Redis when ``CMS_REDIS_URL`` is set."""
     limiter: FailureLimiter
+    clock: Clock = utcnow
+    """The time, as requests and the scheduler read it (see :data:`cms.storage.tables.Clock`)."""
     keys: dict[str, bytes] = field(default_factory=dict)
     """Signing keys, by purpose, once read from the settings or the database."""
     plugin_report: PluginList | None = None
@@ -85,8 +88,14 @@ def make_store(settings: Settings) -> Store:
     return RedisStore.with_client(url=settings.redis_url, namespace="cms")
 
 
-def build_services(settings: Settings, plugins: Sequence[object] | None = None) -> Services:
-    """Load plugins and build the renderer and engine (no connection is opened yet)."""
+def build_services(
+    settings: Settings, plugins: Sequence[object] | None = None, *, clock: Clock = utcnow
+) -> Services:
+    """Load plugins and build the renderer and engine (no connection is opened yet).
+
+    Args:
+        clock: what tells the time; tests pass their own to move it on.
+    """
     loaded = load_plugins(settings.plugins, plugins)
     extensions = [
         ext
@@ -105,8 +114,12 @@ def build_services(settings: Settings, plugins: Sequence[object] | None = None) 
         cache=ResponseCache(generations),
         store=store,
         limiter=FailureLimiter(
-            store, limit=settings.auth_failure_limit, window=settings.auth_failure_window
+            store,
+            limit=settings.auth_failure_limit,
+            window=settings.auth_failure_window,
+            clock=clock,
         ),
+        clock=clock,
     )
 
 
@@ -130,7 +143,10 @@ async def provide_session(state: State) -> AsyncGenerator[AsyncSession, None]:
 
 
 def create_app(
-    settings: Settings | None = None, plugins: Sequence[object] | None = None
+    settings: Settings | None = None,
+    plugins: Sequence[object] | None = None,
+    *,
+    clock: Clock = utcnow,
 ) -> Litestar:
     """Build the app.
 
@@ -138,9 +154,10 @@ def create_app(
         settings: configuration; read from ``CMS_*`` variables when omitted.
         plugins: plugin objects to load instead of the installed ones (tests
             pass the plugins they want); the core types are always loaded.
+        clock: what tells the time (tests pass their own clock to move it on).
     """
     settings = settings or Settings.from_env()
-    services = build_services(settings, plugins)
+    services = build_services(settings, plugins, clock=clock)
 
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
@@ -152,6 +169,7 @@ def create_app(
                     services.plugins,
                     services.renderer,
                     interval=settings.scheduler_interval,
+                    clock=services.clock,
                 ),
                 name="cms-scheduler",
             )

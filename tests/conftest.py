@@ -13,10 +13,12 @@ fresh copy, so tests never see each other's writes.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import shutil
+import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -346,6 +348,42 @@ async def concurrent_client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
         httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as client,
     ):
         yield client
+
+
+class ManualClock:
+    """A clock for an app under test (``create_app(..., clock=clock)``): it stands
+    still until the test moves it on, so no test waits for time to pass, and
+    a busy machine cannot make a window close early."""
+
+    def __init__(self, start: dt.datetime | None = None) -> None:
+        self.now = start or dt.datetime.now(dt.UTC)
+        self.reads = 0
+        """How many times the app asked the time: the scheduler asks once a look."""
+
+    def __call__(self) -> dt.datetime:
+        self.reads += 1
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Move the time on by ``seconds``."""
+        self.now += dt.timedelta(seconds=seconds)
+
+
+def poll(what: Callable[[], Any], *, timeout: float = 30.0, message: str = "") -> Any:
+    """``what()`` once it is truthy, tried every 50 ms; fails after ``timeout`` seconds.
+
+    For what a background task does (the scheduler, a server starting): the
+    deadline is generous because a busy machine is slow, and a passing test
+    waits only as long as the task takes.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = what()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up after {timeout} s: {message or what}; last: {value!r}")
+        time.sleep(0.05)
 
 
 def is_quiet(settings: Settings) -> bool:

@@ -6,7 +6,6 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
-import time
 from typing import Any
 
 import msgspec
@@ -14,7 +13,7 @@ import pytest
 from litestar.testing import TestClient
 
 from cms.app import create_app
-from tests.conftest import Editing, create_article, read_entry_as, step
+from tests.conftest import Editing, ManualClock, create_article, read_entry_as, step
 
 ARTICLES = "/api/v1/articles"
 
@@ -215,12 +214,16 @@ def test_a_preview_link_shows_the_draft_without_a_token(
     assert client.get(_path(link["url"])).json()["slug"] == "opioids-renamed"
 
 
-def test_an_expired_preview_link_is_410(editing: Editing, client: TestClient[Any]) -> None:
-    link = _preview(client, editing, "opioids-and-back-pain", expires_in=1)
-    assert client.get(_path(link["url"])).status_code == 200
-    expires = dt.datetime.fromisoformat(link["expires_at"])
-    time.sleep(max(0.0, (expires - dt.datetime.now(dt.UTC)).total_seconds()) + 0.05)
-    expired = client.get(_path(link["url"]))
+def test_an_expired_preview_link_is_410(editing: Editing) -> None:
+    # Whole seconds, so that the link's expiry is exactly 60 s on.
+    clock = ManualClock(dt.datetime.now(dt.UTC).replace(microsecond=0))
+    with TestClient(create_app(editing.settings(), clock=clock)) as client:
+        link = _preview(client, editing, "opioids-and-back-pain", expires_in=60)
+        assert dt.datetime.fromisoformat(link["expires_at"]) == clock() + dt.timedelta(seconds=60)
+        clock.advance(59)
+        assert client.get(_path(link["url"])).status_code == 200
+        clock.advance(1)
+        expired = client.get(_path(link["url"]))
     assert expired.status_code == 410
     assert expired.headers["content-type"].startswith("application/problem+json")
 

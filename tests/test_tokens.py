@@ -6,7 +6,6 @@ import asyncio
 import datetime as dt
 import hashlib
 import os
-import time
 import uuid
 from typing import Any
 
@@ -18,7 +17,7 @@ from sqlalchemy import text
 from cms.app import create_app
 from cms.cli import main
 from cms.storage.db import create_engine
-from tests.conftest import Editing
+from tests.conftest import Editing, ManualClock
 
 REDIS_URL = os.environ.get("CMS_TEST_REDIS_URL", "")
 
@@ -177,17 +176,20 @@ def test_malformed_json_is_a_400(editing: Editing, client: TestClient[Any]) -> N
     assert response.json()["errors"][0]["name"] == "(body)"
 
 
-def test_an_expired_token_is_refused(editing: Editing, client: TestClient[Any]) -> None:
-    soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
-    made = client.post(
-        "/api/v1/tokens",
-        json={"name": "short-lived", "role": "viewer", "expires_at": _iso(soon)},
-        headers=editing.auth("admin"),
-    ).json()
-    bearer = {"Authorization": f"Bearer {made['secret']}"}
-    assert client.get("/api/v1/articles?status=draft", headers=bearer).status_code == 200
-    time.sleep(max(0.0, (soon - dt.datetime.now(dt.UTC)).total_seconds()) + 0.1)
-    assert client.get("/api/v1/articles?status=draft", headers=bearer).status_code == 401
+def test_an_expired_token_is_refused(editing: Editing) -> None:
+    clock = ManualClock()
+    with TestClient(create_app(editing.settings(), clock=clock)) as client:
+        soon = clock() + dt.timedelta(minutes=5)
+        made = client.post(
+            "/api/v1/tokens",
+            json={"name": "short-lived", "role": "viewer", "expires_at": _iso(soon)},
+            headers=editing.auth("admin"),
+        ).json()
+        bearer = {"Authorization": f"Bearer {made['secret']}"}
+        clock.advance(299)
+        assert client.get("/api/v1/articles?status=draft", headers=bearer).status_code == 200
+        clock.advance(1)
+        assert client.get("/api/v1/articles?status=draft", headers=bearer).status_code == 401
 
 
 @pytest.mark.parametrize(
@@ -214,22 +216,28 @@ def test_a_known_id_with_a_wrong_secret_is_401(editing: Editing, client: TestCli
 
 
 def test_repeated_failures_from_one_client_are_rate_limited(editing: Editing) -> None:
-    # A window wide enough for the steps below to finish inside it on a busy machine.
-    settings = editing.settings(auth_failure_limit=3, auth_failure_window=4)
+    # The app's clock stands still until the test moves it: the window cannot
+    # close early however slow the machine is.
+    clock = ManualClock()
+    settings = editing.settings(auth_failure_limit=3, auth_failure_window=300)
     bad = {"Authorization": "Bearer cms_0123456789abcdef_" + "A" * 43}
-    with TestClient(create_app(settings)) as client:
-        started = time.monotonic()
+    with TestClient(create_app(settings, clock=clock)) as client:
         for _ in range(3):
             assert client.get("/api/v1/tokens", headers=bad).status_code == 401
+            clock.advance(10)
         limited = client.get("/api/v1/tokens", headers=bad)
         assert limited.status_code == 429
         assert limited.headers["content-type"].startswith("application/problem+json")
-        assert 1 <= int(limited.headers["retry-after"]) <= 4
+        # The window opened at the first failure, 30 s ago.
+        assert limited.headers["retry-after"] == "270"
         # Even the right token is refused while the client is locked out...
         assert client.get("/api/v1/tokens", headers=editing.auth("admin")).status_code == 429
         # ...but anonymous reads are not affected.
         assert client.get("/api/v1/articles").status_code == 200
-        time.sleep(max(0.0, 4.05 - (time.monotonic() - started)))
+        clock.advance(269.5)
+        still = client.get("/api/v1/tokens", headers=editing.auth("admin"))
+        assert (still.status_code, still.headers["retry-after"]) == (429, "1")
+        clock.advance(0.5)  # the window closes
         assert client.get("/api/v1/tokens", headers=editing.auth("admin")).status_code == 200
 
 

@@ -4,7 +4,6 @@ scheduling (across a restart), unpublishing and archiving."""
 from __future__ import annotations
 
 import datetime as dt
-import time
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,15 @@ from litestar.testing import TestClient
 
 from cms.app import create_app
 from cms.settings import Settings
-from tests.conftest import Editing, create_article, load_folder, read_entry_as, step
+from tests.conftest import (
+    Editing,
+    ManualClock,
+    create_article,
+    load_folder,
+    poll,
+    read_entry_as,
+    step,
+)
 
 ARTICLES = "/api/v1/articles"
 
@@ -25,6 +32,18 @@ def _public_slugs(client: TestClient[Any], query: str = "") -> set[str]:
     response = client.get(f"{ARTICLES}?limit=100{query}")
     assert response.status_code == 200
     return {item["slug"] for item in response.json()["data"]}
+
+
+def _wait_for_scheduler(client: TestClient[Any]) -> None:
+    """Return once the scheduler of ``client``'s app has made a whole look since the call.
+
+    The scheduler reads the app's clock once at the start of each look, and
+    the test sends no request meanwhile: two more reads mean one look began
+    and ended after this call.
+    """
+    clock = client.app.state.services.clock
+    seen = clock.reads
+    poll(lambda: clock.reads >= seen + 2, message="the scheduler did not look again")
 
 
 def _iso(moment: dt.datetime) -> str:
@@ -152,20 +171,23 @@ def test_unpublishing_an_edited_entry_takes_its_published_version_down(
 
 
 def test_a_scheduled_entry_goes_live_within_seconds(editing: Editing) -> None:
-    with TestClient(create_app(editing.settings(scheduler_interval=0.2))) as client:
+    # The app's clock stands still until the test moves it past the time: the
+    # entry cannot go live early, nor the time pass before it is scheduled.
+    clock = ManualClock()
+    with TestClient(create_app(editing.settings(scheduler_interval=0.2), clock=clock)) as client:
         draft, etag = create_article(client, editing, "Scheduled post")
         url = f"{ARTICLES}/{draft['slug']}"
-        at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1.5)
+        at = clock() + dt.timedelta(minutes=10)
         scheduled, etag = step(client, editing, draft["slug"], "publish", etag, at=_iso(at))
         assert scheduled["status"] == "scheduled"
         assert scheduled["scheduled_at"] == _iso(at)
         assert scheduled["published_at"] == _iso(at)
+        clock.advance(599)
+        # The scheduler has looked at least once more since: still not live.
+        _wait_for_scheduler(client)
         assert client.get(url).status_code == 404
-        deadline = at + dt.timedelta(seconds=5)
-        while client.get(url).status_code != 200:
-            assert dt.datetime.now(dt.UTC) < deadline, "not published in time"
-            time.sleep(0.1)
-        assert dt.datetime.now(dt.UTC) >= at
+        clock.advance(1)
+        poll(lambda: client.get(url).status_code == 200, message="not published")
         live = read_entry_as(client, editing, url)[0]
         assert live["status"] == "published"
         assert live["scheduled_at"] is None
@@ -179,18 +201,16 @@ def test_a_scheduled_entry_goes_live_within_seconds(editing: Editing) -> None:
 
 def test_a_schedule_survives_a_restart(editing: Editing) -> None:
     settings = editing.settings(scheduler_interval=0.2)
-    with TestClient(create_app(settings)) as client:
+    clock = ManualClock()
+    with TestClient(create_app(settings, clock=clock)) as client:
         draft, etag = create_article(client, editing, "Goes live while we are down")
         url = f"{ARTICLES}/{draft['slug']}"
-        at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+        at = clock() + dt.timedelta(minutes=10)
         step(client, editing, draft["slug"], "publish", etag, at=_iso(at))
     # The server is down when the time comes.
-    time.sleep(max(0.0, (at - dt.datetime.now(dt.UTC)).total_seconds()) + 0.3)
-    with TestClient(create_app(settings)) as client:
-        deadline = time.monotonic() + 5
-        while client.get(url).status_code != 200:
-            assert time.monotonic() < deadline, "not published after the restart"
-            time.sleep(0.1)
+    clock.advance(600)
+    with TestClient(create_app(settings, clock=clock)) as client:
+        poll(lambda: client.get(url).status_code == 200, message="not published after restart")
         assert read_entry_as(client, editing, url)[0]["status"] == "published"
 
 
@@ -233,19 +253,23 @@ def test_scheduling_rules(editing: Editing, client: TestClient[Any]) -> None:
 
 
 def test_a_content_file_can_schedule_an_entry(database_url: str, content_copy: Path) -> None:
-    at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+    # An hour ahead: the load (on the real clock) cannot outlast it; the app's
+    # clock is then moved past it.
+    at = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).replace(microsecond=0)
     (content_copy / "articles" / "coming-soon.md").write_text(
         f"---\ntitle: Coming soon\nstatus: scheduled\nclinics:\n- calgary\n"
         f"published_at: '{_iso(at)}'\n---\n\nSoon.\n",
         encoding="utf-8",
     )
     load_folder(database_url, content_copy)
-    with TestClient(
-        create_app(Settings(database_url=database_url, scheduler_interval=0.2))
-    ) as client:
+    clock = ManualClock()
+    settings = Settings(database_url=database_url, scheduler_interval=0.2)
+    with TestClient(create_app(settings, clock=clock)) as client:
+        _wait_for_scheduler(client)
         assert client.get(f"{ARTICLES}/coming-soon").status_code == 404
-        deadline = time.monotonic() + 6
-        while client.get(f"{ARTICLES}/coming-soon").status_code != 200:
-            assert time.monotonic() < deadline, "the scheduled file did not go live"
-            time.sleep(0.1)
+        clock.now = at
+        poll(
+            lambda: client.get(f"{ARTICLES}/coming-soon").status_code == 200,
+            message="the scheduled file did not go live",
+        )
         assert client.get(f"{ARTICLES}/coming-soon").json()["published_at"] == _iso(at)

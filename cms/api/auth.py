@@ -106,7 +106,7 @@ async def provide_caller(request: Request[Any, Any, Any], state: State) -> Calle
     caller = None
     if scheme.lower() == "bearer" and credentials.strip():
         async with services.sessions() as session:
-            caller = await authenticate(session, credentials.strip())
+            caller = await authenticate(session, credentials.strip(), now=services.clock())
     if caller is None:
         await limiter.record_failure(client)
         logger.info("failed authentication from %s", client)

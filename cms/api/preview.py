@@ -62,7 +62,9 @@ async def preview_handler(
 ) -> Response[bytes]:
     """Answer the working copy a valid, unexpired preview link names."""
     try:
-        type_name, entry_id, token_id = verify_preview(await signing_key(state), token)
+        type_name, entry_id, token_id = verify_preview(
+            await signing_key(state), token, now=state.services.clock()
+        )
     except PreviewInvalid as exc:
         raise ProblemException(
             403,
@@ -74,7 +76,7 @@ async def preview_handler(
     except PreviewExpired as exc:
         raise _expired("This preview link has expired; ask an editor for a new one.") from exc
     # The link vouches for what its token may read, while the token does.
-    caller = await active_token(session, token_id)
+    caller = await active_token(session, token_id, now=state.services.clock())
     if caller is None:
         raise _expired(
             "The token that made this preview link was revoked or has expired; "

@@ -135,6 +135,7 @@ async def create_token_handler(
         clinics=wanted.clinics,
         expires_at=wanted.expires_at,
         created_by=admin.token_id,
+        now=request.app.state.services.clock(),
     )
     await session.commit()
     info = token_info(token)

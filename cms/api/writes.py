@@ -46,7 +46,7 @@ from cms.services.errors import FieldError, InvalidInput
 from cms.services.listing import InvalidParameter
 from cms.services.preview import sign_preview
 from cms.services.revisions import RevisionInfo, get_revision, list_revisions, restore_revision
-from cms.storage.tables import Entry, utcnow
+from cms.storage.tables import Entry
 from cms.types.clinic import CLINIC
 
 NO_STORE = {"Cache-Control": "no-store"}
@@ -174,7 +174,7 @@ def _context(state: State, caller: Caller, *, force: bool = False) -> WriteConte
         types=services.plugins.types,
         renderer=services.renderer,
         actor=caller.token_id,
-        now=utcnow(),
+        now=services.clock(),
         plugins=services.plugins.manager,
         force=force,
     )
@@ -548,7 +548,12 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
         doc = await _readable(session, ctype, slug, reader)
         key = await signing_key(state)
         token, expires = sign_preview(
-            key, ctype.name, doc["id"], reader.token_id, wanted.expires_in
+            key,
+            ctype.name,
+            doc["id"],
+            reader.token_id,
+            wanted.expires_in,
+            now=state.services.clock(),
         )
         url = f"{str(request.base_url).rstrip('/')}{API}/preview/{token}"
         link = PreviewLink(

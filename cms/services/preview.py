@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import hashlib
 import hmac
 import math
 import secrets
-import time
 
 import msgspec
 from sqlalchemy.exc import IntegrityError
@@ -70,17 +70,25 @@ def _unb64(text: str) -> bytes:
 
 
 def sign_preview(
-    key: bytes, type_name: str, entry_id: str, token_id: str, expires_in: int
+    key: bytes,
+    type_name: str,
+    entry_id: str,
+    token_id: str,
+    expires_in: int,
+    *,
+    now: dt.datetime | None = None,
 ) -> tuple[str, int]:
     """A preview token for an entry, asked for by API token ``token_id``, and the
     Unix time it expires."""
-    expires = math.ceil(time.time()) + expires_in
+    expires = math.ceil((now or utcnow()).timestamp()) + expires_in
     payload = _b64(msgspec.json.encode([type_name, entry_id, expires, token_id]))
     signature = _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())
     return f"{payload}.{signature}", expires
 
 
-def verify_preview(key: bytes, token: str) -> tuple[str, str, str]:
+def verify_preview(
+    key: bytes, token: str, *, now: dt.datetime | None = None
+) -> tuple[str, str, str]:
     """The type, the entry id and the API token id a token names.
 
     Raises:
@@ -106,6 +114,6 @@ def verify_preview(key: bytes, token: str) -> tuple[str, str, str]:
             raise PreviewExpired from None
     except (binascii.Error, ValueError, msgspec.DecodeError) as exc:
         raise PreviewInvalid from exc
-    if time.time() >= expires:
+    if (now or utcnow()).timestamp() >= expires:
         raise PreviewExpired
     return type_name, entry_id, token_id

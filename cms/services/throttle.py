@@ -8,10 +8,11 @@ until it closes, a valid token included, so that guessing cannot go on.
 from __future__ import annotations
 
 import math
-import time
 
 import msgspec
 from litestar.stores.base import Store
+
+from cms.storage.tables import Clock, utcnow
 
 
 class FailureLimiter:
@@ -23,12 +24,14 @@ class FailureLimiter:
             be undercounted by a few: the limit is a brake, not an exact quota.
         limit: failures allowed per window.
         window: seconds a window lasts from its first failure.
+        clock: what tells the time (the app's; tests move theirs on).
     """
 
-    def __init__(self, store: Store, *, limit: int, window: int) -> None:
+    def __init__(self, store: Store, *, limit: int, window: int, clock: Clock = utcnow) -> None:
         self.store = store
         self.limit = limit
         self.window = window
+        self.clock = clock
 
     @staticmethod
     def _key(client: str) -> str:
@@ -50,14 +53,14 @@ class FailureLimiter:
         if state is None:
             return None
         count, closes = state
-        remaining = closes - time.time()
+        remaining = closes - self.clock().timestamp()
         if count < self.limit or remaining <= 0:
             return None
         return max(1, math.ceil(remaining))
 
     async def record_failure(self, client: str) -> None:
         """Count one failed authentication of ``client``."""
-        now = time.time()
+        now = self.clock().timestamp()
         state = await self._read(client)
         if state is None or state[1] <= now:
             count, closes = 1, now + self.window

@@ -38,6 +38,7 @@ from cms.services.links import broken_links, dependents_blocking
 from cms.services.search import index_entry, unindex_entry
 from cms.services.validation import EntryInput, parse_entry
 from cms.storage.tables import (
+    Clock,
     Entry,
     EntryRelation,
     PublishedEntry,
@@ -511,15 +512,19 @@ async def run_scheduler(
     renderer: Renderer,
     *,
     interval: float,
+    clock: Clock = utcnow,
 ) -> None:
     """Publish due entries every ``interval`` seconds, until cancelled.
 
     The schedule lives in the database, so entries due while no server ran go
     live on the first look after a start.
+
+    Args:
+        clock: what tells whether an entry's time has come.
     """
     while True:
         try:
-            await publish_due(sessions, plugins, renderer)
+            await publish_due(sessions, plugins, renderer, now=clock())
         except Exception:
             logger.warning("scheduled publishing failed; trying again", exc_info=True)
         await asyncio.sleep(interval)

@@ -14,7 +14,7 @@ index on PostgreSQL. Migration 0005 creates them per dialect;
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import (
@@ -62,6 +62,16 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 def utcnow() -> dt.datetime:
     """Now, in UTC, to the microsecond."""
     return dt.datetime.now(dt.UTC)
+
+
+Clock = Callable[[], dt.datetime]
+"""What tells an app the time (aware, UTC): :func:`utcnow`, or a test's own clock.
+
+Every decision an app takes on the time of a request (a token's or preview
+link's expiry, the failed-authentication window, whether a publishing time has
+come) reads its ``Services.clock``, so that tests can move time on instead of
+waiting for it.
+"""
 
 
 class Entry(SQLModel, table=True):
