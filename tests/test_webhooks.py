@@ -128,7 +128,7 @@ def fixture_receiver() -> Iterator[Receiver]:
     assert receiver.unverified == [], "requests that failed verification"
 
 
-def wait_for(what: Callable[[], Any], *, timeout: float = 15.0) -> Any:
+def wait_for(what: Callable[[], Any], *, timeout: float = 60.0) -> Any:
     """``what()`` once it is truthy; fails after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
