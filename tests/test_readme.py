@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import feedparser
 import pytest
 
-from tests.conftest import REPO, Databases, serve_cms
+from tests.conftest import REPO, Databases, EditingTemplate, serve_cms
 
 README_BASE = "http://127.0.0.1:8000"
 # curl writes the status and the content type to stderr, so that what the
@@ -71,11 +71,15 @@ def test_the_readme_has_its_examples() -> None:
 
 
 @pytest.fixture(name="served", scope="module")
-def fixture_served(databases: Databases, demo_url: str) -> Iterator[str]:
-    """A copy of the demo served by `cms serve`; its base URL."""
+def fixture_served(databases: Databases, editing_template: EditingTemplate) -> Iterator[str]:
+    """A copy of the demo served by `cms serve`; its base URL.
+
+    Copied from the editing template, which no app holds open (PostgreSQL
+    copies only a database nobody is connected to; the shared demo app may be).
+    """
     if shutil.which("curl") is None:
         pytest.skip("curl is not installed (the README's examples are curl commands)")
-    with serve_cms(databases.fresh(demo_url)) as base:
+    with serve_cms(databases.fresh(editing_template.url)) as base:
         yield base
 
 
