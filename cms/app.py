@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Sequence
-from contextlib import asynccontextmanager, suppress
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Request
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -47,10 +47,11 @@ from cms.services.throttle import FailureLimiter
 from cms.services.webhooks import run_webhooks
 from cms.services.workflow import run_scheduler
 from cms.settings import Settings, SettingsError
-from cms.storage.db import create_engine, session_factory
+from cms.storage.db import create_engine, is_sqlite, session_factory, writing
 
 DOCS = "/schema"
 DOCS_ASSETS = f"{DOCS}/assets"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass
@@ -70,6 +71,11 @@ class Services:
     """The origins browsers may call the API from (CORS)."""
     keys: dict[str, bytes] = field(default_factory=dict)
     """Signing keys, by purpose, once read from the settings or the database."""
+    write_turns: asyncio.Lock | None = None
+    """On SQLite, where one writer at a time is all there is, this process's
+    writing requests queue here, first come first served, rather than polling
+    for the database's lock (which, under load, can starve one past the busy
+    timeout). None on PostgreSQL, whose row locks let writers overlap."""
     plugin_report: PluginList | None = None
     """What each plugin registered, routes included (set by :func:`create_app`)."""
 
@@ -116,6 +122,7 @@ def build_services(settings: Settings, plugins: Sequence[object] | None = None) 
             store, limit=settings.auth_failure_limit, window=settings.auth_failure_window
         ),
         origins=AllowedOrigins(settings.cors_origins, sessions, cache.generation),
+        write_turns=asyncio.Lock() if is_sqlite(settings.database_url) else None,
     )
 
 
@@ -131,10 +138,25 @@ def webhook_loop(services: Services) -> Coroutine[Any, Any, None]:
     )
 
 
-async def provide_session(state: State) -> AsyncGenerator[AsyncSession, None]:
-    """One session per request, closed when the response is sent."""
+async def provide_session(
+    state: State, request: Request[Any, Any, Any]
+) -> AsyncGenerator[AsyncSession, None]:
+    """One session per request, closed when the response is sent.
+
+    A request that may write gets a writing session: on SQLite it waits for its
+    turn among this process's writers, then its transaction takes the write
+    lock before its first read, so reading first and then writing can never
+    fail because another writer committed in between.
+    """
     services: Services = state.services
-    async with services.sessions() as session:
+    if request.method in SAFE_METHODS:
+        async with services.sessions() as session:
+            yield session
+        return
+    async with AsyncExitStack() as stack:
+        if services.write_turns is not None:
+            await stack.enter_async_context(services.write_turns)
+        session = await stack.enter_async_context(writing(services.sessions))
         yield session
 
 
