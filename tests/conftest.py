@@ -394,9 +394,13 @@ def is_quiet(settings: Settings) -> bool:
     return settings.scheduler_interval == 0 and settings.webhook_delivery != "server"
 
 
+_TRANSACTION_CONTROL = frozenset({"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"})
+
+
 @contextmanager
 def counting(app: Litestar) -> Iterator[list[str]]:
-    """Every SQL statement the app's engine runs inside the block.
+    """Every SQL query the app's engine runs inside the block (transaction
+    control, such as ``BEGIN``, is not a query and is left out).
 
     Only for an app built with :data:`QUIET` settings: a scheduler or webhook
     poll would otherwise be counted with the requests whenever it fell inside
@@ -412,7 +416,10 @@ def counting(app: Litestar) -> Iterator[list[str]]:
     statements: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
+        # Queries only: SQLite's explicit BEGIN (see cms.storage.db) goes
+        # through the cursor, PostgreSQL's does not; neither is a query.
+        if statement.split(maxsplit=1)[0].upper() not in _TRANSACTION_CONTROL:
+            statements.append(statement)
 
     engine = app.state.services.engine.sync_engine
     event.listen(engine, "before_cursor_execute", record)
