@@ -163,7 +163,8 @@ def test_a_file_edited_after_a_dump_updates_its_entry(
     result = load(loaded.url, content_copy)
     assert result.exit_code == 0, result.output
     assert summary_line(result).startswith("0 created, 1 updated, ")
-    assert "kept" not in result.output and "CONFLICT" not in result.output
+    assert "kept" not in result.output
+    assert "CONFLICT" not in result.output
     after = public(client)
     assert after["title"] == "Opioids and back pain: what to know"
     assert after["summary"] == API_SUMMARY
