@@ -254,7 +254,10 @@ def content_load(folder: Path, force: bool, allow_broken_links: bool) -> None:
         for line in exc.problems:
             click.echo(f"  {line}", err=True)
         if exc.broken_links:
-            click.echo("--allow-broken-links loads anyway and lists the broken links.", err=True)
+            click.echo(
+                "--allow-broken-links (or --force) loads anyway and lists the broken links.",
+                err=True,
+            )
         sys.exit(1)
     for name in report.skipped_folders:
         click.echo(f"skipped {name}/: no content type (is its plugin enabled?)", err=True)

@@ -258,7 +258,9 @@ async def load_content(
         if progress and len(inputs) > len(plan.take):
             progress(len(inputs) - len(plan.take))
         problems.extend(plan.problems)
-        problems.extend(await _mirror_problems(session, [(p, i) for p, i, _ in plan.take]))
+        # A file that would change a mirror refuses the load, conflict or not: mirrors
+        # change only through `cms sync pull`, and the folder has no business with them.
+        problems.extend(await _mirror_problems(session, plan.take + plan.conflicting))
         if problems:
             raise ContentError(problems)
         digests = {path: digest for path, _inp, digest in plan.take}
@@ -357,6 +359,8 @@ class _Plan:
     """The files to save, with the digest of what each says."""
     kept: list[Kept] = field(default_factory=list)
     conflicts: list[Kept] = field(default_factory=list)
+    conflicting: list[tuple[Path, EntryInput, str]] = field(default_factory=list)
+    """The files of :attr:`conflicts`, as :attr:`take` holds them."""
     unchanged: int = 0
     """Files and entries both as the folder last saw them (nothing to save)."""
     problems: list[str] = field(default_factory=list)
@@ -456,6 +460,7 @@ async def _plan(
         since = f"changed since {_describe_base(base)}" if base else "not loaded from here before"
         differs = await _differing_fields(session, inp, digest, current)
         plan.conflicts.append(Kept(path, database, since + differs))
+        plan.conflicting.append((path, inp, digest))
     return plan
 
 
@@ -564,7 +569,7 @@ async def _remember(
 
 
 async def _mirror_problems(
-    session: AsyncSession, inputs: list[tuple[Path, EntryInput]]
+    session: AsyncSession, inputs: list[tuple[Path, EntryInput, str]]
 ) -> list[str]:
     """Files that would change an entry mirrored from another instance: a problem each.
 
@@ -580,7 +585,7 @@ async def _mirror_problems(
     mirrors = {(t, s): (i, m, h) for t, s, i, m, h in rows.all()}
     by_id = {i: (m, h) for i, m, h in mirrors.values()}
     problems = []
-    for path, inp in inputs:
+    for path, inp, _digest in inputs:
         found = mirrors.get((inp.ctype.name, inp.slug))
         entry_id = inp.id or (found[0] if found else derived_id(inp.ctype.name, inp.slug))
         mirror = (found[1], found[2]) if found else by_id.get(entry_id)
@@ -710,12 +715,6 @@ def document_file(
     post = frontmatter.Post(common.body, **meta)
     # No line folding: one field, one line, so diffs in git stay readable.
     return frontmatter.dumps(post, sort_keys=False, width=1_000_000) + "\n"
-
-
-async def entry_text(session: AsyncSession, ctype: ContentType, entry: Entry) -> str:
-    """The content file of one entry, read in ``session``."""
-    relations = await _relation_values(session, [entry.id], ctype.all_relations())
-    return entry_file(ctype, entry, relations.get(entry.id, {}))
 
 
 async def dump_content(
