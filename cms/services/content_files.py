@@ -340,15 +340,15 @@ async def load_content(
     return report
 
 
+FOLDER_KEY_LENGTH = 1000
+
+
 def _folder_key(root: Path) -> str:
     """How :class:`ContentFileState` names a folder: its absolute path."""
     key = str(root.resolve())
     if len(key) > FOLDER_KEY_LENGTH:
         raise ContentError([f"{root}: the folder's path is longer than {FOLDER_KEY_LENGTH}"])
     return key
-
-
-FOLDER_KEY_LENGTH = 1000
 
 
 @dataclass
