@@ -197,14 +197,27 @@ def content() -> None:
 @click.option(
     "--force",
     is_flag=True,
+    help="The files win: take every file as written, over changes made in the database "
+    "since it was last loaded or dumped, and despite broken internal links (they are listed).",
+)
+@click.option(
+    "--allow-broken-links",
+    is_flag=True,
     help="Load even if published entries are left with broken internal links (they are listed).",
 )
-def content_load(folder: Path, force: bool) -> None:
+def content_load(folder: Path, force: bool, allow_broken_links: bool) -> None:
     """Validate every file in FOLDER, then upsert them all, or write nothing.
+
+    A file is taken only when its entry has not changed in the database
+    (through the API, the scheduler, a mirror) since FOLDER was last loaded
+    or dumped. Otherwise the database's version stands: a file that did not
+    change is reported as kept, one that did as a conflict, naming both
+    versions; --force takes the files. Kept files and conflicts do not make
+    the load fail (exit status 0): `make run` still serves.
 
     A load that would publish an entry with a broken internal link, or
     unpublish an entry that published entries link to, is refused unless
-    --force.
+    --allow-broken-links or --force.
     """
     from cms.app import build_services
     from cms.plugins import PluginError
@@ -228,6 +241,7 @@ def content_load(folder: Path, force: bool) -> None:
                     folder,
                     progress=bar.update,
                     force=force,
+                    allow_broken_links=allow_broken_links,
                 )
         finally:
             await services.engine.dispose()
@@ -241,7 +255,10 @@ def content_load(folder: Path, force: bool) -> None:
         for line in exc.problems:
             click.echo(f"  {line}", err=True)
         if exc.broken_links:
-            click.echo("--force loads anyway and lists the broken links.", err=True)
+            click.echo(
+                "--allow-broken-links (or --force) loads anyway and lists the broken links.",
+                err=True,
+            )
         sys.exit(1)
     for name in report.skipped_folders:
         click.echo(f"skipped {name}/: no content type (is its plugin enabled?)", err=True)
@@ -252,7 +269,35 @@ def content_load(folder: Path, force: bool) -> None:
             click.echo(
                 f"  {link.source.type}/{link.source.slug} -> {link.target} ({reason})", err=True
             )
-    click.echo(f"{report.created} created, {report.updated} updated, {report.unchanged} unchanged")
+    if report.kept:
+        click.echo(
+            f"kept {len(report.kept)} file(s) as the database has them: changed in the database "
+            "since the file was last loaded or dumped, and not in the file:",
+            err=True,
+        )
+        for kept in report.kept:
+            click.echo(f"  {kept.path}: {kept.database}", err=True)
+    if report.conflicts:
+        click.echo(
+            f"CONFLICT: {len(report.conflicts)} file(s) changed since last loaded or dumped, "
+            "whose entries changed in the database too; the database's versions were kept:",
+            err=True,
+        )
+        for conflict in report.conflicts:
+            click.echo(f"  {conflict.path}", err=True)
+            click.echo(f"    database: {conflict.database}", err=True)
+            click.echo(f"    file:     {conflict.file}", err=True)
+        click.echo(
+            f"To take the files: cms content load --force {folder}; to write the database's "
+            f"versions to them: cms content dump {folder}",
+            err=True,
+        )
+    summary = f"{report.created} created, {report.updated} updated, {report.unchanged} unchanged"
+    if report.kept:
+        summary += f", {len(report.kept)} kept (changed in the database)"
+    if report.conflicts:
+        summary += f", {len(report.conflicts)} conflict(s)"
+    click.echo(summary)
 
 
 @content.command("rebuild")

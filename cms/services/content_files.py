@@ -14,6 +14,13 @@ publish checks and checks internal links on the state after the load. A load
 that would publish an entry with a broken link, or unpublish an entry that
 published entries link to, is refused unless forced; plugins hear about what
 changed (:mod:`cms.services.lifecycle`).
+
+A load never reverts a change made in the database (through the API, the
+scheduler, a mirror's pull). Each load and dump records, per folder and file,
+the entry's version and what the file said (:class:`ContentFileState`): the
+common ancestor of a three-way comparison. A file is taken when its entry has
+not changed since; an entry that changed is kept, and reported as a conflict
+when its file changed too, unless the load is forced.
 """
 
 from __future__ import annotations
@@ -23,13 +30,13 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import frontmatter
 import msgspec
 import yaml
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import col, select
+from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cms.contenttypes import ContentType, Relation, TypeRegistry
@@ -37,6 +44,7 @@ from cms.markdown import Renderer
 from cms.plugins import PluginError, Plugins
 from cms.schemas import EntryCommon
 from cms.services.documents import Face, face_columns, faces, finish_writes, refresh_dependents
+from cms.services.editing import current_document
 from cms.services.entries import content_hash, derived_id, save_entry, save_relations
 from cms.services.errors import InvalidEntry
 from cms.services.lifecycle import (
@@ -50,9 +58,21 @@ from cms.services.links import BrokenLink, broken_links, dependents_blocking
 from cms.services.validation import EntryInput, parse_entry
 from cms.services.workflow import sync_published
 from cms.storage.db import select_columns
-from cms.storage.tables import Entry, EntryRelation
+from cms.storage.tables import (
+    ApiToken,
+    ContentFileState,
+    Entry,
+    EntryRelation,
+    Revision,
+    utcnow,
+)
 
 SUFFIX = ".md"
+# The revisions' actor of a load: a version it wrote did not come from the API.
+LOAD_ACTOR = "content-load"
+# Front-matter keys a load reads past: `cms remote pull` keeps the entry's ETag
+# in the file for `cms remote push`; it says nothing about the entry itself.
+IGNORED_KEYS = ("etag",)
 
 
 class ContentError(Exception):
@@ -68,6 +88,20 @@ class ContentError(Exception):
         self.broken_links = broken_links
 
 
+@dataclass(frozen=True)
+class Kept:
+    """A file the load did not take: its entry changed in the database since the
+    folder last saw it, and the database's version stands."""
+
+    path: Path
+    database: str
+    """The entry now: ``version 7 of 2026-03-02T10:00:00Z (publish by token 'ana',
+    id …)``, or that it was renamed or deleted."""
+    file: str
+    """The file against it: unchanged since it was last loaded or dumped, or
+    changed and the fields in which it differs from the database."""
+
+
 @dataclass
 class LoadReport:
     """What a load did."""
@@ -75,6 +109,12 @@ class LoadReport:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    kept: list[Kept] = field(default_factory=list)
+    """Files not changed since the folder last saw them, whose entries changed in
+    the database: the database's version stands, and nothing needs doing."""
+    conflicts: list[Kept] = field(default_factory=list)
+    """Files changed since, whose entries changed in the database too: the
+    database's version stands until the file is loaded with ``force``."""
     skipped_folders: list[str] = field(default_factory=list)
     broken_links: list[BrokenLink] = field(default_factory=list)
     """Broken links of the loaded entries, when the load was forced."""
@@ -116,10 +156,27 @@ def read_file(ctype: ContentType, path: Path) -> EntryInput:
         ContentError: naming the file and each bad field.
     """
     try:
-        post = frontmatter.loads(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError, ValueError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ContentError([f"{path}: front matter is not valid YAML: {exc}"]) from exc
+    return parse_file(ctype, path, text)
+
+
+def parse_file(ctype: ContentType, path: Path, text: str) -> EntryInput:
+    """Parse and validate ``text``, the content of the file at ``path``.
+
+    An ``etag`` key (written by ``cms remote pull``) is read past.
+
+    Raises:
+        ContentError: naming the file and each bad field.
+    """
+    try:
+        post = frontmatter.loads(text)
+    except (yaml.YAMLError, ValueError) as exc:
         raise ContentError([f"{path}: front matter is not valid YAML: {exc}"]) from exc
     meta: dict[str, Any] = dict(post.metadata)
+    for ignored in IGNORED_KEYS:
+        meta.pop(ignored, None)
     for reserved in ("slug", "body", "type"):
         if reserved in meta:
             raise ContentError(
@@ -143,17 +200,25 @@ async def load_content(
     *,
     progress: Callable[[int], None] | None = None,
     force: bool = False,
+    allow_broken_links: bool = False,
 ) -> LoadReport:
     """Validate every file under ``root``, then upsert them all in one transaction.
 
-    Entries the load leaves published or scheduled must pass every plugin's
-    publish check; then plugins are told what changed.
+    A file is taken only when its entry has not changed in the database since
+    ``root`` was last loaded or dumped; otherwise the database's version
+    stands, and the file is reported in :attr:`LoadReport.kept` (the file did
+    not change either) or :attr:`LoadReport.conflicts` (it did). Entries the
+    load leaves published or scheduled must pass every plugin's publish check;
+    then plugins are told what changed.
 
     Args:
         plugins: the loaded plugins: their types, checks and reactions.
         progress: called with the number of files just processed.
-        force: load even if published entries are left with broken internal
-            links; they are reported in :attr:`LoadReport.broken_links`.
+        force: the files win: take every file as written, over changes made in
+            the database, and despite broken links (as ``allow_broken_links``).
+        allow_broken_links: load even if published entries are left with
+            broken internal links; they are reported in
+            :attr:`LoadReport.broken_links`.
 
     Raises:
         ContentError: listing every invalid file and field, every reason a
@@ -173,6 +238,7 @@ async def load_content(
         raise ContentError(problems)
 
     report = LoadReport(skipped_folders=skipped)
+    folder = _folder_key(root)
     async with sessions() as session, session.begin():
         saved: list[tuple[Path, EntryInput, Entry, bool]] = []
         # Every entry's face before the load: what changed decides what else to rebuild.
@@ -186,12 +252,21 @@ async def load_content(
         ).all():  # fmt: skip
             existing[(row[0], row[1])] = Face(*row[3:])
             statuses[(row[0], row[1])] = row[2]
-        problems.extend(await _mirror_problems(session, inputs))
+        plan = await _plan(session, folder, inputs, force=force)
+        report.kept, report.conflicts = plan.kept, plan.conflicts
+        report.unchanged += plan.unchanged
+        if progress and len(inputs) > len(plan.take):
+            progress(len(inputs) - len(plan.take))
+        problems.extend(plan.problems)
+        # A file that would change a mirror refuses the load, conflict or not: mirrors
+        # change only through `cms sync pull`, and the folder has no business with them.
+        problems.extend(await _mirror_problems(session, plan.take + plan.conflicting))
         if problems:
             raise ContentError(problems)
-        for path, inp in inputs:
+        digests = {path: digest for path, _inp, digest in plan.take}
+        for path, inp, _digest in plan.take:
             try:
-                entry, changed = await save_entry(session, renderer, inp, actor="content-load")
+                entry, changed = await save_entry(session, renderer, inp, actor=LOAD_ACTOR)
             except InvalidEntry as exc:
                 problems.extend(f"{path}: {e.field}: {e.message}" for e in exc.errors)
                 continue
@@ -239,7 +314,7 @@ async def load_content(
                     )
         if not problems and before:
             link_problems, report.broken_links = await _check_links(session, before, paths)
-            if force:
+            if force or allow_broken_links:
                 link_problems = []
         if not problems and not link_problems:
             events = [
@@ -256,11 +331,245 @@ async def load_content(
         if problems or link_problems:
             await session.rollback()
             raise ContentError(problems + link_problems, broken_links=bool(link_problems))
+        await _remember(
+            session,
+            folder,
+            [(inp.ctype.name, inp.slug, entry, digests[path]) for path, inp, entry, _ in saved],
+            action="load",
+        )
     return report
 
 
+FOLDER_KEY_LENGTH = 1000
+
+
+def _folder_key(root: Path) -> str:
+    """How :class:`ContentFileState` names a folder: its absolute path."""
+    key = str(root.resolve())
+    if len(key) > FOLDER_KEY_LENGTH:
+        raise ContentError([f"{root}: the folder's path is longer than {FOLDER_KEY_LENGTH}"])
+    return key
+
+
+@dataclass
+class _Plan:
+    """Which files a load takes, and which it leaves to the database's version."""
+
+    take: list[tuple[Path, EntryInput, str]] = field(default_factory=list)
+    """The files to save, with the digest of what each says."""
+    kept: list[Kept] = field(default_factory=list)
+    conflicts: list[Kept] = field(default_factory=list)
+    conflicting: list[tuple[Path, EntryInput, str]] = field(default_factory=list)
+    """The files of :attr:`conflicts`, as :attr:`take` holds them."""
+    unchanged: int = 0
+    """Files and entries both as the folder last saw them (nothing to save)."""
+    problems: list[str] = field(default_factory=list)
+
+
+class _Current(NamedTuple):
+    id: str
+    type: str
+    slug: str
+    version: int
+    content_hash: str
+    updated_at: dt.datetime
+
+
+async def _plan(
+    session: AsyncSession, folder: str, inputs: list[tuple[Path, EntryInput]], *, force: bool
+) -> _Plan:
+    """Compare each file and its entry with what the folder's last load or dump saw.
+
+    The entry changed in the database when its version (or id) is not the one
+    recorded, or it is gone. Without a record (a database upgraded from
+    before 0007, a folder never loaded here) an entry whose latest version was
+    written by a load has not changed in the database; any other has.
+    """
+    rows = await session.exec(
+        select_columns(
+            Entry.id, Entry.type, Entry.slug, Entry.version, Entry.content_hash, Entry.updated_at
+        )
+    )
+    by_key: dict[tuple[str, str], _Current] = {}
+    by_id: dict[str, _Current] = {}
+    for row in rows.all():
+        entry = _Current(*row)
+        by_key[(entry.type, entry.slug)] = entry
+        by_id[entry.id] = entry
+    bases = {
+        (b.type, b.slug): b
+        for b in (
+            await session.exec(select(ContentFileState).where(ContentFileState.folder == folder))
+        ).all()
+    }
+    # First pass: what can be decided without the entries' latest revisions.
+    differing: list[tuple[Path, EntryInput, str, _Current | None, ContentFileState | None]] = []
+    plan = _Plan()
+    for path, inp in inputs:
+        type_name = inp.ctype.name
+        current = by_key.get((type_name, inp.slug))
+        entry_id = inp.id or (current.id if current else derived_id(type_name, inp.slug))
+        digest = content_hash(inp.payload() | {"id": entry_id})
+        if current is None:
+            # Renamed in the database: the entry the file names lives under another slug.
+            moved = by_id.get(entry_id)
+            current = moved if moved is not None and moved.type == type_name else None
+        elif current.content_hash == digest or (inp.id is not None and inp.id != current.id):
+            # The same content (the save is a no-op), or another entry's slug (refused by the save).
+            plan.take.append((path, inp, digest))
+            continue
+        differing.append((path, inp, digest, current, bases.get((type_name, inp.slug))))
+    if force:
+        for path, inp, digest, current, _base in differing:
+            if current is not None and current.slug != inp.slug:
+                plan.problems.append(
+                    f"{path}: slug: this {inp.ctype.name} was renamed to {current.slug!r} "
+                    f"in the database; rename the file to {current.slug}{SUFFIX} to load it"
+                )
+            plan.take.append((path, inp, digest))
+        return plan
+
+    latest = await _latest_revisions(session, [c.id for _, _, _, c, _ in differing if c])
+    for path, inp, digest, current, base in differing:
+        file_changed = base is None or base.file_hash != digest
+        if current is None:
+            db_changed = base is not None  # loaded from here before, deleted since
+        elif base is None:
+            written_by = latest.get(current.id, (None, ""))[0]
+            db_changed = current.slug != inp.slug or written_by != LOAD_ACTOR
+        else:
+            db_changed = (current.id, current.slug, current.version) != (
+                base.entry_id,
+                base.slug,
+                base.version,
+            )
+        if not db_changed:
+            if file_changed:
+                plan.take.append((path, inp, digest))
+            else:
+                # As the folder last saw both: a dump writes what a save may have
+                # filled in (published_at), so the digests may differ.
+                plan.unchanged += 1
+            continue
+        database = _describe_entry(current, latest.get(current.id) if current else None, base)
+        if current is not None and current.slug != inp.slug:
+            database = f"renamed to {current.slug!r} in the database, {database}"
+        if not file_changed:
+            plan.kept.append(Kept(path, database, f"unchanged since {_describe_base(base)}"))
+            continue
+        since = f"changed since {_describe_base(base)}" if base else "not loaded from here before"
+        differs = await _differing_fields(session, inp, digest, current)
+        plan.conflicts.append(Kept(path, database, since + differs))
+        plan.conflicting.append((path, inp, digest))
+    return plan
+
+
+async def _latest_revisions(
+    session: AsyncSession, ids: list[str]
+) -> dict[str, tuple[str | None, str]]:
+    """Who wrote each entry's current version, and how: actor and a description."""
+    if not ids:
+        return {}
+    rows = (
+        await session.exec(
+            select(Revision.entry_id, Revision.actor, Revision.action)
+            .join(
+                Entry,
+                (col(Entry.id) == col(Revision.entry_id))
+                & (col(Entry.version) == col(Revision.version)),
+            )
+            .where(col(Revision.entry_id).in_(ids))
+        )
+    ).all()
+    actors = {actor for _, actor, _ in rows if actor}
+    names = dict(
+        (await session.exec(select(ApiToken.id, ApiToken.name).where(col(ApiToken.id).in_(actors))))
+        .all()
+    ) if actors else {}  # fmt: skip
+    out: dict[str, tuple[str | None, str]] = {}
+    for entry_id, actor, action in rows:
+        who = f"token {names[actor]!r} ({actor})" if actor in names else (actor or "unknown")
+        out[entry_id] = (actor, f"{action or 'save'} by {who}")
+    return out
+
+
+def _describe_entry(
+    current: _Current | None, latest: tuple[str | None, str] | None, base: ContentFileState | None
+) -> str:
+    """The entry's side of a kept file: its version now and who made it, or that it is gone."""
+    if current is None:
+        assert base is not None
+        return f"deleted in the database (it was {base.type}/{base.slug}, id {base.entry_id})"
+    what = f"version {current.version} of {_iso(current.updated_at)}"
+    if latest is not None:
+        what += f" ({latest[1]})"
+    return what
+
+
+def _describe_base(base: ContentFileState | None) -> str:
+    if base is None:
+        return "it was last loaded"
+    done = "loaded" if base.action == "load" else "dumped"
+    return f"it was {done} at version {base.version} ({_iso(base.at)})"
+
+
+async def _differing_fields(
+    session: AsyncSession, inp: EntryInput, digest: str, current: _Current | None
+) -> str:
+    """``; it differs in title, body``: where the file and the entry disagree."""
+    if current is None:
+        return ""
+    entry = await session.get(Entry, current.id)
+    assert entry is not None
+    theirs = await current_document(session, inp.ctype, entry)
+    ours = inp.payload() | {"id": entry.id}
+    fields = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
+    return f"; it differs in {', '.join(fields)}" if fields else ""
+
+
+async def _remember(
+    session: AsyncSession,
+    folder: str,
+    files: list[tuple[str, str, Entry, str]],
+    *,
+    action: str,
+) -> None:
+    """Record what ``folder``'s files said and which versions of their entries that was.
+
+    Args:
+        files: type, slug, the entry and the digest of its file, each.
+        action: ``load`` or ``dump``.
+    """
+    bases = {
+        (b.type, b.slug): b
+        for b in (
+            await session.exec(select(ContentFileState).where(ContentFileState.folder == folder))
+        ).all()
+    }
+    now = utcnow()
+    for type_name, slug, entry, digest in files:
+        base = bases.get((type_name, slug))
+        if base is None:
+            session.add(
+                ContentFileState(
+                    folder=folder,
+                    type=type_name,
+                    slug=slug,
+                    entry_id=entry.id,
+                    version=entry.version,
+                    file_hash=digest,
+                    at=now,
+                    action=action,
+                )
+            )
+        elif (base.entry_id, base.version, base.file_hash) != (entry.id, entry.version, digest):
+            base.entry_id, base.version, base.file_hash = entry.id, entry.version, digest
+            base.at, base.action = now, action
+    await session.flush()
+
+
 async def _mirror_problems(
-    session: AsyncSession, inputs: list[tuple[Path, EntryInput]]
+    session: AsyncSession, inputs: list[tuple[Path, EntryInput, str]]
 ) -> list[str]:
     """Files that would change an entry mirrored from another instance: a problem each.
 
@@ -276,7 +585,7 @@ async def _mirror_problems(
     mirrors = {(t, s): (i, m, h) for t, s, i, m, h in rows.all()}
     by_id = {i: (m, h) for i, m, h in mirrors.values()}
     problems = []
-    for path, inp in inputs:
+    for path, inp, _digest in inputs:
         found = mirrors.get((inp.ctype.name, inp.slug))
         entry_id = inp.id or (found[0] if found else derived_id(inp.ctype.name, inp.slug))
         mirror = (found[1], found[2]) if found else by_id.get(entry_id)
@@ -339,40 +648,71 @@ def _iso(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def entry_file(ctype: ContentType, entry: Entry, relations: dict[str, list[str]]) -> str:
-    """The content file of ``entry``: front matter and body.
+def entry_file(
+    ctype: ContentType,
+    entry: Entry,
+    relations: Mapping[str, list[str]],
+    *,
+    extra: Mapping[str, Any] | None = None,
+) -> str:
+    """The content file of ``entry``: front matter and body, as ``content dump`` writes it.
 
     Args:
         relations: each relation field's values as written in files: slugs,
             or ``type/slug`` for relations that may name several types.
+        extra: keys to add at the end of the front matter (``etag``).
     """
-    common_relations = {k: v for k, v in relations.items() if k in EntryCommon.__struct_fields__}
+    document: dict[str, Any] = {
+        "id": entry.id,
+        "slug": entry.slug,
+        "title": entry.title,
+        "summary": entry.summary,
+        "body": entry.body,
+        "status": entry.status,
+        "origin_clinic": entry.origin_clinic,
+        "tags": entry.tags,
+        "seo": entry.seo,
+        "published_at": _iso(entry.published_at) if entry.published_at else None,
+        "last_reviewed": entry.last_reviewed.isoformat() if entry.last_reviewed else None,
+        **entry.data,
+    }
+    for name, rel in ctype.all_relations().items():
+        values = list(relations.get(name, []))
+        document[name] = values if rel.many else next(iter(values), None)
+    return document_file(ctype, document, extra=extra)
+
+
+def document_file(
+    ctype: ContentType, document: Mapping[str, Any], *, extra: Mapping[str, Any] | None = None
+) -> str:
+    """The content file of a write-side document, as ``content dump`` writes it.
+
+    Args:
+        document: ``slug``, optionally ``id``, and the common and type-specific
+            fields as a content file or a revision holds them (relations as
+            slugs, or ``type/slug`` for relations that may name several
+            types). Other keys are left out.
+        extra: keys to add at the end of the front matter (``cms remote pull``
+            adds the entry's ``etag``; a load reads past it).
+
+    Raises:
+        msgspec.ValidationError: a field is not what the type declares.
+    """
+    slug = document["slug"]
     common = msgspec.convert(
-        {
-            "title": entry.title,
-            "summary": entry.summary,
-            "status": entry.status,
-            "clinics": common_relations.get("clinics", []),
-            "origin_clinic": entry.origin_clinic,
-            "tags": entry.tags,
-            "seo": entry.seo,
-            "published_at": _iso(entry.published_at) if entry.published_at else None,
-            "reviewed_by": next(iter(common_relations.get("reviewed_by", [])), None),
-            "last_reviewed": entry.last_reviewed.isoformat() if entry.last_reviewed else None,
-        },
-        EntryCommon,
+        {k: v for k, v in document.items() if k in EntryCommon.__struct_fields__}, EntryCommon
     )
-    own_raw = dict(entry.data)
-    for name, rel in ctype.relations.items():
-        slugs = relations.get(name, [])
-        own_raw[name] = slugs if rel.many else (slugs[0] if slugs else None)
-    own = msgspec.convert(own_raw, ctype.fields)
+    own = msgspec.convert(
+        {k: v for k, v in document.items() if k in ctype.fields.__struct_fields__}, ctype.fields
+    )
     meta: dict[str, Any] = {}
-    if entry.id != derived_id(ctype.name, entry.slug):
-        meta["id"] = entry.id
+    entry_id = document.get("id")
+    if entry_id is not None and entry_id != derived_id(ctype.name, slug):
+        meta["id"] = entry_id
     meta.update(_non_default(common, skip=frozenset({"body"})))
     meta.update(_non_default(own))
-    post = frontmatter.Post(entry.body, **meta)
+    meta.update(extra or {})
+    post = frontmatter.Post(common.body, **meta)
     # No line folding: one field, one line, so diffs in git stay readable.
     return frontmatter.dumps(post, sort_keys=False, width=1_000_000) + "\n"
 
@@ -382,11 +722,15 @@ async def dump_content(
 ) -> int:
     """Write every entry under ``root``; remove files of entries that no longer exist.
 
+    Records what each file says and which version of its entry that is, so
+    that a load of ``root`` takes files edited after the dump.
+
     Returns:
         The number of files written.
     """
-    written = 0
-    async with sessions() as session:
+    folder = _folder_key(root)
+    written: list[tuple[str, str, Entry, str]] = []
+    async with sessions() as session, session.begin():
         for ctype in types:
             entries = list(
                 (
@@ -395,22 +739,33 @@ async def dump_content(
                     )
                 ).all()
             )
-            folder = root / ctype.plural
+            folder_path = root / ctype.plural
             keep = {f"{e.slug}{SUFFIX}" for e in entries}
-            if folder.is_dir():
-                for stale in folder.glob(f"*{SUFFIX}"):
+            if folder_path.is_dir():
+                for stale in folder_path.glob(f"*{SUFFIX}"):
                     if stale.name not in keep:
                         stale.unlink()
+            await session.exec(
+                delete(ContentFileState).where(
+                    col(ContentFileState.folder) == folder,
+                    col(ContentFileState.type) == ctype.name,
+                    col(ContentFileState.slug).not_in([e.slug for e in entries]),
+                )
+            )
             if not entries:
                 continue
-            folder.mkdir(parents=True, exist_ok=True)
+            folder_path.mkdir(parents=True, exist_ok=True)
             ids = [e.id for e in entries]
             relations = await _relation_values(session, ids, ctype.all_relations())
             for entry in entries:
+                path = folder_path / f"{entry.slug}{SUFFIX}"
                 text = entry_file(ctype, entry, relations.get(entry.id, {}))
-                (folder / f"{entry.slug}{SUFFIX}").write_text(text, encoding="utf-8")
-                written += 1
-    return written
+                path.write_text(text, encoding="utf-8")
+                # What a load will make of the file, to know it unchanged then.
+                said = parse_file(ctype, path, text).payload() | {"id": entry.id}
+                written.append((ctype.name, entry.slug, entry, content_hash(said)))
+        await _remember(session, folder, written, action="dump")
+    return len(written)
 
 
 async def _relation_values(

@@ -219,6 +219,33 @@ class EntryExtra(SQLModel, table=True):
     value: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
+class ContentFileState(SQLModel, table=True):
+    """What the last ``cms content load`` or ``dump`` of one folder saw of one entry's file.
+
+    The common ancestor of a three-way comparison: a load takes a file only
+    when the entry is still at ``version`` (nothing changed it in the
+    database since) or the file still says ``file_hash`` (nothing changed in
+    the file). No foreign key: the row outlives an entry deleted through the
+    API, so that the next load knows the deletion was deliberate.
+    """
+
+    __tablename__ = "content_files"
+
+    # The folder as an absolute path: a dump into another folder (a backup)
+    # is not what the content folder last saw.
+    folder: str = Field(primary_key=True, max_length=1000)
+    type: str = Field(primary_key=True, max_length=40)
+    slug: str = Field(primary_key=True, max_length=120)
+    entry_id: str = Field(max_length=36)
+    # The entry's version the load left or the dump wrote.
+    version: int
+    # :func:`cms.services.entries.content_hash` of what the file said then.
+    file_hash: str = Field(max_length=64)
+    at: dt.datetime = Field(sa_type=UTCDateTime)
+    # ``load`` or ``dump``: what saw it last, for the conflict report.
+    action: str = Field(max_length=10)
+
+
 # --- The published versions ---------------------------------------------------
 #
 # An entry row is the working copy editors change. Publishing copies what the
