@@ -507,11 +507,12 @@ def sync_pull(
     position in one transaction: an interrupted pull resumes where it stopped.
     """
     from cms.app import build_services
-    from cms.services.sync import FeedEvent, PullReport, SyncError, describe, pull
+    from cms.client import Change
+    from cms.services.sync import PullReport, SyncError, describe, pull
 
     services = _loading_plugins(lambda: build_services(_settings()))
 
-    def show(event: FeedEvent, outcome: str) -> None:
+    def show(event: Change, outcome: str) -> None:
         if not quiet:
             line = f"  {event.seq} {event.event} {event.type}/{event.slug}: {outcome}"
             click.echo(line, err=True)
