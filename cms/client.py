@@ -135,6 +135,20 @@ class Page(Struct):
     next_cursor: str | None = None
 
 
+class Revision(Struct):
+    """One saved version of an entry, with the entry as it was saved (its write side)."""
+
+    version: int
+    created_at: dt.datetime | None = None
+    action: str | None = None
+    actor: str | None = None
+    actor_name: str | None = None
+    changed_fields: list[str] = []
+    status: str | None = None
+    entry: dict[str, Any] = {}
+    """The write-side document: relations as slugs, the body as Markdown."""
+
+
 class Change(Struct):
     """One change of the change feed."""
 
@@ -379,6 +393,10 @@ class _Core:
             collection=collection,
         )
 
+    def revision(self, collection: str, slug: str, version: int) -> _Call[Revision]:
+        path = f"/{_segment(collection)}/{_segment(slug)}/revisions/{int(version)}"
+        return _Call("GET", path, _struct_reader(Revision, "a revision"))
+
     def list_page(
         self, collection: str, params: Mapping[str, ParamValue], cursor: str | None
     ) -> _Call[Page]:
@@ -450,7 +468,8 @@ class _Core:
         limit: int | None,
     ) -> _Call[ChangePage]:
         params = {"since": since, "clinic": clinic, "type": types, "state": state, "limit": limit}
-        return _Call("GET", "/changes", _read_changes, params=_query(params))
+        return _Call("GET", "/changes", _struct_reader(ChangePage, "a change feed"),
+                     params=_query(params))  # fmt: skip
 
 
 def _query(params: Mapping[str, ParamValue]) -> dict[str, str]:
@@ -509,15 +528,19 @@ def _page_reader(collection: str) -> Callable[[httpx.Response], Page]:
     return read
 
 
-def _read_changes(response: httpx.Response) -> ChangePage:
-    raw = _json(response)
-    try:
-        return msgspec.convert(raw, ChangePage)
-    except msgspec.ValidationError as exc:
-        url = response.request.url
-        raise UnexpectedResponse(
-            str(url), f"{url} is not a change feed of this CMS: {exc}"
-        ) from exc
+S = TypeVar("S", bound=msgspec.Struct)
+
+
+def _struct_reader(kind: type[S], what: str) -> Callable[[httpx.Response], S]:
+    def read(response: httpx.Response) -> S:
+        raw = _json(response)
+        try:
+            return msgspec.convert(raw, kind)
+        except msgspec.ValidationError as exc:
+            url = response.request.url
+            raise UnexpectedResponse(str(url), f"{url} is not {what} of this CMS: {exc}") from exc
+
+    return read
 
 
 def _nothing(_response: httpx.Response) -> None:
@@ -598,6 +621,10 @@ class Client:
                 False, an old slug raises :class:`Moved`.
         """
         return self._send(self._core.get(collection, slug, follow_redirects=follow_redirects))
+
+    def get_revision(self, collection: str, slug: str, version: int) -> Revision:
+        """Version ``version`` of ``collection/slug`` as it was saved (a token reading drafts)."""
+        return self._send(self._core.revision(collection, slug, version))
 
     def list_page(
         self,
@@ -751,6 +778,10 @@ class AsyncClient:
     async def get(self, collection: str, slug: str, *, follow_redirects: bool = True) -> Entry:
         """See :meth:`Client.get`."""
         return await self._send(self._core.get(collection, slug, follow_redirects=follow_redirects))
+
+    async def get_revision(self, collection: str, slug: str, version: int) -> Revision:
+        """See :meth:`Client.get_revision`."""
+        return await self._send(self._core.revision(collection, slug, version))
 
     async def list_page(
         self,

@@ -15,9 +15,15 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
+
+from cms.client import AsyncClient, Client
+from tests.conftest import Databases, EditingTemplate
 
 START_TIMEOUT = 90.0
 """Seconds the server may take to start: importing the app on a busy 2-core machine is slow."""
@@ -67,3 +73,33 @@ def _wait_until_ready(server: subprocess.Popen[bytes], base: str, log: Path) -> 
         if time.monotonic() > deadline:
             raise AssertionError(f"the server did not start in time:\n{log.read_text()}")
         time.sleep(0.1)  # a poll interval, not a wait for something to happen
+
+
+@dataclass(frozen=True)
+class Live:
+    """The served demo: its base URL, the secrets of its tokens, its database."""
+
+    base: str
+    secrets: dict[str, str]
+    database_url: str
+
+    def client(self, token: str | None = None, **kwargs: Any) -> Client:
+        return Client(self.base, self.secrets[token] if token else None, **kwargs)
+
+    def async_client(self, token: str | None = None) -> AsyncClient:
+        return AsyncClient(self.base, self.secrets[token] if token else None)
+
+
+@pytest.fixture(name="live", scope="module")
+def fixture_live(
+    databases: Databases,
+    editing_template: EditingTemplate,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Live]:
+    """The demo with tokens served by uvicorn: one server per backend and test module.
+
+    Tests sharing it write only entries of their own, or read what no other changes.
+    """
+    url = databases.fresh(editing_template.url)
+    with served(url, tmp_path_factory.mktemp("live") / "server.log") as base:
+        yield Live(base, editing_template.secrets, url)

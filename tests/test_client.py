@@ -1,15 +1,15 @@
 """`cms.client` against the real server: a uvicorn process serving the demo with tokens.
 
-One server per backend for the module, on its own copy of the demo: each test
-writes only entries it creates, or reads what no other test changes.
+Each test writes only entries it creates, or reads what no other test changes:
+the module shares one server (see :func:`tests.live.fixture_live`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Iterator
-from dataclasses import dataclass
+import subprocess
+import sys
 from typing import Any
 
 import frontmatter
@@ -20,9 +20,9 @@ import pytest
 from cms.api.changes import ChangePage as ServerChangePage
 from cms.api.problems import Problem as ServerProblem
 from cms.api.problems import ProblemError as ServerProblemError
+from cms.api.writes import EntryRevisionDetail
 from cms.client import (
     ApiError,
-    AsyncClient,
     Change,
     ChangePage,
     Client,
@@ -32,37 +32,13 @@ from cms.client import (
     NotFound,
     PreconditionFailed,
     Problem,
+    Revision,
     TransportError,
 )
 from cms.schemas import COMMON_FIELDS, DERIVED_FIELDS
 from cms.services.changes import ChangeEvent
-from tests.conftest import CONTENT, Databases, EditingTemplate
-from tests.live import served
-
-
-@dataclass(frozen=True)
-class Live:
-    """The served demo: its base URL and the secrets of its tokens."""
-
-    base: str
-    secrets: dict[str, str]
-
-    def client(self, token: str | None = None, **kwargs: Any) -> Client:
-        return Client(self.base, self.secrets[token] if token else None, **kwargs)
-
-    def async_client(self, token: str | None = None) -> AsyncClient:
-        return AsyncClient(self.base, self.secrets[token] if token else None)
-
-
-@pytest.fixture(name="live", scope="module")
-def fixture_live(
-    databases: Databases,
-    editing_template: EditingTemplate,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Live]:
-    url = databases.fresh(editing_template.url)
-    with served(url, tmp_path_factory.mktemp("client") / "server.log") as base:
-        yield Live(base, editing_template.secrets)
+from tests.conftest import CONTENT
+from tests.live import Live, fixture_live  # noqa: F401  (the `live` fixture)
 
 
 def published_articles() -> int:
@@ -94,6 +70,7 @@ CLIENT_SIDE = {"collection", "etag", "document"}
         (FieldProblem, ServerProblemError),
         (ChangePage, ServerChangePage),
         (Change, ChangeEvent),
+        (Revision, EntryRevisionDetail),
     ],
 )
 def test_every_field_the_client_reads_is_one_the_server_sends(
@@ -107,6 +84,15 @@ def test_every_typed_field_of_an_entry_is_a_documented_common_field() -> None:
     working = {"published_version", "scheduled_at"}
     documented = set(COMMON_FIELDS) | set(DERIVED_FIELDS) | sent | working
     assert set(Entry.__struct_fields__) - CLIENT_SIDE <= documented
+
+
+def test_the_client_imports_nothing_of_the_server() -> None:
+    code = "import sys, cms.client; print(sorted(m.split('.')[0] for m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True).stdout  # fmt: skip
+    for server_side in ("litestar", "sqlalchemy", "sqlmodel", "markdown_it", "pluggy"):
+        assert f"'{server_side}'" not in loaded
+    assert "'httpx'" in loaded
 
 
 # --- Reading -----------------------------------------------------------------------

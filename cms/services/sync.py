@@ -54,10 +54,9 @@ from cms.client import (
     TransportError,
     base_url,
 )
-from cms.contenttypes import ContentType, Relation, TypeRegistry
+from cms.contenttypes import ContentType, TypeRegistry
 from cms.markdown import Renderer
 from cms.plugins import PluginError, Plugins
-from cms.schemas import COMMON_FIELDS
 from cms.services import workflow
 from cms.services.documents import faces, finish_writes, rebuild_documents, refresh_dependents
 from cms.services.editing import WriteContext
@@ -66,7 +65,7 @@ from cms.services.errors import Conflict, InvalidEntry
 from cms.services.lifecycle import SavedEntry, entries_saved
 from cms.services.links import split_link
 from cms.services.slugs import record_rename, release_slug
-from cms.services.validation import EntryInput, parse_entry
+from cms.services.validation import EntryInput, document_fields, parse_entry, references
 from cms.storage.tables import Entry, EntryRelation, PublishedRelation, SyncSource, utcnow
 
 ACTOR = "sync"
@@ -187,29 +186,16 @@ def web_url(value: Any) -> str | None:
 # --- Turning an origin document into a write ---------------------------------------
 
 
-def _refs(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list) else [value]
-
-
 def relation_targets(ctype: ContentType, doc: dict[str, Any]) -> list[tuple[str, str, str | None]]:
     """The (type, slug, title) of every entry ``doc`` relates to (``clinics`` have no title)."""
     out: list[tuple[str, str, str | None]] = []
     for name, rel in ctype.all_relations().items():
-        for ref in _refs(doc.get(name)):
+        for ref in references(doc.get(name)):
             if isinstance(ref, str):
                 out.append((rel.target, ref, None))
             elif isinstance(ref, dict) and isinstance(ref.get("slug"), str):
                 out.append((str(ref.get("type") or rel.target), ref["slug"], ref.get("title")))
     return out
-
-
-def _relation_value(rel: Relation, ref: Any) -> str:
-    """A ``{slug, title}`` reference as a write names it (a slug, or ``type/slug``)."""
-    if isinstance(ref, str):
-        return ref
-    return rel.join(str(ref.get("type") or rel.target), str(ref["slug"]))
 
 
 def entry_input(ctype: ContentType, doc: dict[str, Any]) -> EntryInput:
@@ -218,16 +204,7 @@ def entry_input(ctype: ContentType, doc: dict[str, Any]) -> EntryInput:
     Raises:
         SyncError: the document does not validate here (naming each field).
     """
-    raw = {k: doc[k] for k in (*COMMON_FIELDS, *ctype.fields.__struct_fields__) if k in doc}
-    for name, rel in ctype.all_relations().items():
-        values = [_relation_value(rel, ref) for ref in _refs(raw.get(name))]
-        raw[name] = values if rel.many else (values[0] if values else None)
-    raw["status"] = "published"
-    clinics = raw.get("clinics") or []
-    # The document shows the effective origin (else the first clinic); keep it
-    # only where it says more than the clinics do.
-    origin = raw.get("origin_clinic")
-    raw["origin_clinic"] = origin if origin in clinics and origin != clinics[0] else None
+    raw = document_fields(ctype, doc) | {"status": "published"}
     try:
         return parse_entry(ctype, str(doc.get("slug")), raw, entry_id=doc["id"])
     except InvalidEntry as exc:
