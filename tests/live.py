@@ -35,10 +35,12 @@ def served(url: str, log: Path, environ: Mapping[str, str] | None = None) -> Ite
 
     Args:
         log: where the server's output goes (shown when it fails to start).
-        environ: ``CMS_*`` settings beside the database (the scheduler is off
-            unless they turn it on).
+        environ: ``CMS_*`` settings beside the database (the scheduler and
+            webhook delivery are off unless they turn them on).
     """
-    env = {**os.environ, "CMS_SCHEDULER_INTERVAL": "0", **(environ or {}), "CMS_DATABASE_URL": url}
+    # No background work in the server unless asked: no scheduler, webhooks left to workers.
+    quiet = {"CMS_SCHEDULER_INTERVAL": "0", "CMS_WEBHOOK_DELIVERY": "worker"}
+    env = {**os.environ, **quiet, **(environ or {}), "CMS_DATABASE_URL": url}
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock, log.open("wb") as output:
         sock.bind(("127.0.0.1", 0))
         sock.listen(128)
