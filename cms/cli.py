@@ -6,13 +6,17 @@ import asyncio
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import msgspec
 
 from cms.settings import Settings, SettingsError
 from cms.storage.db import writing
+
+if TYPE_CHECKING:  # imported where used: `cms --help` stays quick
+    from cms.client import Client
+    from cms.contenttypes import TypeRegistry
 
 T = TypeVar("T")
 
@@ -553,11 +557,12 @@ def sync_pull(
     position in one transaction: an interrupted pull resumes where it stopped.
     """
     from cms.app import build_services
-    from cms.services.sync import FeedEvent, PullReport, SyncError, describe, pull
+    from cms.client import Change
+    from cms.services.sync import PullReport, SyncError, describe, pull
 
     services = _loading_plugins(lambda: build_services(_settings()))
 
-    def show(event: FeedEvent, outcome: str) -> None:
+    def show(event: Change, outcome: str) -> None:
         if not quiet:
             line = f"  {event.seq} {event.event} {event.type}/{event.slug}: {outcome}"
             click.echo(line, err=True)
@@ -595,3 +600,105 @@ def sync_pull(
             where = f"; the mirror stays at change {exc.report.position}"
         raise click.ClickException(f"{exc}{where}") from exc
     click.echo(summary(report))
+
+
+@main.group()
+def remote() -> None:
+    """An entry of an instance as a content file: pull it, edit it, push it back."""
+
+
+def _remote_client(url: str, token: str | None) -> Client:
+    from cms.client import Client, InvalidBaseURL
+
+    if not token:
+        raise click.UsageError(
+            "no token: pass --token or set CMS_TOKEN (a token of that instance: "
+            "`cms tokens create` there, or an admin's POST /api/v1/tokens)"
+        )
+    try:
+        return Client(url, token)
+    except InvalidBaseURL as exc:
+        raise click.BadParameter(str(exc), param_hint="URL") from exc
+
+
+def _remote_types() -> TypeRegistry:
+    from cms.plugins import load_plugins
+
+    return _loading_plugins(lambda: load_plugins(_settings().plugins)).types
+
+
+_REMOTE_AUTH_HELP = "Bearer token of that instance (or CMS_TOKEN)."
+
+
+@remote.command("pull")
+@click.argument("url")
+@click.argument("key", metavar="TYPE/SLUG")
+@click.option(
+    "--into",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("content"),
+    show_default=True,
+    help="The content folder to write into, as <folder>/<plural>/<slug>.md.",
+)
+@click.option("--token", envvar="CMS_TOKEN", default=None, help=_REMOTE_AUTH_HELP)
+def remote_pull(url: str, key: str, into: Path, token: str | None) -> None:
+    """Write the working copy of TYPE/SLUG at URL as a content file, with its ETag.
+
+    URL is the instance's base URL (https://cms.example.org). The file is the
+    one `cms content dump` writes for the entry, plus `etag:` in its front
+    matter; edit it, then `cms remote push` it.
+    """
+    from cms.client import ClientError
+    from cms.remote import RemoteError, pull
+
+    types = _remote_types()
+    with _remote_client(url, token) as client:
+        try:
+            path = pull(client, types, key, into)
+        except (RemoteError, ClientError) as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"wrote {path}")
+
+
+@remote.command("push")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option(
+    "--url",
+    envvar="CMS_URL",
+    required=True,
+    help="The instance's base URL, as given to `pull` (or CMS_URL).",
+)
+@click.option("--token", envvar="CMS_TOKEN", default=None, help=_REMOTE_AUTH_HELP)
+def remote_push(file: Path, url: str, token: str | None) -> None:
+    """Send FILE back as a merge patch with If-Match from its `etag:`.
+
+    On success FILE is rewritten from the server's answer, with the new ETag.
+    If the entry changed on the server since FILE was pulled, nothing is
+    changed (neither there nor in FILE): the differences are shown, and the
+    exit status is 1.
+    """
+    from cms.client import ClientError
+    from cms.remote import RemoteError, Stale, push
+
+    types = _remote_types()
+    with _remote_client(url, token) as client:
+        try:
+            pushed = push(client, types, file)
+        except Stale as exc:
+            click.echo(str(exc), err=True)
+            click.echo("What differs, from the server's version (-) to your file (+):", err=True)
+            click.echo(exc.diff, nl=False)
+            click.echo(
+                "Carry your edits over to the current version (pull it with --into another "
+                "folder), then push that file.",
+                err=True,
+            )
+            sys.exit(1)
+        except (RemoteError, ClientError) as exc:
+            raise click.ClickException(str(exc)) from exc
+    entry = pushed.entry
+    if pushed.changed:
+        click.echo(f"pushed {file}: {entry.type}/{entry.slug} is at version {entry.version} "
+                   f"({entry.status}); the file has its new ETag")  # fmt: skip
+    else:
+        click.echo(f"unchanged: {file} says what the server has (version {entry.version})")

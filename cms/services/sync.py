@@ -20,6 +20,8 @@ change it applied and never applies one twice.
   they name) and taken down (a draft, off the public API) otherwise. An entry
   that is not a mirror of that origin is never touched.
 
+Every read of the origin goes through the API client, :mod:`cms.client`.
+
 Mirrored entries carry ``mirror_source`` (the origin's base URL) and are
 read-only here: the editors' routes answer 409 and content files may not
 change them.
@@ -34,16 +36,27 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-import msgspec
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from cms.contenttypes import ContentType, Relation, TypeRegistry
+from cms.client import (
+    API,
+    ApiError,
+    AsyncClient,
+    Change,
+    ChangePage,
+    ClientError,
+    InvalidBaseURL,
+    Moved,
+    NotFound,
+    TransportError,
+    base_url,
+)
+from cms.contenttypes import ContentType, TypeRegistry
 from cms.markdown import Renderer
 from cms.plugins import PluginError, Plugins
-from cms.schemas import COMMON_FIELDS
 from cms.services import workflow
 from cms.services.documents import faces, finish_writes, rebuild_documents, refresh_dependents
 from cms.services.editing import WriteContext
@@ -52,13 +65,11 @@ from cms.services.errors import Conflict, InvalidEntry
 from cms.services.lifecycle import SavedEntry, entries_saved
 from cms.services.links import split_link
 from cms.services.slugs import record_rename, release_slug
-from cms.services.validation import EntryInput, parse_entry
+from cms.services.validation import EntryInput, document_fields, parse_entry, references
 from cms.storage.tables import Entry, EntryRelation, PublishedRelation, SyncSource, utcnow
 
-API = "/api/v1"
 ACTOR = "sync"
 """What revisions made by a pull name as their actor and action."""
-GONE = (404, 410)
 TIMEOUT = 30.0
 
 
@@ -66,25 +77,6 @@ class SyncError(Exception):
     """A pull that cannot go on. The mirror stays at the last change applied (``report``)."""
 
     report: PullReport | None = None
-
-
-class FeedEvent(msgspec.Struct, kw_only=True):
-    """The fields of a change-feed event a pull reads."""
-
-    seq: int
-    event: str
-    type: str
-    id: str
-    slug: str
-    version: int | None = None
-
-
-class FeedPage(msgspec.Struct, kw_only=True):
-    """One page of the origin's change feed."""
-
-    data: list[FeedEvent]
-    next_since: int
-    last_seq: int
 
 
 @dataclass
@@ -111,7 +103,7 @@ class PullReport:
     caught_up: bool = False
 
 
-Progress = Callable[[FeedEvent, str], None]
+Progress = Callable[[Change, str], None]
 """Told of each applied event and what came of it."""
 
 
@@ -121,80 +113,41 @@ def normalize_source(url: str) -> str:
     Raises:
         SyncError: not an http(s) URL with a host.
     """
-    base = url.strip().rstrip("/")
-    if base.endswith(API):
-        base = base[: -len(API)].rstrip("/")
-    parts = urlsplit(base)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SyncError(f"{url!r} is not an http(s) URL of a CMS instance")
-    return base
+    try:
+        return base_url(url)
+    except InvalidBaseURL as exc:
+        raise SyncError(str(exc)) from exc
 
 
 class Origin:
-    """The origin instance's public API, as a pull reads it."""
+    """The origin instance's API, as a pull reads it: through :mod:`cms.client`."""
 
-    def __init__(self, client: httpx.AsyncClient, base: str, token: str | None = None) -> None:
-        self.client = client
-        self.base = base
-        self.token = token
+    def __init__(self, client: AsyncClient) -> None:
+        self.feed_reader = client
+        """Reads the change feed, with the token if there is one."""
+        self.public = client.anonymous()
+        """Reads entries: always without the token, so that no draft reaches a mirror."""
 
-    async def _get(
-        self,
-        path: str,
-        params: dict[str, Any] | None = None,
-        *,
-        follow: bool = True,
-        token: bool = False,
-    ) -> httpx.Response:
-        url = f"{self.base}{API}{path}"
-        headers = {"Authorization": f"Bearer {self.token}"} if token and self.token else None
-        try:
-            return await self.client.get(
-                url, params=params, headers=headers, follow_redirects=follow
+    @staticmethod
+    def _failure(exc: ClientError) -> SyncError:
+        if isinstance(exc, TransportError):
+            return SyncError(f"cannot reach the origin at {exc.url}: {exc.reason}")
+        if isinstance(exc, ApiError):
+            detail = exc.detail or exc.title
+            hint = " (is --token right?)" if exc.status in (401, 403) else ""
+            return SyncError(
+                f"the origin answered {exc.status} to {exc.url}"
+                + (f": {detail}" if detail else "")
+                + hint
             )
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            reason = str(exc) or type(exc).__name__
-            raise SyncError(f"cannot reach the origin at {url}: {reason}") from exc
+        return SyncError(str(exc))
 
-    @staticmethod
-    def _failure(response: httpx.Response) -> SyncError:
-        detail = ""
-        try:
-            problem = response.json()
-            if isinstance(problem, dict):
-                detail = str(problem.get("detail") or problem.get("title") or "")
-        except ValueError:
-            pass
-        hint = " (is --token right?)" if response.status_code in (401, 403) else ""
-        return SyncError(
-            f"the origin answered {response.status_code} to {response.request.url}"
-            + (f": {detail}" if detail else "")
-            + hint
-        )
-
-    @staticmethod
-    def _json(response: httpx.Response) -> Any:
-        try:
-            return msgspec.json.decode(response.content)
-        except msgspec.DecodeError as exc:
-            raise SyncError(
-                f"{response.request.url} did not answer JSON: is it a CMS instance?"
-            ) from exc
-
-    async def feed(self, clinic: str, since: int, limit: int) -> FeedPage:
+    async def feed(self, clinic: str, since: int, limit: int) -> ChangePage:
         """One page of the clinic's published changes after ``since``."""
-        response = await self._get(
-            "/changes", {"since": since, "clinic": clinic, "limit": limit}, follow=False, token=True
-        )
-        if response.status_code != 200:
-            raise self._failure(response)
-        raw = self._json(response)
         try:
-            return msgspec.convert(raw, FeedPage)
-        except msgspec.ValidationError as exc:
-            raise SyncError(
-                f"{response.request.url} is not a change feed of this CMS: {exc}"
-            ) from exc
+            return await self.feed_reader.changes_page(since, clinic=clinic, limit=limit)
+        except ClientError as exc:
+            raise self._failure(exc) from exc
 
     async def entry(
         self, ctype: ContentType, slug: str, *, follow: bool = True
@@ -207,17 +160,18 @@ class Origin:
         Args:
             follow: follow a redirect from an old slug to the entry's new one.
         """
-        response = await self._get(f"/{ctype.plural}/{slug}", follow=follow)
-        if response.status_code in GONE or (not follow and response.is_redirect):
+        try:
+            found = await self.public.get(ctype.plural, slug, follow_redirects=follow)
+        except (NotFound, Moved):
             return None
-        if response.status_code != 200:
-            raise self._failure(response)
-        doc = self._json(response)
-        if not isinstance(doc, dict) or not isinstance(doc.get("id"), str):
-            raise SyncError(f"{response.request.url} is not an entry of this CMS")
-        if doc.get("status") != "published":  # only published versions are mirrored
+        except ClientError as exc:
+            raise self._failure(exc) from exc
+        if not isinstance(found.document.get("id"), str):
+            url = f"{self.public.base}{API}/{ctype.plural}/{slug}"
+            raise SyncError(f"{url} is not an entry of this CMS")
+        if found.status != "published":  # only published versions are mirrored
             return None
-        return doc
+        return found.document
 
 
 def web_url(value: Any) -> str | None:
@@ -232,29 +186,16 @@ def web_url(value: Any) -> str | None:
 # --- Turning an origin document into a write ---------------------------------------
 
 
-def _refs(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list) else [value]
-
-
 def relation_targets(ctype: ContentType, doc: dict[str, Any]) -> list[tuple[str, str, str | None]]:
     """The (type, slug, title) of every entry ``doc`` relates to (``clinics`` have no title)."""
     out: list[tuple[str, str, str | None]] = []
     for name, rel in ctype.all_relations().items():
-        for ref in _refs(doc.get(name)):
+        for ref in references(doc.get(name)):
             if isinstance(ref, str):
                 out.append((rel.target, ref, None))
             elif isinstance(ref, dict) and isinstance(ref.get("slug"), str):
                 out.append((str(ref.get("type") or rel.target), ref["slug"], ref.get("title")))
     return out
-
-
-def _relation_value(rel: Relation, ref: Any) -> str:
-    """A ``{slug, title}`` reference as a write names it (a slug, or ``type/slug``)."""
-    if isinstance(ref, str):
-        return ref
-    return rel.join(str(ref.get("type") or rel.target), str(ref["slug"]))
 
 
 def entry_input(ctype: ContentType, doc: dict[str, Any]) -> EntryInput:
@@ -263,16 +204,7 @@ def entry_input(ctype: ContentType, doc: dict[str, Any]) -> EntryInput:
     Raises:
         SyncError: the document does not validate here (naming each field).
     """
-    raw = {k: doc[k] for k in (*COMMON_FIELDS, *ctype.fields.__struct_fields__) if k in doc}
-    for name, rel in ctype.all_relations().items():
-        values = [_relation_value(rel, ref) for ref in _refs(raw.get(name))]
-        raw[name] = values if rel.many else (values[0] if values else None)
-    raw["status"] = "published"
-    clinics = raw.get("clinics") or []
-    # The document shows the effective origin (else the first clinic); keep it
-    # only where it says more than the clinics do.
-    origin = raw.get("origin_clinic")
-    raw["origin_clinic"] = origin if origin in clinics and origin != clinics[0] else None
+    raw = document_fields(ctype, doc) | {"status": "published"}
     try:
         return parse_entry(ctype, str(doc.get("slug")), raw, entry_id=doc["id"])
     except InvalidEntry as exc:
@@ -501,7 +433,7 @@ async def _referred_to(session: AsyncSession, entry_id: str) -> bool:
 
 
 async def _write_delete(
-    session: AsyncSession, ctx: WriteContext, source: str, event: FeedEvent, still_live: bool
+    session: AsyncSession, ctx: WriteContext, source: str, event: Change, still_live: bool
 ) -> tuple[str, bool]:
     """Remove the mirror of ``event``'s entry, in the caller's transaction.
 
@@ -592,11 +524,9 @@ async def pull(
     """
     base = normalize_source(source)
     report = PullReport(source=base, clinic=clinic)
-    owned = client is None
-    http = client or httpx.AsyncClient(timeout=TIMEOUT)
-    http.headers.update({"Accept": "application/json"})
+    reader = AsyncClient(base, token, http=client, timeout=TIMEOUT)
     try:
-        origin = Origin(http, base, token)
+        origin = Origin(reader)
         report.start = report.position = await _start(sessions, base, clinic)
         if report.start == 0:
             # A first pull: a misspelt clinic would read an empty feed, and succeed.
@@ -609,8 +539,7 @@ async def pull(
         exc.report = report
         raise
     finally:
-        if owned:
-            await http.aclose()
+        await reader.aclose()
     return report
 
 
@@ -657,7 +586,7 @@ async def _apply(
     renderer: Renderer,
     origin: Origin,
     report: PullReport,
-    event: FeedEvent,
+    event: Change,
 ) -> str:
     """Apply one event and store the position after it, in one transaction; what happened."""
     types = plugins.types

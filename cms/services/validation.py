@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from cms.contenttypes import ContentType
+from cms.contenttypes import ContentType, Relation
 from cms.schemas import COMMON_FIELDS, SLUG_MAX_LENGTH, SLUG_RE, EntryCommon
 from cms.services.errors import FieldError, InvalidEntry
 
@@ -60,6 +60,38 @@ class EntryInput:
         data.update(msgspec.to_builtins(self.common))
         data.update(msgspec.to_builtins(self.fields))
         return data
+
+
+def document_fields(ctype: ContentType, doc: dict[str, Any]) -> dict[str, Any]:
+    """The write-side fields of an entry as the API shows it, to give :func:`parse_entry`.
+
+    Relations shown as ``{slug, title}`` references become the slugs (or
+    ``type/slug``) a write names them by; derived and read-only fields are
+    left out. ``origin_clinic`` is kept only where it says more than
+    ``clinics`` does (documents show the effective origin, else the first clinic).
+    """
+    raw = {k: doc[k] for k in (*COMMON_FIELDS, *ctype.fields.__struct_fields__) if k in doc}
+    for name, rel in ctype.all_relations().items():
+        values = [_relation_value(rel, ref) for ref in references(raw.get(name))]
+        raw[name] = values if rel.many else (values[0] if values else None)
+    clinics = raw.get("clinics") or []
+    origin = raw.get("origin_clinic")
+    raw["origin_clinic"] = origin if origin in clinics and origin != clinics[0] else None
+    return raw
+
+
+def references(value: Any) -> list[Any]:
+    """A relation field's value as a list: one reference, several, or none."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _relation_value(rel: Relation, ref: Any) -> Any:
+    """A ``{slug, title}`` reference as a write names it (a slug, or ``type/slug``)."""
+    if isinstance(ref, dict) and "slug" in ref:
+        return rel.join(str(ref.get("type") or rel.target), str(ref["slug"]))
+    return ref  # a slug already, or something the validation will name
 
 
 def parse_entry(
