@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Sequence
-from contextlib import asynccontextmanager, suppress
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Request
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -27,10 +27,13 @@ from cms.api.auth import CALLER_DEPENDENCY, SECURITY_SCHEME, SECURITY_SCHEME_NAM
 from cms.api.cache import ResponseCache
 from cms.api.caching import conditional_get
 from cms.api.changes import change_routes
+from cms.api.cors import AllowedOrigins, cors
 from cms.api.entries import entry_routes
 from cms.api.feeds import feed_routes
 from cms.api.health import health, ready
+from cms.api.index import index_routes
 from cms.api.links import link_routes
+from cms.api.methods import head_as_get, options_routes
 from cms.api.plugins import list_plugins
 from cms.api.preview import preview_handler
 from cms.api.problems import EXCEPTION_HANDLERS
@@ -45,11 +48,13 @@ from cms.services.throttle import FailureLimiter
 from cms.services.webhooks import run_webhooks
 from cms.services.workflow import run_scheduler
 from cms.settings import Settings, SettingsError
-from cms.storage.db import create_engine, session_factory
+from cms.storage.db import create_engine, is_sqlite, session_factory, writing
 
-DOCS_ASSETS = "/schema/assets"
+DOCS = "/schema"
+DOCS_ASSETS = f"{DOCS}/assets"
 """Where the docs page's own copy of Swagger UI is served: the page needs no other origin."""
 DOCS_FAVICON = f"{DOCS_ASSETS}/favicon-32x32.png"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def swagger_ui_assets() -> Path:
@@ -76,8 +81,15 @@ class Services:
     store: Store
     """Short-lived shared state: in memory, or in Redis when ``CMS_REDIS_URL`` is set."""
     limiter: FailureLimiter
+    origins: AllowedOrigins
+    """The origins browsers may call the API from (CORS)."""
     keys: dict[str, bytes] = field(default_factory=dict)
     """Signing keys, by purpose, once read from the settings or the database."""
+    write_turns: asyncio.Lock | None = None
+    """On SQLite, where one writer at a time is all there is, this process's
+    writing requests queue here, first come first served, rather than polling
+    for the database's lock (which, under load, can starve one past the busy
+    timeout). None on PostgreSQL, whose row locks let writers overlap."""
     plugin_report: PluginList | None = None
     """What each plugin registered, routes included (set by :func:`create_app`)."""
 
@@ -110,17 +122,21 @@ def build_services(settings: Settings, plugins: Sequence[object] | None = None) 
     engine = create_engine(settings.database_url)
     generations = generation_reader(settings.database_url, engine)
     store = make_store(settings)
+    sessions = session_factory(engine)
+    cache = ResponseCache(generations)
     return Services(
         settings=settings,
         plugins=loaded,
         renderer=Renderer(extensions),
         engine=engine,
-        sessions=session_factory(engine),
-        cache=ResponseCache(generations),
+        sessions=sessions,
+        cache=cache,
         store=store,
         limiter=FailureLimiter(
             store, limit=settings.auth_failure_limit, window=settings.auth_failure_window
         ),
+        origins=AllowedOrigins(settings.cors_origins, sessions, cache.generation),
+        write_turns=asyncio.Lock() if is_sqlite(settings.database_url) else None,
     )
 
 
@@ -136,10 +152,25 @@ def webhook_loop(services: Services) -> Coroutine[Any, Any, None]:
     )
 
 
-async def provide_session(state: State) -> AsyncGenerator[AsyncSession, None]:
-    """One session per request, closed when the response is sent."""
+async def provide_session(
+    state: State, request: Request[Any, Any, Any]
+) -> AsyncGenerator[AsyncSession, None]:
+    """One session per request, closed when the response is sent.
+
+    A request that may write gets a writing session: on SQLite it waits for its
+    turn among this process's writers, then its transaction takes the write
+    lock before its first read, so reading first and then writing can never
+    fail because another writer committed in between.
+    """
     services: Services = state.services
-    async with services.sessions() as session:
+    if request.method in SAFE_METHODS:
+        async with services.sessions() as session:
+            yield session
+        return
+    async with AsyncExitStack() as stack:
+        if services.write_turns is not None:
+            await stack.enter_async_context(services.write_turns)
+        session = await stack.enter_async_context(writing(services.sessions))
         yield session
 
 
@@ -188,6 +219,7 @@ def create_app(
     # here, naming both plugins, before Litestar sees it.
     core_routes = (health, ready, list_plugins, *TOKEN_ROUTES, *WEBHOOK_ROUTES, preview_handler)
     owned: list[tuple[str, Any]] = [("cms", h) for h in core_routes]
+    owned.extend(("cms", h) for h in index_routes(settings, services.plugins.types, docs=DOCS))
     for ctype in services.plugins.types:
         owned.extend(
             (ctype.plugin, h)
@@ -211,14 +243,16 @@ def create_app(
     for name, routes in call_hook(services.plugins.manager, "register_routes"):
         owned.extend((name, r) for r in routes)
     services.plugin_report = describe(services.plugins, check_routes(owned))
+    # The OPTIONS handlers go first: a path's first handler would get a default one.
     route_handlers: list[Any] = [h for _owner, h in owned]
+    route_handlers[:0] = options_routes(route_handlers)
     route_handlers.append(
         create_static_files_router(
             path=DOCS_ASSETS, directories=[swagger_ui_assets()], include_in_schema=False
         )
     )
 
-    return Litestar(
+    app = Litestar(
         route_handlers=route_handlers,
         dependencies={"session": Provide(provide_session), "caller": CALLER_DEPENDENCY},
         exception_handlers=EXCEPTION_HANDLERS,
@@ -229,8 +263,12 @@ def create_app(
             title="Clinic CMS",
             version=cms.__version__,
             description="Published content of a clinic group: clinics, practitioners, "
-            "conditions, articles and plugin types. Errors are RFC 9457 problem details.",
-            path="/schema",
+            "conditions, articles and plugin types. Errors are RFC 9457 problem details. "
+            "Every GET also answers HEAD (the same status and headers, no body), and every "
+            "path OPTIONS (`Allow` names its methods); neither is listed per operation. "
+            "Browsers may call the API from the published clinics' sites and the origins "
+            "the instance configures (CORS).",
+            path=DOCS,
             tags=[
                 *(Tag(name=t.label, description=t.description) for t in services.plugins.types),
                 Tag(name="Search", description="Full-text search across every type."),
@@ -256,3 +294,10 @@ def create_app(
         ),
         debug=False,
     )
+    # HEAD, the methods' Allow and CORS wrap the router itself, as Litestar's own
+    # CORSConfig does: the app's `middleware` runs only once a route has matched
+    # (no route takes HEAD, and a 405 never gets there), and CORSConfig knows
+    # only a fixed list of origins and one set of methods for every path. Being
+    # outside, they also see the response cache's bytes as sent, never cached.
+    app.asgi_handler = cors(head_as_get(app.asgi_handler), services.origins)
+    return app

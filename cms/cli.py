@@ -12,6 +12,7 @@ import click
 import msgspec
 
 from cms.settings import Settings, SettingsError
+from cms.storage.db import writing
 
 T = TypeVar("T")
 
@@ -270,7 +271,7 @@ def content_rebuild() -> None:
 
     async def go() -> int:
         try:
-            async with services.sessions() as session, session.begin():
+            async with writing(services.sessions) as session, session.begin():
                 return await rebuild_all(session, services.plugins.types, services.renderer)
         finally:
             await services.engine.dispose()
@@ -371,7 +372,7 @@ def tokens_create(
 
     async def go() -> tuple[str, str]:
         try:
-            async with services.sessions() as session, session.begin():
+            async with writing(services.sessions) as session, session.begin():
                 token, secret = await create_token(
                     session,
                     name=name,
@@ -428,7 +429,7 @@ def tokens_revoke(token_id: str) -> None:
 
     async def go() -> bool:
         try:
-            async with services.sessions() as session, session.begin():
+            async with writing(services.sessions) as session, session.begin():
                 return await revoke_token(session, token_id)
         finally:
             await services.engine.dispose()

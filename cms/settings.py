@@ -14,8 +14,10 @@ WEBHOOK_RETRY_SCHEDULE: tuple[float, ...] = (
     5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 14 * 3600, 20 * 3600, 24 * 3600,
 )  # fmt: skip
 """The Standard Webhooks reference schedule: retries over three days after the first try."""
-LIST_SETTINGS = ("plugins", "webhook_retry_schedule")
+LIST_SETTINGS = ("plugins", "webhook_retry_schedule", "cors_origins")
 """Settings given as comma-separated values."""
+CORS_ORIGIN_PATTERN = r"^(\*|[A-Za-z][A-Za-z0-9+.-]*://[^/?#\s]+/?)$"
+"""``*``, or an origin: ``scheme://host[:port]`` (a trailing slash is tolerated)."""
 _AT_FIELD = re.compile(r"`\$\.(\w+)((?:\[\d+\])?)`")
 
 
@@ -56,6 +58,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """Seconds to wait before each retry of a failed delivery (±20 % jitter); then it fails."""
     webhook_timeout: Annotated[float, msgspec.Meta(gt=0)] = 15.0
     """Seconds a receiver has to answer one attempt."""
+    cors_origins: tuple[Annotated[str, msgspec.Meta(pattern=CORS_ORIGIN_PATTERN)], ...] = ()
+    """Browser origins allowed to call the API besides the published clinics' sites;
+    ``*`` lets any origin make public reads (GET and HEAD without a token)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -81,6 +86,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                 return f"CMS_{name.upper()}{item}"
 
             message = _AT_FIELD.sub(variable, str(exc))
+            if "CMS_CORS_ORIGINS" in message:
+                message += " (comma-separated origins such as https://clinic.example:8443, or *)"
             if "CMS_WEBHOOK_RETRY_SCHEDULE" in message:
                 message += " (comma-separated seconds greater than 0, e.g. 5,300,1800)"
             raise SettingsError(message) from exc

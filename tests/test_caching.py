@@ -86,9 +86,9 @@ def test_large_bodies_are_compressed_and_have_their_own_etag(demo: TestClient[An
     # The entry routes also answer tokens (the working copies), so their
     # public answers vary on Authorization too.
     for response in (plain, packed):
-        assert response.headers["vary"] == "Accept-Encoding, Authorization"
+        assert response.headers["vary"] == "Accept-Encoding, Authorization, Origin"
     search = demo.get("/api/v1/search?q=sciatic%20nerve", headers=GZIP)
-    assert search.headers["vary"] == "Accept-Encoding"
+    assert search.headers["vary"] == "Accept-Encoding, Origin"
     stale = demo.get("/api/v1/articles", headers={**GZIP, "If-None-Match": plain.headers["etag"]})
     assert stale.status_code == 200
     refused = demo.get("/api/v1/articles", headers={"Accept-Encoding": "gzip;q=0, br"})
@@ -214,7 +214,7 @@ def test_token_reads_are_private_and_vary_on_the_token(demo_url: str) -> None:
     with TestClient(app) as client:
         response = client.get("/api/v1/drafts-of-the-day")
         assert response.headers["cache-control"] == "private, no-store"
-        assert response.headers["vary"] == "Accept-Encoding, Authorization"
+        assert response.headers["vary"] == "Accept-Encoding, Authorization, Origin"
         assert "surrogate-key" not in response.headers  # no shared cache may keep it
         etag = response.headers["etag"]
         assert (

@@ -30,7 +30,7 @@ def test_public_reads_are_cacheable_and_vary_on_authorization(client: TestClient
         response = client.get(url)
         assert response.headers["cache-control"].startswith("public, max-age=")
         # Compressed or not, and public or the working copy, depending on the token.
-        assert response.headers["vary"] == "Accept-Encoding, Authorization"
+        assert response.headers["vary"] == "Accept-Encoding, Authorization, Origin"
 
 
 @pytest.mark.parametrize("token", ["viewer", "author", "editor", "admin"])
@@ -40,7 +40,7 @@ def test_token_reads_are_private_and_show_the_working_copy(
     headers = editing.auth(token)
     listed = client.get("/api/v1/articles?limit=100", headers=headers)
     assert listed.headers["cache-control"] == "private, no-store"
-    assert listed.headers["vary"] == "Authorization"
+    assert listed.headers["vary"] == "Authorization, Origin"
     assert "surrogate-key" not in listed.headers
     assert _slugs(listed) == {p.stem for p in (CONTENT / "articles").glob("*.md")}
     detail = client.get("/api/v1/articles/opioids-and-back-pain", headers=headers)

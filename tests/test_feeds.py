@@ -453,7 +453,7 @@ def test_feeds_have_strong_etags_cache_headers_and_surrogate_keys(
     assert etag.startswith('"')
     assert etag.endswith('"')
     assert first.headers["cache-control"].startswith("public, max-age=")
-    assert first.headers["vary"] == "Accept-Encoding"
+    assert first.headers["vary"] == "Accept-Encoding, Origin"
     keys = first.headers["surrogate-key"].split()
     assert keys[:2] == ["list:article", "list:case-story"]
     condition = demo.get(f"{API}/conditions/sciatica").json()

@@ -231,7 +231,7 @@ def test_the_cache_keeps_both_codings_and_token_reads_are_uncompressed(
     assert revalidated.status_code == 304
     token = client.get(url, headers={**editing.auth("editor"), "Accept-Encoding": "gzip"})
     assert token.headers["cache-control"] == "private, no-store"
-    assert token.headers["vary"] == "Authorization"
+    assert token.headers["vary"] == "Authorization, Origin"
     assert "content-encoding" not in token.headers
 
 

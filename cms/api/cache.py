@@ -22,11 +22,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request, Response
+from litestar.types import Scope
 
 from cms.api.caching import ENTRY_VARY, JSON, Representations, representations, respond
 from cms.services.generation import GenerationReader
 
 DEFAULT_SIZE = 4096
+GENERATION_STATE = "cms.generation"
+"""Where a request keeps the generation it read (in its ASGI scope's state)."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,19 @@ class ResponseCache:
         self.generations = generations
         self.size = size
         self._items: OrderedDict[str, Cached] = OrderedDict()
+
+    async def generation(self, scope: Scope) -> int:
+        """The generation one request reads at: read once, by whoever asks first.
+
+        The CORS layer asks too (the published clinics' sites follow it), so
+        a browser's request costs the same one read as any other. An earlier
+        read is as safe as the cache's own: it still comes before the content.
+        """
+        state = scope.setdefault("state", {})
+        now = state.get(GENERATION_STATE)
+        if now is None:
+            now = state[GENERATION_STATE] = await self.generations.current()
+        return int(now)
 
     def get(self, key: str, current: int) -> Cached | None:
         """The response for ``key`` if it was built at generation ``current``."""
@@ -85,7 +101,7 @@ async def cached_json(
         key: the cache key, when the body depends on more than the path and
             query (a feed's absolute links name the host); :func:`cache_key` else.
     """
-    now = await cache.generations.current()
+    now = await cache.generation(request.scope)
     key = key or cache_key(request)
     item = cache.get(key, now)
     if item is None:

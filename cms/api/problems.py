@@ -14,12 +14,18 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.exceptions import (
+    HTTPException,
+    MethodNotAllowedException,
+    NotFoundException,
+    ValidationException,
+)
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 from sqlalchemy.exc import OperationalError
 
+from cms.api.methods import with_head
 from cms.schemas import Base
 from cms.services.errors import (
     BrokenLinks,
@@ -242,6 +248,21 @@ def _handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Respons
     )
 
 
+def _handle_method_not_allowed(
+    request: Request[Any, Any, Any], exc: MethodNotAllowedException
+) -> Response[bytes]:
+    allow = with_head((exc.headers or {}).get("allow", ""))
+    return problem_response(
+        request,
+        Problem(
+            title="Method not allowed",
+            status=405,
+            detail=f"{request.method} is not allowed here; this path takes {allow}.",
+        ),
+        {"Allow": allow},
+    )
+
+
 def _handle_database_down(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     logger.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
     return problem_response(
@@ -279,6 +300,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     BrokenLinks: _handle_broken_links,
     InvalidParameter: _handle_invalid_parameter,
     ValidationException: _handle_validation,
+    MethodNotAllowedException: _handle_method_not_allowed,
     HTTPException: _handle_http,
     OperationalError: _handle_database_down,
     sqlite3.OperationalError: _handle_database_down,

@@ -545,8 +545,10 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
     ) -> Response[PreviewLink]:
         reader = require(caller, Permission.READ_DRAFTS)
         wanted = convert_body(await json_body(request), PreviewRequest)
-        doc = await _readable(session, ctype, slug, reader)
+        # The key first: the first time, it is written in a session of its
+        # own, which must not wait for this request's (a writing one) to end.
         key = await signing_key(state)
+        doc = await _readable(session, ctype, slug, reader)
         token, expires = sign_preview(
             key, ctype.name, doc["id"], reader.token_id, wanted.expires_in
         )

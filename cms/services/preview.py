@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from cms.storage.db import writing
 from cms.storage.tables import SigningKey, utcnow
 
 KEY_NAME = "preview"
@@ -47,7 +48,10 @@ async def preview_key(sessions: async_sessionmaker[AsyncSession], secret_key: st
         return hmac.new(secret_key.encode(), KEY_NAME.encode(), hashlib.sha256).digest()
     async with sessions() as session:
         row = await session.get(SigningKey, KEY_NAME)
-        if row is None:
+    if row is None:
+        # A writing session, so that the insert waits for the write lock
+        # instead of failing when another writer committed since a read.
+        async with writing(sessions) as session:
             session.add(
                 SigningKey(name=KEY_NAME, secret=secrets.token_hex(32), created_at=utcnow())
             )
@@ -56,9 +60,10 @@ async def preview_key(sessions: async_sessionmaker[AsyncSession], secret_key: st
             except IntegrityError:
                 # Another worker made it first: use theirs.
                 await session.rollback()
-            row = await session.get(SigningKey, KEY_NAME, populate_existing=True)
-        assert row is not None
-        return bytes.fromhex(row.secret)
+        async with sessions() as session:
+            row = await session.get(SigningKey, KEY_NAME)
+    assert row is not None
+    return bytes.fromhex(row.secret)
 
 
 def _b64(raw: bytes) -> str:

@@ -13,6 +13,10 @@ from sqlmodel.sql.expression import Select
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
+WRITE_OPTIONS = {"cms_write": True}
+"""Execution options of a session that will write: on SQLite its transaction
+takes the write lock at ``BEGIN`` (``BEGIN IMMEDIATE``), see :func:`_sqlite_begin`."""
+
 
 def is_sqlite(url: str) -> bool:
     """Whether ``url`` names a SQLite database."""
@@ -37,18 +41,53 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(url: str) -> AsyncEngine:
-    """An async engine for ``url``, with SQLite's pragmas set on every connection."""
+def _sqlite_explicit_begin(dbapi_connection: Any, _record: Any) -> None:
+    # The driver would begin transactions itself, lazily and always DEFERRED;
+    # with this off, _sqlite_begin says how each one begins.
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(connection: Any) -> None:
+    # A DEFERRED transaction that reads and then writes cannot take the write
+    # lock if another writer committed after its read: SQLite answers "database
+    # is locked" at once, without waiting out the busy timeout. Sessions that
+    # will write (WRITE_OPTIONS) take the lock when they begin, waiting their
+    # turn; read-only ones stay DEFERRED, so readers never wait for writers.
+    immediate = connection.get_execution_options().get("cms_write", False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def create_engine(url: str, *, for_migrations: bool = False) -> AsyncEngine:
+    """An async engine for ``url``, with SQLite's pragmas set on every connection.
+
+    Args:
+        for_migrations: leave SQLite's transactions to the driver, as Alembic's
+            batch migrations (which copy and drop tables) expect; the app's
+            engine begins them itself (see :func:`_sqlite_begin`).
+    """
     ensure_sqlite_folder(url)
     engine = create_async_engine(url, pool_pre_ping=not is_sqlite(url))
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        if not for_migrations:
+            event.listen(engine.sync_engine, "connect", _sqlite_explicit_begin)
+            event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded values after commit (responses are built after it)."""
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+def writing(sessions: async_sessionmaker[AsyncSession]) -> AsyncSession:
+    """A session for a transaction that will write (see :data:`WRITE_OPTIONS`).
+
+    Any transaction that reads before it writes should use one: on SQLite a
+    plain one fails at its first write if another writer committed after its
+    first read.
+    """
+    return sessions(execution_options=WRITE_OPTIONS)
 
 
 def select_columns(*columns: Any) -> Select[*tuple[Any, ...]]:

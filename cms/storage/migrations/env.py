@@ -27,7 +27,7 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_async(url: str) -> None:
-    engine = create_engine(url)
+    engine = create_engine(url, for_migrations=True)
     try:
         async with engine.connect() as connection:
             if connection.dialect.name == "sqlite":
