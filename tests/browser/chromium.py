@@ -45,10 +45,10 @@ _LOCAL_SCHEMES = {"data", "blob", "about"}
 def unavailable(reason: str) -> NoReturn:
     """Skip the test, except under CI (``CI`` set), where a missing tool fails it.
 
-    CI must never pass by skipping the browser tests: `.ci/run` installs what they need.
+    CI must never pass by skipping them: `.ci/run` installs Chromium, and CI has npm.
     """
     if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set: the browser tests may not be skipped)")
+        pytest.fail(f"{reason} (CI is set: these tests may not be skipped)")
     pytest.skip(reason)
 
 
