@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test check lint types format bench openapi clean
+.PHONY: run test check lint types format bench openapi types-ts clean
 
 # The virtual environment, rebuilt when the dependencies change.
 $(VENV)/.installed: pyproject.toml
@@ -43,6 +43,10 @@ bench: $(VENV)/.installed
 ## openapi: regenerate openapi/openapi.json from the app
 openapi: $(VENV)/.installed
 	$(BIN)/cms openapi export
+
+## types-ts: regenerate the example site's TypeScript types from openapi/openapi.json (needs npm)
+types-ts:
+	cd examples/clinic-site && npm ci --no-audit --no-fund && npm run --silent types
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, Request
@@ -19,7 +21,6 @@ from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
-from swagger_ui_bundle import swagger_ui_path
 
 import cms
 from cms.api.auth import CALLER_DEPENDENCY, SECURITY_SCHEME, SECURITY_SCHEME_NAME
@@ -52,7 +53,20 @@ from cms.storage.tables import Clock, utcnow
 
 DOCS = "/schema"
 DOCS_ASSETS = f"{DOCS}/assets"
+"""Where the docs page's own copy of Swagger UI is served: the page needs no other origin."""
+DOCS_FAVICON = f"{DOCS_ASSETS}/favicon-32x32.png"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def swagger_ui_assets() -> Path:
+    """The folder of Swagger UI 5 files vendored by the ``swagger-ui-py`` package.
+
+    Found without importing the package, which would load its template engine for nothing.
+    """
+    spec = importlib.util.find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the docs page needs the swagger-ui-py package")
+    return Path(spec.submodule_search_locations[0]) / "static"
 
 
 @dataclass
@@ -252,7 +266,7 @@ def create_app(
     route_handlers[:0] = options_routes(route_handlers)
     route_handlers.append(
         create_static_files_router(
-            path=DOCS_ASSETS, directories=[swagger_ui_path], include_in_schema=False
+            path=DOCS_ASSETS, directories=[swagger_ui_assets()], include_in_schema=False
         )
     )
 
@@ -292,6 +306,7 @@ def create_app(
                     js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
                     css_url=f"{DOCS_ASSETS}/swagger-ui.css",
                     standalone_preset_js_url=f"{DOCS_ASSETS}/swagger-ui-standalone-preset.js",
+                    favicon=f"<link rel='icon' type='image/png' href='{DOCS_FAVICON}'>",
                 )
             ],
         ),

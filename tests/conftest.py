@@ -19,9 +19,10 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from typing import Any
 import frontmatter
 import httpx
 import pytest
+import uvicorn
 from click.testing import CliRunner, Result
 from litestar import Litestar
 from litestar.testing import TestClient
@@ -140,6 +142,45 @@ def load_folder(
 def run_cms(url: str, *args: str) -> Result:
     """Run the `cms` command line with ``url`` as its database."""
     return CliRunner().invoke(main, list(args), env={"CMS_DATABASE_URL": url})
+
+
+def loopback_socket() -> socket.socket:
+    """A TCP socket bound to a free port of 127.0.0.1 (not listening yet)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@contextmanager
+def serving(url: str, environ: Mapping[str, str] | None = None) -> Iterator[str]:
+    """The app on database ``url``, served by uvicorn on a free loopback port; its base URL.
+
+    Args:
+        environ: ``CMS_*`` variables to configure it with, read as ``cms serve``
+            reads them (the scheduler is off unless they turn it on).
+    """
+    settings = Settings.from_env(
+        {"CMS_SCHEDULER_INTERVAL": "0", **(environ or {}), "CMS_DATABASE_URL": url}
+    )
+    sock = loopback_socket()
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", log_level="warning", access_log=False
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive(), "the server did not start"
+        assert time.monotonic() < deadline, "the server did not start in time"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(20)
+        sock.close()
 
 
 def edit_entry(path: Path, body: str | None = None, **fields: Any) -> None:

@@ -8,9 +8,7 @@ command line and read over HTTP with its own app.
 from __future__ import annotations
 
 import http.server
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,48 +16,16 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from click.testing import CliRunner, Result
 from litestar.testing import TestClient
 
 from cms.app import create_app
 from cms.cli import main
 from cms.settings import Settings
-from tests.conftest import Databases, Editing, edit_entry, run_cms
+from tests.conftest import Databases, Editing, edit_entry, loopback_socket, run_cms, serving
 
 PLURALS = ("articles", "case-stories", "clinics", "conditions", "practitioners", "series")
 CALGARY_ONLY_NOT = "what-happens-in-an-acupuncture-session"  # the one Edmonton-only article
-
-
-def _socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-@contextmanager
-def serving(url: str) -> Iterator[str]:
-    """The app on database ``url``, served by uvicorn on a free loopback port; its base URL."""
-    sock = _socket()
-    settings = Settings(database_url=url, scheduler_interval=0)
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", log_level="warning", access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60  # generous: a busy machine starts slowly
-    while not server.started:
-        assert thread.is_alive(), "the origin did not start"
-        assert time.monotonic() < deadline, "the origin did not start in time"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(20)
-        sock.close()
 
 
 @pytest.fixture(name="origin")
@@ -331,7 +297,7 @@ def test_a_bad_origin_is_an_error_and_moves_nothing(origin: str, mirror_url: str
         return result.output
 
     assert "is not an http(s) URL" in fails(url="ftp://example.org")
-    closed = _socket()
+    closed = loopback_socket()
     port = closed.getsockname()[1]
     closed.close()
     assert "cannot reach the origin" in fails(url=f"http://127.0.0.1:{port}")
