@@ -57,7 +57,7 @@ from cms.services.lifecycle import (
 from cms.services.links import BrokenLink, broken_links, dependents_blocking
 from cms.services.validation import EntryInput, parse_entry
 from cms.services.workflow import sync_published
-from cms.storage.db import select_columns
+from cms.storage.db import select_columns, writing
 from cms.storage.tables import (
     ApiToken,
     ContentFileState,
@@ -239,7 +239,7 @@ async def load_content(
 
     report = LoadReport(skipped_folders=skipped)
     folder = _folder_key(root)
-    async with sessions() as session, session.begin():
+    async with writing(sessions) as session, session.begin():
         saved: list[tuple[Path, EntryInput, Entry, bool]] = []
         # Every entry's face before the load: what changed decides what else to rebuild.
         existing: dict[tuple[str, str], Face] = {}
@@ -730,7 +730,7 @@ async def dump_content(
     """
     folder = _folder_key(root)
     written: list[tuple[str, str, Entry, str]] = []
-    async with sessions() as session, session.begin():
+    async with writing(sessions) as session, session.begin():
         for ctype in types:
             entries = list(
                 (

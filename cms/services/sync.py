@@ -66,6 +66,7 @@ from cms.services.lifecycle import SavedEntry, entries_saved
 from cms.services.links import split_link
 from cms.services.slugs import record_rename, release_slug
 from cms.services.validation import EntryInput, document_fields, parse_entry, references
+from cms.storage.db import writing
 from cms.storage.tables import Entry, EntryRelation, PublishedRelation, SyncSource, utcnow
 
 ACTOR = "sync"
@@ -463,7 +464,7 @@ async def _write_delete(
 
 
 async def _start(sessions: async_sessionmaker[AsyncSession], source: str, clinic: str) -> int:
-    async with sessions() as session, session.begin():
+    async with writing(sessions) as session, session.begin():
         row = await session.get(SyncSource, (source, clinic))
         if row is None:
             session.add(SyncSource(source=source, clinic=clinic, seq=0, updated_at=utcnow()))
@@ -570,7 +571,7 @@ async def _pull_pages(
         else:
             if page.next_since > report.position:
                 # Changes to other clinics lie in between: read past them.
-                async with sessions() as session, session.begin():
+                async with writing(sessions) as session, session.begin():
                     await _advance(
                         session, report.source, report.clinic, report.position, page.next_since
                     )
@@ -615,7 +616,7 @@ async def _apply(
             if doc is not None:
                 async with sessions() as session:
                     plan = await _plan(session, origin, types, source, ctype, doc)
-            async with sessions() as session, session.begin():
+            async with writing(sessions) as session, session.begin():
                 await _advance(session, source, report.clinic, report.position, event.seq)
                 if not plan:
                     report.skipped += 1
@@ -634,7 +635,7 @@ async def _apply(
             if mine:
                 doc = await origin.entry(ctype, event.slug)
                 still_live = doc is not None and doc["id"] == event.id
-        async with sessions() as session, session.begin():
+        async with writing(sessions) as session, session.begin():
             await _advance(session, source, report.clinic, report.position, event.seq)
             outcome, removed = await _write_delete(session, ctx, source, event, still_live)
         if removed:
