@@ -84,13 +84,21 @@ def main() -> None:
 @click.option("--port", type=int, default=None, help="Port to bind (CMS_PORT).")
 @click.option("--workers", type=int, default=1, show_default=True)
 @click.option(
+    "--fd",
+    type=int,
+    default=None,
+    help="Serve on this already bound socket instead (socket activation; host and port unused).",
+)
+@click.option(
     "--app",
     "app_factory",
     default="cms.app:create_app",
     hidden=True,
     help="Factory to serve; the benchmark serves its ceiling app with the same settings.",
 )
-def serve(host: str | None, port: int | None, workers: int, app_factory: str) -> None:
+def serve(
+    host: str | None, port: int | None, workers: int, fd: int | None, app_factory: str
+) -> None:
     """Serve the API with uvicorn."""
     import uvicorn
 
@@ -100,6 +108,7 @@ def serve(host: str | None, port: int | None, workers: int, app_factory: str) ->
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
+        fd=fd,
         workers=workers,
         log_level=settings.log_level,
         access_log=False,

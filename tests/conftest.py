@@ -17,8 +17,6 @@ import datetime as dt
 import os
 import shutil
 import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -413,12 +411,12 @@ class ManualClock:
         self.now += dt.timedelta(seconds=seconds)
 
 
-def poll(what: Callable[[], Any], *, timeout: float = 30.0, message: str = "") -> Any:
+def wait_for(what: Callable[[], Any], *, timeout: float = 60.0, message: str = "") -> Any:
     """``what()`` once it is truthy, tried every 50 ms; fails after ``timeout`` seconds.
 
-    For what a background task does (the scheduler, a server starting): the
-    deadline is generous because a busy machine is slow, and a passing test
-    waits only as long as the task takes.
+    For what a background task does (the scheduler, a webhook sender, a server
+    starting): the deadline is generous because a busy machine is slow, and a
+    passing test waits only as long as the task takes.
     """
     deadline = time.monotonic() + timeout
     while True:
@@ -468,50 +466,3 @@ def counting(app: Litestar) -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", record)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def serve_cms(url: str, **env: str) -> Iterator[str]:
-    """``cms serve`` (uvicorn, as ``make run`` starts it) on database ``url`` and a
-    free loopback port, in a process of its own; its base URL.
-
-    Args:
-        env: more ``CMS_*`` variables for the server.
-    """
-    cms = str(Path(sys.executable).parent / "cms")
-    for _try in range(3):  # another process may take the port between the look and the bind
-        port = _free_port()
-        variables = {**os.environ, "CMS_DATABASE_URL": url, "CMS_HOST": "127.0.0.1",
-                     "CMS_PORT": str(port), "CMS_LOG_LEVEL": "warning", **env}  # fmt: skip
-        server = subprocess.Popen(
-            [cms, "serve"], env=variables, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60  # generous: a busy machine starts slowly
-            while server.poll() is None and time.monotonic() < deadline:
-                try:
-                    if httpx.get(f"{base}/health", timeout=5).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.05)
-            if server.poll() is None and time.monotonic() < deadline:
-                yield base
-                return
-        finally:
-            if server.poll() is None:
-                server.terminate()
-            try:
-                output, _ = server.communicate(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                output, _ = server.communicate()
-        if b"address already in use" not in output:
-            pytest.fail(f"cms serve did not start:\n{output.decode(errors='replace')}")
-    pytest.fail("cms serve found no free port in three tries")

@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.bench.run import CMS, serve
 from tests.conftest import CONTENT, Databases
+from tests.servers import CMS, cms_serve
 
 SLUG = "opioids-and-back-pain"
 ARTICLE = f"/api/v1/articles/{SLUG}"
@@ -57,7 +57,7 @@ def make_run(
     """What `make run` does: migrate, load `content`, serve; the base URL and the load."""
     cms(env, cwd, "db", "upgrade")
     loaded = cms(env, cwd, "content", "load", "content")
-    with serve(env, log, "/health") as base:
+    with cms_serve(env, log, cwd=cwd) as base:
         yield base, loaded
 
 

@@ -9,6 +9,7 @@ a free loopback port), after the lines before it that set shell variables.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -18,7 +19,8 @@ from dataclasses import dataclass
 import feedparser
 import pytest
 
-from tests.conftest import REPO, Databases, EditingTemplate, serve_cms
+from tests.conftest import REPO, Databases, EditingTemplate
+from tests.servers import cms_serve
 
 README_BASE = "http://127.0.0.1:8000"
 # curl writes the status and the content type to stderr, so that what the
@@ -71,7 +73,11 @@ def test_the_readme_has_its_examples() -> None:
 
 
 @pytest.fixture(name="served", scope="module")
-def fixture_served(databases: Databases, editing_template: EditingTemplate) -> Iterator[str]:
+def fixture_served(
+    databases: Databases,
+    editing_template: EditingTemplate,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[str]:
     """A copy of the demo served by `cms serve`; its base URL.
 
     Copied from the editing template, which no app holds open (PostgreSQL
@@ -79,7 +85,8 @@ def fixture_served(databases: Databases, editing_template: EditingTemplate) -> I
     """
     if shutil.which("curl") is None:
         pytest.skip("curl is not installed (the README's examples are curl commands)")
-    with serve_cms(databases.fresh(editing_template.url)) as base:
+    env = {**os.environ, "CMS_DATABASE_URL": databases.fresh(editing_template.url)}
+    with cms_serve(env, tmp_path_factory.mktemp("readme") / "server.log") as base:
         yield base
 
 

@@ -1,7 +1,6 @@
 """HEAD, conditional HEAD and CORS preflights as `curl -I` and browsers meet them.
 
-The demo is served by uvicorn in a process of its own, on a loopback port it
-binds itself (so no other process can take it between choosing and binding),
+The demo is served by `cms serve` in a process of its own (:mod:`tests.servers`)
 and spoken to over a plain socket: what is checked is the bytes on the wire.
 """
 
@@ -9,29 +8,17 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
+
+from tests.servers import QUIET, cms_serve
 
 CALGARY = "https://calgary.example.com"
 ENTRY = "/api/v1/articles/causes-of-low-back-pain-and-sciatica"
 LIST = "/api/v1/articles?limit=5"
 FEED = "/api/v1/clinics/calgary/feed.atom"
-# The child: bind a free loopback port, say which, serve the app factory on it.
-SERVE = """
-import socket, sys, uvicorn
-sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-sock.bind(("127.0.0.1", 0))
-print(sock.getsockname()[1], flush=True)
-config = uvicorn.Config("cms.app:create_app", factory=True, log_level="warning")
-uvicorn.Server(config).run(sockets=[sock])
-"""
 
 
 @dataclass(frozen=True)
@@ -62,47 +49,10 @@ def exchange(port: int, method: str, path: str, **headers: str) -> Answer:
 
 @pytest.fixture(name="port", scope="module")
 def fixture_port(demo_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """The demo served by a uvicorn process; its port."""
-    log = tmp_path_factory.mktemp("served") / "server.log"
-    env = {
-        **os.environ,
-        "CMS_DATABASE_URL": demo_url,
-        "CMS_SCHEDULER_INTERVAL": "0",
-        "CMS_WEBHOOK_DELIVERY": "worker",
-    }
-    with (
-        log.open("wb") as errors,
-        subprocess.Popen(
-            [sys.executable, "-c", SERVE],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=errors,
-            cwd=Path(__file__).resolve().parent.parent,
-        ) as server,  # fmt: skip
-    ):
-        try:
-            assert server.stdout is not None
-            line = server.stdout.readline()  # the port, or "" if the child died
-            assert line.strip(), f"the server did not start: {log.read_text()}"
-            port = int(line)
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if exchange(port, "GET", "/health").status == 200:
-                        break
-                except OSError:
-                    pass
-                assert server.poll() is None, f"the server stopped: {log.read_text()}"
-                assert time.monotonic() < deadline, "the server did not answer in time"
-                time.sleep(0.05)
-            yield port
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                raise
+    """The demo served by `cms serve`; its port."""
+    env = {**os.environ, **QUIET, "CMS_DATABASE_URL": demo_url}
+    with cms_serve(env, tmp_path_factory.mktemp("served") / "server.log") as base:
+        yield int(base.rsplit(":", 1)[1])
 
 
 @pytest.mark.parametrize("path", ["/health", ENTRY, LIST, FEED])

@@ -12,7 +12,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -26,7 +26,7 @@ from standardwebhooks import Webhook
 from cms.app import create_app
 from cms.services.cursors import pack
 from cms.settings import Settings
-from tests.conftest import Editing, create_article, step
+from tests.conftest import Editing, create_article, step, wait_for
 
 API = "/api/v1/webhooks"
 FAST = {"webhook_poll_interval": 0.05, "webhook_retry_schedule": (0.1,) * 40}
@@ -129,18 +129,6 @@ def fixture_receiver() -> Iterator[Receiver]:
     yield receiver
     receiver.stop()
     assert receiver.unverified == [], "requests that failed verification"
-
-
-def wait_for(what: Callable[[], Any], *, timeout: float = 60.0) -> Any:
-    """``what()`` once it is truthy; fails after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = what()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting after {timeout} s; last: {value!r}")
-        time.sleep(0.02)
 
 
 # --- Helpers over the API -----------------------------------------------------------

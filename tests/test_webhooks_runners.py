@@ -16,7 +16,7 @@ from typing import Any
 from litestar.testing import TestClient
 
 from cms.app import create_app
-from tests.conftest import Editing
+from tests.conftest import Editing, wait_for
 from tests.test_webhooks import (
     API,
     FAST,
@@ -26,7 +26,6 @@ from tests.test_webhooks import (
     log_of,
     publish_article,
     subscribe,
-    wait_for,
 )
 
 CMS = str(Path(sys.executable).parent / "cms")

@@ -16,9 +16,9 @@ from tests.conftest import (
     ManualClock,
     create_article,
     load_folder,
-    poll,
     read_entry_as,
     step,
+    wait_for,
 )
 
 ARTICLES = "/api/v1/articles"
@@ -43,7 +43,7 @@ def _wait_for_scheduler(client: TestClient[Any]) -> None:
     """
     clock = client.app.state.services.clock
     seen = clock.reads
-    poll(lambda: clock.reads >= seen + 2, message="the scheduler did not look again")
+    wait_for(lambda: clock.reads >= seen + 2, message="the scheduler did not look again")
 
 
 def _iso(moment: dt.datetime) -> str:
@@ -187,7 +187,7 @@ def test_a_scheduled_entry_goes_live_within_seconds(editing: Editing) -> None:
         _wait_for_scheduler(client)
         assert client.get(url).status_code == 404
         clock.advance(1)
-        poll(lambda: client.get(url).status_code == 200, message="not published")
+        wait_for(lambda: client.get(url).status_code == 200, message="not published")
         live = read_entry_as(client, editing, url)[0]
         assert live["status"] == "published"
         assert live["scheduled_at"] is None
@@ -210,7 +210,7 @@ def test_a_schedule_survives_a_restart(editing: Editing) -> None:
     # The server is down when the time comes.
     clock.advance(600)
     with TestClient(create_app(settings, clock=clock)) as client:
-        poll(lambda: client.get(url).status_code == 200, message="not published after restart")
+        wait_for(lambda: client.get(url).status_code == 200, message="not published after restart")
         assert read_entry_as(client, editing, url)[0]["status"] == "published"
 
 
@@ -268,7 +268,7 @@ def test_a_content_file_can_schedule_an_entry(database_url: str, content_copy: P
         _wait_for_scheduler(client)
         assert client.get(f"{ARTICLES}/coming-soon").status_code == 404
         clock.now = at
-        poll(
+        wait_for(
             lambda: client.get(f"{ARTICLES}/coming-soon").status_code == 200,
             message="the scheduled file did not go live",
         )
