@@ -1,7 +1,7 @@
 """``cms remote pull|push``: an editor's entry as a content file, over the API, with If-Match.
 
 ``pull`` reads an entry's working copy with a token and writes it as the file
-``cms content dump`` writes for it (:func:`cms.services.content_files.entry_file`,
+``cms content dump`` writes for it (:func:`cms.services.content_files.document_file`,
 the same serialisation), with one more front-matter line: ``etag``, the ETag
 of the working copy it was read from. The file goes where ``content dump``
 puts it, ``<folder>/<plural>/<slug>.md``, so the type and slug of a file are
@@ -31,12 +31,9 @@ import yaml
 
 from cms.client import API, Client, Entry, PreconditionFailed
 from cms.contenttypes import ContentType, TypeRegistry
-from cms.services.content_files import SUFFIX, entry_file
-from cms.services.entries import derived_id
+from cms.services.content_files import SUFFIX, document_file
 from cms.services.errors import InvalidEntry
 from cms.services.validation import EntryInput, document_fields, parse_entry
-from cms.storage.tables import Entry as EntryRow
-from cms.storage.tables import utcnow
 
 ETAG = "etag"
 """The front-matter key holding the ETag the file was read at."""
@@ -104,27 +101,13 @@ def entry_text(client: Client, ctype: ContentType, entry: Entry) -> str:
     saved = client.get_revision(ctype.plural, entry.slug, entry.version)
     raw["origin_clinic"] = saved.entry.get("origin_clinic")
     inp = _validated(ctype, entry.slug, raw, entry.id, "")
-    # A row in memory, never stored: it lets dump's own function write the file.
-    row = EntryRow(
-        id=inp.id or derived_id(ctype.name, inp.slug),
-        type=ctype.name,
-        slug=inp.slug,
-        title=inp.common.title,
-        summary=inp.common.summary,
-        body=inp.common.body,
-        status=inp.common.status,
-        origin_clinic=inp.common.origin_clinic,
-        published_at=inp.common.published_at,
-        last_reviewed=inp.common.last_reviewed,
-        seo=msgspec.to_builtins(inp.common.seo),
-        tags=list(inp.common.tags),
-        data=msgspec.to_builtins(inp.fields),
-        created_at=entry.created_at or utcnow(),  # files do not hold these two
-        updated_at=entry.updated_at or utcnow(),
-    )
-    text = entry_file(ctype, row, inp.relation_slugs())
-    etag_line = yaml.safe_dump({ETAG: entry.etag}, width=1_000_000)
-    return text.replace("---\n", f"---\n{etag_line}", 1)
+    document = {
+        "id": inp.id,
+        "slug": inp.slug,
+        **msgspec.to_builtins(inp.common),
+        **msgspec.to_builtins(inp.fields),
+    }
+    return document_file(ctype, document, extra={ETAG: entry.etag})
 
 
 def _without_etag(text: str) -> list[str]:
