@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager, suppress
+from contextlib import asynccontextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -180,10 +180,8 @@ async def provide_session(
         async with services.sessions() as session:
             yield session
         return
-    async with AsyncExitStack() as stack:
-        if services.write_turns is not None:
-            await stack.enter_async_context(services.write_turns)
-        session = await stack.enter_async_context(writing(services.sessions))
+    turn = services.write_turns or nullcontext()
+    async with turn, writing(services.sessions) as session:
         yield session
 
 
