@@ -422,10 +422,9 @@ def tokens_create(
     from cms.app import build_services
     from cms.services.auth import create_token
     from cms.services.errors import InvalidInput
-    from cms.storage.tables import utcnow
 
     services = build_services(_settings())
-    now = utcnow()
+    now = services.clock()
     expires = now + dt.timedelta(days=expires_in_days) if expires_in_days else None
 
     async def go() -> tuple[str, str]:

@@ -30,7 +30,9 @@ them): a newer server's additions never break an older client.
 - ``iter_entries`` follows ``next_cursor`` and ``iter_changes`` follows
   ``next_since`` until the end.
 
-It imports nothing of the server: only httpx and msgspec.
+It imports nothing of the server: only httpx, msgspec and the API's path
+(:data:`cms.urls.API`, a module that imports nothing), which it shares with
+the server's routes so that the two cannot disagree.
 """
 
 from __future__ import annotations
@@ -45,8 +47,8 @@ from urllib.parse import quote, urlsplit
 import httpx
 import msgspec
 
-API = "/api/v1"
-"""Where the API lives under an instance's base URL."""
+from cms.urls import API
+
 TIMEOUT = 30.0
 """Seconds a request may take, by default."""
 MERGE_PATCH = "application/merge-patch+json"

@@ -23,6 +23,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from cms.dates import iso
+
 SCHEMA_CONTEXT = "https://schema.org"
 DAYS = {
     "Mo": "Monday", "Tu": "Tuesday", "We": "Wednesday", "Th": "Thursday",
@@ -118,15 +120,6 @@ class LdEntry:
 
 
 JsonLdMapping = Callable[[LdEntry], list[Node]]
-
-
-def iso(value: dt.datetime | dt.date | None) -> str | None:
-    """ISO 8601 (datetimes in UTC with ``Z``), as schema.org Date and DateTime want."""
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-    return value.isoformat()
 
 
 def compact(node: Node) -> Node:

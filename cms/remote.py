@@ -29,11 +29,12 @@ import frontmatter
 import msgspec
 import yaml
 
-from cms.client import API, Client, Entry, PreconditionFailed
+from cms.client import Client, Entry, PreconditionFailed
 from cms.contenttypes import ContentType, TypeRegistry
 from cms.services.content_files import SUFFIX, document_file
 from cms.services.errors import InvalidEntry
 from cms.services.validation import EntryInput, document_fields, parse_entry
+from cms.urls import API
 
 ETAG = "etag"
 """The front-matter key holding the ETag the file was read at."""

@@ -20,7 +20,7 @@ from litestar.testing import TestClient
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from cms.api.links import broken_links_problem, linked_from_published
+from cms.api.problems import broken_links_problem, linked_from_published
 from cms.app import create_app
 from cms.hookspecs import hookimpl
 from cms.services.links import broken_links, dependents_blocking

@@ -26,14 +26,15 @@ from cms.api import params
 from cms.api.auth import forbidden, require
 from cms.api.cache import ResponseCache, cached_json
 from cms.api.caching import ENTRY_VARY, PRIVATE, json_response, public_cache_control
-from cms.api.entries import API
 from cms.api.problems import error_responses
 from cms.contenttypes import TypeRegistry
 from cms.schemas import Base
+from cms.services import cache_keys
 from cms.services.auth import Caller, Permission
 from cms.services.changes import PUBLISHED, WORKING, ChangeEvent, last_seq, read_changes
 from cms.services.errors import InvalidParameter
 from cms.settings import Settings
+from cms.urls import API
 
 ACCEPTED = ("since", "clinic", "type", "limit", "state")
 MAX_CHANGES = 1000
@@ -108,9 +109,7 @@ def change_routes(
                 description=f"Type names, comma-separated (of: {', '.join(type_names)}).",
             ),
         ] = None,
-        limit: Annotated[
-            int, QueryParameter(ge=1, le=MAX_CHANGES, description="Changes per page, 1 to 1000.")
-        ] = 100,
+        limit: Annotated[int, params.limit("Changes per page, 1 to 1000.", most=MAX_CHANGES)] = 100,
         state_: Annotated[
             str,
             QueryParameter(
@@ -150,7 +149,7 @@ def change_routes(
             seen = events[-1].seq if events else since
             next_since = seen if len(events) == limit else max(seen, newest)
             page = ChangePage(data=events, next_since=next_since, last_seq=max(newest, next_since))
-            return encoder.encode(page), ["changes"]
+            return encoder.encode(page), cache_keys.change_feed_keys()
 
         if WORKING not in states:
             return await cached_json(

@@ -38,6 +38,7 @@ from cms.schemas import (
     TocItem,
     TypedEntryRef,
 )
+from cms.services import cache_keys
 from cms.services.auth import Caller, Permission
 from cms.services.entries import read_entry_with_relations
 from cms.services.errors import InvalidParameter
@@ -46,9 +47,8 @@ from cms.services.listing import ListQuery, list_page
 from cms.services.search import MAX_QUERY_LENGTH
 from cms.services.slugs import redirect_target
 from cms.settings import Settings
+from cms.urls import API
 
-API = "/api/v1"
-MAX_LIMIT = 100
 _encoder = msgspec.json.Encoder()
 
 
@@ -167,8 +167,8 @@ def list_parameters(ctype: ContentType) -> list[inspect.Parameter]:
     """The query parameters of ``ctype``'s list, in the order the API documents them."""
     sort_options = ctype.sort_options()
     return [
-        params.query("limit", int, 20, "Items per page, 1 to 100.", ge=1, le=MAX_LIMIT),
-        params.query("cursor", str | None, None, "`next_cursor` of the previous page."),
+        params.declared("limit", params.Limit, params.DEFAULT_LIMIT),
+        params.declared("cursor", params.Cursor, None),
         params.query(
             "sort", str, ctype.default_sort, "Sort field; a leading `-` sorts descending.",
             schema_extra={"enum": list(sort_options)},
@@ -313,7 +313,7 @@ def entry_routes(
                 ids = surrogate_ids(page.docs, page.related, embedded, shape)
                 data = [project(doc, shape.fields) for doc in page.docs]
                 body = _encoder.encode({"data": data, "next_cursor": page.next_cursor})
-                return body, [f"list:{ctype.name}", *(f"entry:{i}" for i in ids)]
+                return body, cache_keys.list_page_keys(ctype.name, ids)
 
             return await cached_json(
                 request, cache, build, cache_control=public_cache, vary=ENTRY_VARY
@@ -381,7 +381,7 @@ def entry_routes(
                 doc, related = found
                 embedded = await embed(session, types, ctype, [doc], related, shape)
             ids = surrogate_ids([doc], related, embedded, shape)
-            return _encoder.encode(project(doc, shape.fields)), [f"entry:{i}" for i in ids]
+            return _encoder.encode(project(doc, shape.fields)), cache_keys.detail_keys(ids)
 
         try:
             return await cached_json(

@@ -29,7 +29,7 @@ from feedgen.util import xml_elem
 from litestar import Request, Response, get
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import PathParameter, QueryParameter
+from litestar.params import PathParameter
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -37,18 +37,19 @@ import cms
 from cms.api import params
 from cms.api.cache import ResponseCache, cache_key, cached_json
 from cms.api.caching import PUBLIC_VARY, public_cache_control
-from cms.api.entries import API, MAX_LIMIT, camel
+from cms.api.entries import camel
 from cms.api.problems import error_responses, not_found
 from cms.contenttypes import ContentType, TypeRegistry
+from cms.services import cache_keys
 from cms.services.feeds import Feed, read_feed
 from cms.settings import Settings
+from cms.urls import API
 
 ATOM = "application/atom+xml"
 RSS = "application/rss+xml"
 JSON_FEED = "application/feed+json"
 JSON_FEED_VERSION: Literal["https://jsonfeed.org/version/1.1"] = "https://jsonfeed.org/version/1.1"
 ATOM_NS = "http://www.w3.org/2005/Atom"
-ACCEPTED = ("limit", "cursor")
 
 
 # --- JSON Feed 1.1 (https://www.jsonfeed.org/version/1.1/) ---------------------
@@ -279,15 +280,12 @@ def _route(
     async def handler(
         request: Request[Any, Any, Any],
         slug: Annotated[str, PathParameter(description=f"The {ctype.name}'s slug.")],
-        limit: Annotated[
-            int, QueryParameter(ge=1, le=MAX_LIMIT, description="Items per page, 1 to 100.")
-        ] = 20,
+        limit: params.Limit = params.DEFAULT_LIMIT,
         cursor: Annotated[
-            str | None,
-            QueryParameter(description="Where the next page starts: from the `next` link."),
+            str | None, params.cursor("Where the next page starts: from the `next` link.")
         ] = None,
     ) -> Response[bytes]:
-        params.reject_unknown(list(request.query_params), ACCEPTED)
+        params.reject_unknown(list(request.query_params), params.PAGING)
 
         async def build() -> tuple[bytes, list[str]]:
             async with sessions() as session:
@@ -304,10 +302,7 @@ def _route(
                     else None
                 ),
             )
-            keys = [
-                *(f"list:{t.name}" for t in types if t.in_feeds),
-                *(f"entry:{i}" for i in feed.shown_ids),
-            ]
+            keys = cache_keys.feed_keys((t.name for t in types if t.in_feeds), feed.shown_ids)
             return fmt.render(feed, links), keys
 
         # The links are absolute, so the host is part of what the body depends on.

@@ -18,12 +18,12 @@ from litestar.openapi.datastructures import ResponseSpec
 
 import cms
 from cms.api.caching import PUBLIC_VARY, public_cache_control, representations, respond
-from cms.api.entries import API
 from cms.api.feeds import FORMATS
 from cms.api.problems import error_responses
 from cms.contenttypes import TypeRegistry
 from cms.schemas import Base
 from cms.settings import Settings
+from cms.urls import API
 
 
 class TypeLinks(Base):

@@ -1,22 +1,15 @@
-"""Internal links over HTTP: what links here, what is broken, and the problems writes raise.
+"""Internal links over HTTP: what links here and what is broken.
 
 Routes: ``GET /api/v1/{type}/{slug}/backlinks`` and ``GET /api/v1/links/broken``.
 
-The editors' write routes (not on this branch) refuse what would break links,
-with the problems built here, in the transaction of the write:
-
-- unpublish, archive or delete an entry that published entries link to:
-  ``cms.services.links.dependents_blocking`` then :func:`linked_from_published`
-  (409) unless the request says ``force=true``;
-- publish (or save a published entry) with a link to a missing or unpublished
-  entry: ``cms.services.links.broken_links(source_ids=[...])`` then
-  :func:`broken_links_problem` (422) unless ``force=true``.
+Writes that would break links are refused with the problems of
+:mod:`cms.api.problems` (:func:`~cms.api.problems.linked_from_published`,
+:func:`~cms.api.problems.broken_links_problem`).
 """
 
 # No `from __future__ import annotations`: Litestar evaluates the handlers'
 # annotations, which refer to values local to `link_routes`.
 
-from collections.abc import Sequence
 from typing import Annotated, Any
 
 import msgspec
@@ -24,28 +17,20 @@ from litestar import Request, Response, get
 from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, QueryParameter
-from sqlmodel import select
+from litestar.params import FromPath
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cms.api import params
 from cms.api.caching import json_response, public_cache_control
-from cms.api.entries import API, MAX_LIMIT, camel
-from cms.api.problems import (
-    PROBLEM_BASE,
-    Problem,
-    ProblemError,
-    ProblemException,
-    error_responses,
-    not_found,
-)
+from cms.api.entries import camel
+from cms.api.problems import error_responses, not_found
 from cms.contenttypes import ContentType, TypeRegistry
 from cms.schemas import Base
-from cms.services.links import BrokenLink, Dependent, LinkedEntry, backlinks, broken_links
+from cms.services import cache_keys
+from cms.services.links import BrokenLink, LinkedEntry, backlinks, broken_links, published_id
 from cms.settings import Settings
-from cms.storage.tables import PublishedEntry
+from cms.urls import API
 
-ACCEPTED = ("limit", "cursor")
 NOT_MODIFIED = ResponseSpec(
     None, description="Not modified: the `If-None-Match` ETag is current.", generate_examples=False
 )
@@ -63,56 +48,6 @@ class BrokenLinks(Base):
 
     data: list[BrokenLink]
     next_cursor: str | None = None
-
-
-class LinkedFromProblem(Problem):
-    """409: the entry cannot leave publication while published entries link to it."""
-
-    dependents: list[Dependent] = msgspec.field(default_factory=list)
-    """Each published entry that links to it, and the link."""
-
-
-def linked_from_published(target: str, dependents: Sequence[Dependent]) -> ProblemException:
-    """The 409 of unpublishing, archiving or deleting ``target`` (``type/slug``).
-
-    Raise it unless the request says ``force=true``; when forced, the links
-    become text and are listed by ``GET /api/v1/links/broken``.
-    """
-    sources = ", ".join(f"{d.source.type}/{d.source.slug}" for d in dependents)
-    exc = ProblemException(
-        409,
-        "Linked from published entries",
-        detail=f"{target} is linked from published entries ({sources}); change those links "
-        "first, or repeat the request with force=true to leave them broken.",
-        type_=PROBLEM_BASE + "linked-from-published",
-    )
-    exc.problem = LinkedFromProblem(
-        **msgspec.structs.asdict(exc.problem), dependents=list(dependents)
-    )
-    return exc
-
-
-def broken_links_problem(broken: Sequence[BrokenLink]) -> ProblemException:
-    """The 422 of publishing an entry whose body links to missing or unpublished entries.
-
-    Each link is an error on the ``body`` field, naming the target.
-    """
-    return ProblemException(
-        422,
-        "Broken internal links",
-        detail="The body links to entries that do not exist or are not published; fix the "
-        "links, publish the targets first, or repeat the request with force=true.",
-        type_=PROBLEM_BASE + "broken-links",
-        errors=[
-            ProblemError(
-                name="body",
-                reason=f"links to {b.target}, which "
-                + ("does not exist" if b.reason == "missing" else "is not published"),
-                location="body",
-            )
-            for b in broken
-        ],
-    )
 
 
 def link_routes(settings: Settings, types: TypeRegistry) -> list[HTTPRouteHandler]:
@@ -137,15 +72,13 @@ def link_routes(settings: Settings, types: TypeRegistry) -> list[HTTPRouteHandle
     async def broken_handler(
         request: Request[Any, Any, Any],
         session: NamedDependency[AsyncSession],
-        limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="1 to 100.")] = 20,
-        cursor: Annotated[
-            str | None, QueryParameter(description="`next_cursor` of the previous page.")
-        ] = None,
+        limit: Annotated[int, params.limit("1 to 100.")] = params.DEFAULT_LIMIT,
+        cursor: params.Cursor = None,
     ) -> Response[bytes]:
-        params.reject_unknown(list(request.query_params), ACCEPTED)
+        params.reject_unknown(list(request.query_params), params.PAGING)
         links, next_cursor = await broken_links(session, limit=limit, cursor=cursor)
         body = encoder.encode(BrokenLinks(data=links, next_cursor=next_cursor))
-        keys = ["links:broken", *dict.fromkeys(f"entry:{b.source.id}" for b in links)]
+        keys = cache_keys.broken_links_keys(b.source.id for b in links)
         return json_response(request, body, cache_control=cache_control, surrogate_keys=keys)
 
     return [*routes, broken_handler]
@@ -173,24 +106,16 @@ def _backlinks_route(
         request: Request[Any, Any, Any],
         session: NamedDependency[AsyncSession],
         slug: FromPath[str],
-        limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="1 to 100.")] = 20,
-        cursor: Annotated[
-            str | None, QueryParameter(description="`next_cursor` of the previous page.")
-        ] = None,
+        limit: Annotated[int, params.limit("1 to 100.")] = params.DEFAULT_LIMIT,
+        cursor: params.Cursor = None,
     ) -> Response[bytes]:
-        params.reject_unknown(list(request.query_params), ACCEPTED)
-        target = (
-            await session.exec(
-                select(PublishedEntry.id).where(
-                    PublishedEntry.type == ctype.name, PublishedEntry.slug == slug
-                )
-            )
-        ).first()
+        params.reject_unknown(list(request.query_params), params.PAGING)
+        target = await published_id(session, ctype.name, slug)
         if target is None:
             raise not_found(f"published {ctype.name} with slug {slug!r}")
         found, next_cursor = await backlinks(session, ctype.name, slug, limit=limit, cursor=cursor)
         body = encoder.encode(Backlinks(data=found, next_cursor=next_cursor))
-        keys = [f"backlinks:{target}", *(f"entry:{e.id}" for e in found)]
+        keys = cache_keys.backlinks_page_keys(target, (e.id for e in found))
         return json_response(request, body, cache_control=cache_control, surrogate_keys=keys)
 
     return backlinks_handler

@@ -1,4 +1,7 @@
-"""Query parameters that differ by content type, and parsing the shared ones.
+"""Query parameters: the paging ones every list shares, those that differ by type, parsing.
+
+Every paged list takes ``limit`` and ``cursor``, declared here once
+(:func:`limit`, :data:`Cursor`); a handler names them and says what a page holds.
 
 A type declares its own list filters (conditions: ``parent``; practitioners:
 ``modality``) and names the types it relates to (``fields[practitioner]``).
@@ -21,6 +24,34 @@ from cms.services.errors import InvalidParameter
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# --- Paging: limit and cursor ---------------------------------------------------------
+
+MAX_LIMIT = 100
+"""The most items a page of a list holds (the change feed's pages are larger)."""
+DEFAULT_LIMIT = 20
+"""The items a page holds when ``limit`` is not given."""
+PAGING = ("limit", "cursor")
+"""The query parameters of a list that takes nothing else."""
+
+
+def limit(description: str, *, most: int = MAX_LIMIT) -> ParameterKwarg:
+    """The ``limit`` query parameter: items per page, 1 to ``most``.
+
+    Use it as ``Annotated[int, params.limit("Hits per page, 1 to 100.")] = DEFAULT_LIMIT``.
+    """
+    return QueryParameter(ge=1, le=most, description=description)
+
+
+def cursor(description: str = "`next_cursor` of the previous page.") -> ParameterKwarg:
+    """The ``cursor`` query parameter: where the page starts (absent: the first page)."""
+    return QueryParameter(description=description)
+
+
+Limit = Annotated[int, limit(f"Items per page, 1 to {MAX_LIMIT}.")]
+"""The ``limit`` parameter of a list of entries; its default is :data:`DEFAULT_LIMIT`."""
+Cursor = Annotated[str | None, cursor()]
+"""The ``cursor`` parameter of a list that answers ``next_cursor``; its default is None."""
+
 
 def query(
     name: str, annotation: Any, default: Any, description: str, *, alias: str | None = None,
@@ -37,6 +68,13 @@ def query(
 def plain(name: str, annotation: Any) -> inspect.Parameter:
     """A parameter Litestar provides (the request, a dependency)."""
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation)
+
+
+def declared(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+    """A query parameter declared here as an ``Annotated`` type (:data:`Limit`, :data:`Cursor`)."""
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+    )
 
 
 def url_name(parameter: inspect.Parameter) -> str:

@@ -12,10 +12,11 @@ from litestar.openapi.datastructures import ResponseSpec
 from cms.api.caching import json_response
 from cms.api.problems import error_responses
 from cms.plugins import PluginList
+from cms.urls import API
 
 
 @get(
-    "/api/v1/plugins",
+    f"{API}/plugins",
     operation_id="listPlugins",
     summary="List the loaded plugins",
     description="Every plugin this instance loaded (the built-in core types included), "

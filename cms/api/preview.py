@@ -15,6 +15,7 @@ from cms.api.problems import PROBLEM_BASE, ProblemException, error_responses, no
 from cms.api.working import working_document, working_response
 from cms.services.auth import Permission, active_token
 from cms.services.preview import PreviewExpired, PreviewInvalid, preview_key, verify_preview
+from cms.urls import API
 
 NO_STORE = {"Cache-Control": "no-store"}
 # Preview pages must never be indexed, nor leak the link in a Referer.
@@ -33,7 +34,7 @@ async def signing_key(state: State) -> bytes:
 
 
 @get(
-    "/api/v1/preview/{token:str}",
+    f"{API}/preview/{{token:str}}",
     operation_id="getPreview",
     summary="Open a preview link",
     description="The entry's working copy, whatever its status, as editors see it. No token: "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -38,6 +39,7 @@ from cms.services.errors import (
     LinkedFromPublished,
 )
 from cms.services.lifecycle import PublishRefused
+from cms.services.links import BrokenLink, Dependent
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 _MISSING_RE = re.compile(r"^Missing required (?P<where>\w+) parameter '(?P<name>[^']+)'")
@@ -132,6 +134,56 @@ def invalid_input(exc: InvalidInput) -> ProblemException:
     return _unprocessable("Invalid request body", "invalid-body", exc)
 
 
+class LinkedFromProblem(Problem):
+    """409: the entry cannot leave publication while published entries link to it."""
+
+    dependents: list[Dependent] = msgspec.field(default_factory=list)
+    """Each published entry that links to it, and the link."""
+
+
+def linked_from_published(target: str, dependents: Sequence[Dependent]) -> ProblemException:
+    """The 409 of unpublishing, archiving or deleting ``target`` (``type/slug``).
+
+    Raise it unless the request says ``force=true``; when forced, the links
+    become text and are listed by ``GET /api/v1/links/broken``.
+    """
+    sources = ", ".join(f"{d.source.type}/{d.source.slug}" for d in dependents)
+    exc = ProblemException(
+        409,
+        "Linked from published entries",
+        detail=f"{target} is linked from published entries ({sources}); change those links "
+        "first, or repeat the request with force=true to leave them broken.",
+        type_=PROBLEM_BASE + "linked-from-published",
+    )
+    exc.problem = LinkedFromProblem(
+        **msgspec.structs.asdict(exc.problem), dependents=list(dependents)
+    )
+    return exc
+
+
+def broken_links_problem(broken: Sequence[BrokenLink]) -> ProblemException:
+    """The 422 of publishing an entry whose body links to missing or unpublished entries.
+
+    Each link is an error on the ``body`` field, naming the target.
+    """
+    return ProblemException(
+        422,
+        "Broken internal links",
+        detail="The body links to entries that do not exist or are not published; fix the "
+        "links, publish the targets first, or repeat the request with force=true.",
+        type_=PROBLEM_BASE + "broken-links",
+        errors=[
+            ProblemError(
+                name="body",
+                reason=f"links to {b.target}, which "
+                + ("does not exist" if b.reason == "missing" else "is not published"),
+                location="body",
+            )
+            for b in broken
+        ],
+    )
+
+
 def _field(error: FieldError) -> ProblemError:
     return ProblemError(name=error.field, reason=error.message, location="body")
 
@@ -162,14 +214,10 @@ def _handle_conflict(request: Request[Any, Any, Any], exc: Conflict) -> Response
 def _handle_linked_from_published(
     request: Request[Any, Any, Any], exc: LinkedFromPublished
 ) -> Response[bytes]:
-    from cms.api.links import linked_from_published  # the links API builds this problem
-
     return problem_response(request, linked_from_published(exc.target, exc.dependents).problem)
 
 
 def _handle_broken_links(request: Request[Any, Any, Any], exc: BrokenLinks) -> Response[bytes]:
-    from cms.api.links import broken_links_problem
-
     return problem_response(request, broken_links_problem(exc.broken).problem)
 
 

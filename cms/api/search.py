@@ -16,13 +16,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from cms.api import params
 from cms.api.cache import ResponseCache, cached_json
 from cms.api.caching import PUBLIC_VARY, public_cache_control
-from cms.api.entries import API, MAX_LIMIT
 from cms.api.problems import error_responses
 from cms.contenttypes import TypeRegistry
+from cms.services import cache_keys
 from cms.services.search import MAX_QUERY_LENGTH, SearchQuery, SearchResults, search
 from cms.settings import Settings
+from cms.urls import API
 
-ACCEPTED = ("q", "type", "clinic", "limit", "cursor")
+ACCEPTED = ("q", "type", "clinic", *params.PAGING)
 SYNTAX = (
     "Words match words that start with them (`sciatic` finds Sciatica), after "
     'stemming; `"quoted phrases"` match exactly; every word and phrase must match. '
@@ -72,12 +73,8 @@ def search_routes(
         clinic: Annotated[
             str | None, QueryParameter(description="Clinic slugs the entries appear on.")
         ] = None,
-        limit: Annotated[
-            int, QueryParameter(ge=1, le=MAX_LIMIT, description="Hits per page, 1 to 100.")
-        ] = 20,
-        cursor: Annotated[
-            str | None, QueryParameter(description="`next_cursor` of the previous page.")
-        ] = None,
+        limit: Annotated[int, params.limit("Hits per page, 1 to 100.")] = params.DEFAULT_LIMIT,
+        cursor: params.Cursor = None,
     ) -> Response[bytes]:
         params.reject_unknown(list(request.query_params), ACCEPTED)
         wanted = params.type_names("type", type_, type_names)
@@ -89,7 +86,7 @@ def search_routes(
             async with sessions() as session:
                 hits, next_cursor = await search(session, query)
             body = encoder.encode(SearchResults(data=hits, next_cursor=next_cursor))
-            return body, ["search", *(f"entry:{hit.id}" for hit in hits)]
+            return body, cache_keys.search_keys(hit.id for hit in hits)
 
         # The same answer whoever asks: it varies with the coding only.
         return await cached_json(

@@ -16,8 +16,17 @@ from cms.api.auth import SECURITY, require
 from cms.api.bodies import body_operation, convert_body, json_body
 from cms.api.problems import error_responses, not_found
 from cms.schemas import Base, Slug
-from cms.services.auth import Caller, Permission, Role, create_token, list_tokens, revoke_token
-from cms.storage.tables import ApiToken
+from cms.services.auth import (
+    Caller,
+    Permission,
+    Role,
+    TokenInfo,
+    create_token,
+    list_tokens,
+    revoke_token,
+    token_info,
+)
+from cms.urls import API
 
 NO_STORE = {"Cache-Control": "no-store"}
 TAG = "Tokens"
@@ -59,20 +68,6 @@ class TokenCreate(Base):
     ] = None
 
 
-class TokenInfo(Base):
-    """A token, without its secret."""
-
-    id: str
-    name: str
-    role: str
-    clinics: list[str]
-    created_at: dt.datetime
-    created_by: str | None
-    """The id of the admin token that made it, or `cli`."""
-    expires_at: dt.datetime | None
-    revoked_at: dt.datetime | None
-
-
 class TokenCreated(TokenInfo):
     """A new token and its secret: the only time the secret is shown."""
 
@@ -86,22 +81,8 @@ class TokenList(Base):
     data: list[TokenInfo]
 
 
-def token_info(token: ApiToken) -> TokenInfo:
-    """The public description of a stored token."""
-    return TokenInfo(
-        id=token.id,
-        name=token.name,
-        role=token.role,
-        clinics=list(token.clinics),
-        created_at=token.created_at,
-        created_by=token.created_by,
-        expires_at=token.expires_at,
-        revoked_at=token.revoked_at,
-    )
-
-
 @post(
-    "/api/v1/tokens",
+    f"{API}/tokens",
     operation_id="createToken",
     summary="Create a token (admins)",
     description="The answer holds the secret; it is stored only as a hash and never shown again.",
@@ -144,7 +125,7 @@ async def create_token_handler(
 
 
 @get(
-    "/api/v1/tokens",
+    f"{API}/tokens",
     operation_id="listTokens",
     summary="List tokens (admins)",
     tags=[TAG],
@@ -166,7 +147,7 @@ async def list_tokens_handler(
 
 
 @delete(
-    "/api/v1/tokens/{token_id:str}",
+    f"{API}/tokens/{{token_id:str}}",
     operation_id="revokeToken",
     summary="Revoke a token (admins)",
     description="Takes effect on the token's next request. The token stays listed, revoked, "

@@ -7,14 +7,13 @@ Delivery itself is :mod:`cms.services.webhooks`.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cms.api import params
@@ -24,11 +23,12 @@ from cms.api.problems import error_responses, not_found
 from cms.schemas import Base, Slug
 from cms.services import webhooks
 from cms.services.auth import Caller, Permission
-from cms.storage.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from cms.services.webhooks import DeliveryInfo, WebhookInfo, delivery_info, webhook_info
+from cms.urls import API
 
 NO_STORE = {"Cache-Control": "no-store"}
 TAG = "Syndication"
-BASE = "/api/v1/webhooks"
+BASE = f"{API}/webhooks"
 AUTH_ERRORS = {
     "http_401": "No token, or an unknown, revoked or expired one.",
     "http_403": "The token is not an admin's.",
@@ -80,25 +80,6 @@ class WebhookCreate(Base):
     ] = ""
 
 
-class WebhookInfo(Base):
-    """An endpoint, without its secret."""
-
-    id: str
-    url: str
-    description: str
-    events: list[str]
-    """Event types it is sent; empty for all."""
-    clinics: list[str]
-    """Clinics it follows; empty for every clinic."""
-    status: Literal["enabled", "disabled"]
-    disabled_at: dt.datetime | None
-    disabled_reason: str | None
-    """Why it was disabled: it answered `410 Gone`."""
-    created_at: dt.datetime
-    created_by: str | None
-    """The id of the admin token that made it."""
-
-
 class WebhookCreated(WebhookInfo):
     """A new endpoint and its signing secret: the only time the secret is shown."""
 
@@ -113,43 +94,6 @@ class WebhookList(Base):
     data: list[WebhookInfo]
 
 
-class AttemptInfo(Base):
-    """One attempt at sending a message."""
-
-    number: int
-    at: dt.datetime
-    status_code: int | None
-    """The receiver's answer; null when there was none (see `error`)."""
-    error: str | None
-    """Why no answer came: connection refused, timeout..."""
-    duration_ms: int
-    trigger: Literal["auto", "manual"]
-    """`auto`: the schedule; `manual`: a redelivery asked for it."""
-
-
-class DeliveryInfo(Base):
-    """One message to one endpoint, and how sending it went."""
-
-    id: str
-    """The message id, sent as `webhook-id` on every attempt."""
-    event: str
-    seq: int | None
-    """The change it comes from (`GET /api/v1/changes`)."""
-    status: Literal["pending", "delivered", "failed", "cancelled"]
-    """`pending`: an attempt is due at `next_attempt_at`; `delivered`: a 2xx answered;
-    `failed`: every retry failed; `cancelled`: the endpoint was disabled first."""
-    attempts: int
-    next_attempt_at: dt.datetime | None
-    last_status_code: int | None
-    last_error: str | None
-    created_at: dt.datetime
-    delivered_at: dt.datetime | None
-    payload: dict[str, Any]
-    """The body sent: `{"type", "timestamp", "data"}`."""
-    attempt_log: list[AttemptInfo]
-    """Every attempt, oldest first."""
-
-
 class DeliveryPage(Base):
     """A page of the delivery log, newest change first."""
 
@@ -157,58 +101,16 @@ class DeliveryPage(Base):
     next_cursor: str | None
 
 
-def webhook_info(endpoint: WebhookEndpoint) -> WebhookInfo:
-    """The public description of a stored endpoint."""
-    return WebhookInfo(
-        id=endpoint.id,
-        url=endpoint.url,
-        description=endpoint.description,
-        events=list(endpoint.events),
-        clinics=list(endpoint.clinics),
-        status="disabled" if endpoint.disabled_at else "enabled",
-        disabled_at=endpoint.disabled_at,
-        disabled_reason=endpoint.disabled_reason,
-        created_at=endpoint.created_at,
-        created_by=endpoint.created_by,
-    )
+async def _endpoint(session: AsyncSession, endpoint_id: str) -> WebhookInfo:
+    """The endpoint ``endpoint_id``, as the API shows it.
 
-
-def delivery_info(delivery: WebhookDelivery, attempts: list[WebhookAttempt]) -> DeliveryInfo:
-    """A delivery as the log shows it."""
-    return msgspec.convert(
-        {
-            "id": delivery.id,
-            "event": delivery.event,
-            "seq": delivery.seq,
-            "status": delivery.status,
-            "attempts": delivery.attempts,
-            "next_attempt_at": delivery.next_attempt_at,
-            "last_status_code": delivery.last_status_code,
-            "last_error": delivery.last_error,
-            "created_at": delivery.created_at,
-            "delivered_at": delivery.delivered_at,
-            "payload": msgspec.json.decode(delivery.payload),
-            "attempt_log": [
-                {
-                    "number": a.number,
-                    "at": a.at,
-                    "status_code": a.status_code,
-                    "error": a.error,
-                    "duration_ms": a.duration_ms,
-                    "trigger": a.trigger,
-                }
-                for a in attempts
-            ],
-        },
-        DeliveryInfo,
-    )
-
-
-async def _endpoint(session: AsyncSession, endpoint_id: str) -> WebhookEndpoint:
-    endpoint = await session.get(WebhookEndpoint, endpoint_id)
+    Raises:
+        ProblemException: 404, there is no such endpoint.
+    """
+    endpoint = await webhooks.get_endpoint(session, endpoint_id)
     if endpoint is None:
         raise not_found(f"webhook endpoint with id {endpoint_id!r}")
-    return endpoint
+    return webhook_info(endpoint)
 
 
 @post(
@@ -298,7 +200,7 @@ async def get_webhook_handler(
 ) -> Response[WebhookInfo]:
     """Read one endpoint."""
     require(caller, Permission.MANAGE_WEBHOOKS)
-    return Response(webhook_info(await _endpoint(session, endpoint_id)), headers=NO_STORE)
+    return Response(await _endpoint(session, endpoint_id), headers=NO_STORE)
 
 
 @delete(
@@ -376,16 +278,12 @@ async def list_deliveries_handler(
     session: NamedDependency[AsyncSession],
     caller: NamedDependency[Caller | None],
     endpoint_id: FromPath[str],
-    limit: Annotated[
-        int, QueryParameter(ge=1, le=100, description="Deliveries per page, 1 to 100.")
-    ] = 20,
-    cursor: Annotated[
-        str | None, QueryParameter(description="`next_cursor` of the previous page.")
-    ] = None,
+    limit: Annotated[int, params.limit("Deliveries per page, 1 to 100.")] = params.DEFAULT_LIMIT,
+    cursor: params.Cursor = None,
 ) -> Response[DeliveryPage]:
     """Read the delivery log."""
     require(caller, Permission.MANAGE_WEBHOOKS)
-    params.reject_unknown(list(request.query_params), ("limit", "cursor"))
+    params.reject_unknown(list(request.query_params), params.PAGING)
     await _endpoint(session, endpoint_id)
     page = await webhooks.delivery_log(session, endpoint_id, limit=limit, cursor=cursor)
     data = [delivery_info(d, page.attempts[d.id]) for d in page.deliveries]

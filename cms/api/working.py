@@ -16,8 +16,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from cms.api.caching import PRIVATE, json_response
 from cms.contenttypes import ContentType
 from cms.services.entries import read_entry
+from cms.urls import API
 
-API = "/api/v1"
 _encoder = msgspec.json.Encoder()
 
 

@@ -23,6 +23,7 @@ from litestar.params import FromPath, PathParameter, QueryParameter
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from cms.api import params
 from cms.api.auth import SECURITY, TOKEN_ERRORS, require
 from cms.api.bodies import JSON, MERGE_PATCH, body_operation, convert_body, json_body
 from cms.api.caching import PRIVATE, json_response
@@ -36,7 +37,7 @@ from cms.api.problems import (
     not_found,
     problem_spec,
 )
-from cms.api.working import API, working_document, working_response
+from cms.api.working import working_document, working_response
 from cms.contenttypes import ContentType
 from cms.schemas import Base, EntryCommon, Slug
 from cms.services import workflow
@@ -48,6 +49,7 @@ from cms.services.preview import sign_preview
 from cms.services.revisions import RevisionInfo, get_revision, list_revisions, restore_revision
 from cms.storage.tables import Entry
 from cms.types.clinic import CLINIC
+from cms.urls import API
 
 NO_STORE = {"Cache-Control": "no-store"}
 MAX_PREVIEW_SECONDS = 7 * 24 * 3600
@@ -590,10 +592,8 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
         session: NamedDependency[AsyncSession],
         caller: NamedDependency[Caller | None],
         slug: FromPath[str],
-        limit: Annotated[int, QueryParameter(ge=1, le=100, description="Versions per page.")] = 20,
-        cursor: Annotated[
-            str | None, QueryParameter(description="`next_cursor` of the previous page.")
-        ] = None,
+        limit: Annotated[int, params.limit("Versions per page.")] = params.DEFAULT_LIMIT,
+        cursor: params.Cursor = None,
     ) -> Response[bytes]:
         reader = require(caller, Permission.READ_DRAFTS)
         before = None

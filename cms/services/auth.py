@@ -20,7 +20,7 @@ from typing import Literal
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from cms.schemas import SLUG_RE
+from cms.schemas import SLUG_RE, Base
 from cms.services.errors import FieldError, InvalidInput
 from cms.storage.tables import ApiToken, Entry, utcnow
 
@@ -221,6 +221,34 @@ async def create_token(
     session.add(token)
     await session.flush()
     return token, f"{TOKEN_PREFIX}{token_id}_{secret}"
+
+
+class TokenInfo(Base):
+    """A token, without its secret."""
+
+    id: str
+    name: str
+    role: str
+    clinics: list[str]
+    created_at: dt.datetime
+    created_by: str | None
+    """The id of the admin token that made it, or `cli`."""
+    expires_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+
+def token_info(token: ApiToken) -> TokenInfo:
+    """The public description of a stored token."""
+    return TokenInfo(
+        id=token.id,
+        name=token.name,
+        role=token.role,
+        clinics=list(token.clinics),
+        created_at=token.created_at,
+        created_by=token.created_by,
+        expires_at=token.expires_at,
+        revoked_at=token.revoked_at,
+    )
 
 
 async def list_tokens(session: AsyncSession) -> list[ApiToken]:

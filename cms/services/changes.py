@@ -34,6 +34,7 @@ from sqlalchemy import func, insert, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from cms.dates import iso
 from cms.services.validation import EntryInput
 from cms.storage.tables import (
     Change,
@@ -250,10 +251,6 @@ class ChangeEvent(msgspec.Struct, kw_only=True):
     at: str
 
 
-def _iso(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
 async def read_changes(
     session: AsyncSession,
     *,
@@ -308,7 +305,7 @@ async def read_changes(
             version=change.version,
             clinics=change.clinics,
             left_clinics=change.left_clinics,
-            at=_iso(change.at),
+            at=iso(change.at),
         )
         for change, kind in rows
     ]
@@ -318,8 +315,3 @@ async def last_seq(session: AsyncSession) -> int:
     """The number of the newest change (0 before the first)."""
     value = (await session.exec(select(SiteState.change_seq).where(SiteState.id == 1))).one()
     return int(value)
-
-
-def surrogate_keys(event: ChangeEvent) -> list[str]:
-    """What a CDN purges after ``event``: the entry, and the lists and feeds of its type."""
-    return [f"entry:{event.id}", f"list:{event.type}"]

@@ -40,6 +40,7 @@ from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cms.contenttypes import ContentType, Relation, TypeRegistry
+from cms.dates import iso
 from cms.markdown import Renderer
 from cms.plugins import PluginError, Plugins
 from cms.schemas import EntryCommon
@@ -500,7 +501,7 @@ def _describe_entry(
     if current is None:
         assert base is not None
         return f"deleted in the database (it was {base.type}/{base.slug}, id {base.entry_id})"
-    what = f"version {current.version} of {_iso(current.updated_at)}"
+    what = f"version {current.version} of {iso(current.updated_at)}"
     if latest is not None:
         what += f" ({latest[1]})"
     return what
@@ -510,7 +511,7 @@ def _describe_base(base: ContentFileState | None) -> str:
     if base is None:
         return "it was last loaded"
     done = "loaded" if base.action == "load" else "dumped"
-    return f"it was {done} at version {base.version} ({_iso(base.at)})"
+    return f"it was {done} at version {base.version} ({iso(base.at)})"
 
 
 async def _differing_fields(
@@ -644,10 +645,6 @@ def _non_default(struct: msgspec.Struct, skip: frozenset[str] = frozenset()) -> 
     return out
 
 
-def _iso(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
 def entry_file(
     ctype: ContentType,
     entry: Entry,
@@ -672,8 +669,8 @@ def entry_file(
         "origin_clinic": entry.origin_clinic,
         "tags": entry.tags,
         "seo": entry.seo,
-        "published_at": _iso(entry.published_at) if entry.published_at else None,
-        "last_reviewed": entry.last_reviewed.isoformat() if entry.last_reviewed else None,
+        "published_at": iso(entry.published_at),
+        "last_reviewed": iso(entry.last_reviewed),
         **entry.data,
     }
     for name, rel in ctype.all_relations().items():

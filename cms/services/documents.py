@@ -28,7 +28,6 @@ the entries had before. Deleting an entry: collect
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cms import jsonld
 from cms.contenttypes import ContentType, TypeRegistry
+from cms.dates import iso
 from cms.markdown import Renderer, resolve_internal_links
 from cms.plugins import PluginError
 from cms.schemas import DETAIL_ONLY_FIELDS
@@ -267,10 +267,6 @@ async def dependents(
     return out
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
 def build_documents(
     entry: Entry,
     ctype: ContentType,
@@ -303,13 +299,13 @@ def build_documents(
         "canonical_url": entry.canonical_url,
         "tags": entry.tags,
         "seo": entry.seo,
-        "published_at": _iso(entry.published_at),
-        "created_at": _iso(entry.created_at),
-        "updated_at": _iso(entry.updated_at),
+        "published_at": iso(entry.published_at),
+        "created_at": iso(entry.created_at),
+        "updated_at": iso(entry.updated_at),
         "version": entry.version,
         **(
             {
-                "scheduled_at": _iso(entry.scheduled_at),
+                "scheduled_at": iso(entry.scheduled_at),
                 "published_version": entry.published_version,
             }
             if editor
@@ -317,7 +313,7 @@ def build_documents(
         ),
         **({"mirror_source": entry.mirror_source} if editor and entry.mirror_source else {}),
         "reviewed_by": None,
-        "last_reviewed": entry.last_reviewed.isoformat() if entry.last_reviewed else None,
+        "last_reviewed": iso(entry.last_reviewed),
         "body": entry.body,
         "body_html": body_html,
         "toc": entry.toc,

@@ -24,6 +24,7 @@ from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cms.contenttypes import ContentType, TypeRegistry
+from cms.dates import iso
 from cms.markdown import Renderer
 from cms.services import changes, generation
 from cms.services.documents import index_own_content
@@ -270,14 +271,10 @@ def _changed(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return sorted(k for k in after.keys() | before.keys() if before.get(k) != after.get(k))
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
 def editor_fields(entry: Entry) -> dict[str, Any]:
     """The workflow fields only editors see: when it goes live, which version is live."""
     return {
-        "scheduled_at": _iso(entry.scheduled_at),
+        "scheduled_at": iso(entry.scheduled_at),
         "published_version": entry.published_version,
     }
 

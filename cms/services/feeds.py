@@ -279,7 +279,9 @@ async def read_feed(
     else:
         home = source.get("canonical_url") or (site.url if site else None)
     next_cursor = (
-        cursors.pack(_cursor_tag(source_id), _iso(page[-1][3]), page[-1][0]) if more else None
+        cursors.pack(_cursor_tag(source_id), _cursor_time(page[-1][3]), page[-1][0])
+        if more
+        else None
     )
     return Feed(
         id=feed_id(source_id),
@@ -297,5 +299,7 @@ async def read_feed(
     )
 
 
-def _iso(value: dt.datetime) -> str:
+def _cursor_time(value: dt.datetime) -> str:
+    # Not cms.dates.iso: a cursor keeps the `+00:00` form it was first issued with,
+    # so the `next` links in feeds (and their ETags) stay the same bytes.
     return _when(value).astimezone(dt.UTC).isoformat()

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from sqlalchemy import and_, exists, or_, tuple_
 from sqlalchemy.orm import aliased
-from sqlmodel import col, delete
+from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cms.schemas import Base
@@ -88,6 +88,16 @@ async def save_links(
 
 def _linked(row: tuple[str, str, str, str, str | None]) -> LinkedEntry:
     return LinkedEntry(id=row[0], type=row[1], slug=row[2], title=row[3], canonical_url=row[4])
+
+
+async def published_id(session: AsyncSession, type_name: str, slug: str) -> str | None:
+    """The id of the published entry ``type_name/slug``, or None."""
+    found = await session.exec(
+        select(PublishedEntry.id).where(
+            PublishedEntry.type == type_name, PublishedEntry.slug == slug
+        )
+    )
+    return found.first()
 
 
 async def backlinks(

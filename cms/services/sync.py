@@ -42,7 +42,6 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cms.client import (
-    API,
     ApiError,
     AsyncClient,
     Change,
@@ -68,6 +67,7 @@ from cms.services.slugs import record_rename, release_slug
 from cms.services.validation import EntryInput, document_fields, parse_entry, references
 from cms.storage.db import writing
 from cms.storage.tables import Entry, EntryRelation, PublishedRelation, SyncSource, utcnow
+from cms.urls import API
 
 ACTOR = "sync"
 """What revisions made by a pull name as their actor and action."""

@@ -34,7 +34,7 @@ import secrets
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
@@ -48,6 +48,8 @@ from standardwebhooks import Webhook
 
 import cms
 from cms.contenttypes import TypeRegistry
+from cms.schemas import Base
+from cms.services import cache_keys
 from cms.services.auth import known_clinics
 from cms.services.changes import (
     DELETE,
@@ -56,7 +58,6 @@ from cms.services.changes import (
     ChangeEvent,
     last_seq,
     read_changes,
-    surrogate_keys,
 )
 from cms.services.cursors import pack, unpack
 from cms.services.errors import Conflict, FieldError, InvalidInput
@@ -67,10 +68,10 @@ from cms.storage.tables import (
     WebhookState,
     utcnow,
 )
+from cms.urls import API
 
 logger = logging.getLogger("cms.webhooks")
 
-API = "/api/v1"
 SECRET_PREFIX = "whsec_"  # noqa: S105  (the Standard Webhooks prefix, not a secret)
 SECRET_BYTES = 32
 MAX_URL_LENGTH = 2000
@@ -204,6 +205,11 @@ def url_problem(url: str) -> str | None:
     if parts.fragment:
         return "may not have a fragment"
     return None
+
+
+async def get_endpoint(session: AsyncSession, endpoint_id: str) -> WebhookEndpoint | None:
+    """The endpoint ``endpoint_id``, or None."""
+    return await session.get(WebhookEndpoint, endpoint_id)
 
 
 async def list_endpoints(session: AsyncSession) -> list[WebhookEndpoint]:
@@ -343,6 +349,112 @@ async def redeliver(
     return delivery
 
 
+# --- What the admin API shows of an endpoint and its log --------------------------------
+
+
+class WebhookInfo(Base):
+    """An endpoint, without its secret."""
+
+    id: str
+    url: str
+    description: str
+    events: list[str]
+    """Event types it is sent; empty for all."""
+    clinics: list[str]
+    """Clinics it follows; empty for every clinic."""
+    status: Literal["enabled", "disabled"]
+    disabled_at: dt.datetime | None
+    disabled_reason: str | None
+    """Why it was disabled: it answered `410 Gone`."""
+    created_at: dt.datetime
+    created_by: str | None
+    """The id of the admin token that made it."""
+
+
+class AttemptInfo(Base):
+    """One attempt at sending a message."""
+
+    number: int
+    at: dt.datetime
+    status_code: int | None
+    """The receiver's answer; null when there was none (see `error`)."""
+    error: str | None
+    """Why no answer came: connection refused, timeout..."""
+    duration_ms: int
+    trigger: Literal["auto", "manual"]
+    """`auto`: the schedule; `manual`: a redelivery asked for it."""
+
+
+class DeliveryInfo(Base):
+    """One message to one endpoint, and how sending it went."""
+
+    id: str
+    """The message id, sent as `webhook-id` on every attempt."""
+    event: str
+    seq: int | None
+    """The change it comes from (`GET /api/v1/changes`)."""
+    status: Literal["pending", "delivered", "failed", "cancelled"]
+    """`pending`: an attempt is due at `next_attempt_at`; `delivered`: a 2xx answered;
+    `failed`: every retry failed; `cancelled`: the endpoint was disabled first."""
+    attempts: int
+    next_attempt_at: dt.datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: dt.datetime
+    delivered_at: dt.datetime | None
+    payload: dict[str, Any]
+    """The body sent: `{"type", "timestamp", "data"}`."""
+    attempt_log: list[AttemptInfo]
+    """Every attempt, oldest first."""
+
+
+def webhook_info(endpoint: WebhookEndpoint) -> WebhookInfo:
+    """The public description of a stored endpoint."""
+    return WebhookInfo(
+        id=endpoint.id,
+        url=endpoint.url,
+        description=endpoint.description,
+        events=list(endpoint.events),
+        clinics=list(endpoint.clinics),
+        status="disabled" if endpoint.disabled_at else "enabled",
+        disabled_at=endpoint.disabled_at,
+        disabled_reason=endpoint.disabled_reason,
+        created_at=endpoint.created_at,
+        created_by=endpoint.created_by,
+    )
+
+
+def delivery_info(delivery: WebhookDelivery, attempts: list[WebhookAttempt]) -> DeliveryInfo:
+    """A delivery as the log shows it."""
+    return msgspec.convert(
+        {
+            "id": delivery.id,
+            "event": delivery.event,
+            "seq": delivery.seq,
+            "status": delivery.status,
+            "attempts": delivery.attempts,
+            "next_attempt_at": delivery.next_attempt_at,
+            "last_status_code": delivery.last_status_code,
+            "last_error": delivery.last_error,
+            "created_at": delivery.created_at,
+            "delivered_at": delivery.delivered_at,
+            "payload": msgspec.json.decode(delivery.payload),
+            "attempt_log": [
+                {
+                    "number": a.number,
+                    "at": a.at,
+                    "status_code": a.status_code,
+                    "error": a.error,
+                    "duration_ms": a.duration_ms,
+                    "trigger": a.trigger,
+                }
+                for a in attempts
+            ],
+        },
+        DeliveryInfo,
+    )
+
+
 # --- Which events an endpoint gets, and what they say ---------------------------------
 
 
@@ -374,18 +486,6 @@ def event_types(change: ChangeEvent, clinics: Collection[str]) -> list[str]:
     return ["entry.created" if change.action == "create" else "entry.updated"]
 
 
-def purge_keys(change: ChangeEvent) -> list[str]:
-    """What a CDN purges after a published change: the entry, its type's lists, and the
-    responses any published change can alter (search, link reports, the change feed)."""
-    return [
-        *surrogate_keys(change),
-        f"backlinks:{change.id}",
-        "links:broken",
-        "search",
-        "changes",
-    ]
-
-
 def payload(event_type: str, change: ChangeEvent, types: TypeRegistry) -> bytes:
     """The body of a message: ``{"type", "timestamp", "data"}``, minified JSON."""
     ctype = types.get(change.type)
@@ -404,7 +504,7 @@ def payload(event_type: str, change: ChangeEvent, types: TypeRegistry) -> bytes:
         "left_clinics": change.left_clinics,
     }
     if event_type == "cache.purge":
-        data["surrogate_keys"] = purge_keys(change)
+        data["surrogate_keys"] = cache_keys.published_change_keys(change.id, change.type)
     return msgspec.json.encode({"type": event_type, "timestamp": change.at, "data": data})
 
 

@@ -7,7 +7,8 @@ from typing import Annotated
 import msgspec
 
 from cms.contenttypes import ContentType, Relation
-from cms.jsonld import LdEntry, Node, citations, iso
+from cms.dates import iso
+from cms.jsonld import LdEntry, Node, citations
 from cms.schemas import Base, Reference, Slug
 
 # Google truncates longer headlines; schema.org itself sets no limit.

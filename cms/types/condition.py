@@ -7,7 +7,8 @@ from typing import Annotated
 import msgspec
 
 from cms.contenttypes import ContentType, ListFilter, Relation
-from cms.jsonld import LdEntry, Node, citations, humanize, iso
+from cms.dates import iso
+from cms.jsonld import LdEntry, Node, citations, humanize
 from cms.schemas import Base, Reference, Slug
 
 
