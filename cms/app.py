@@ -111,7 +111,7 @@ def make_store(settings: Settings) -> Store:
         raise SettingsError(
             "CMS_REDIS_URL needs the Redis client: pip install 'clinic-cms[redis]'"
         ) from exc
-    return RedisStore.with_client(url=settings.redis_url, namespace="cms")
+    return RedisStore.with_client(url=settings.redis_url, namespace=settings.redis_namespace)
 
 
 def build_services(

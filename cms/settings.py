@@ -37,6 +37,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     plugins: tuple[str, ...] | None = None
     """Names of the entry-point plugins to enable; None enables all installed."""
     redis_url: str | None = None
+    redis_namespace: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]+$")] = "cms"
+    """Prefix of this deployment's Redis keys, so deployments can share one Redis."""
     public_max_age: Annotated[int, msgspec.Meta(ge=0)] = 60
     stale_while_revalidate: Annotated[int, msgspec.Meta(ge=0)] = 300
     log_level: str = "info"

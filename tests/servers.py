@@ -19,6 +19,9 @@ from pathlib import Path
 import httpx
 
 CMS = Path(sys.executable).parent / "cms"
+HTTP_TIMEOUT = 60.0
+"""Seconds a test's request to a served app may take: on a busy 2-core machine a
+write can take seconds, and this only has to tell a hang from a slow answer."""
 START_TIMEOUT = 90.0
 """Seconds the server may take to start: importing the app on a busy 2-core machine is slow."""
 QUIET = {"CMS_SCHEDULER_INTERVAL": "0", "CMS_WEBHOOK_DELIVERY": "worker"}

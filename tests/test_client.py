@@ -39,6 +39,7 @@ from cms.schemas import COMMON_FIELDS, DERIVED_FIELDS
 from cms.services.changes import ChangeEvent
 from tests.conftest import CONTENT
 from tests.live import Live, fixture_live  # noqa: F401  (the `live` fixture)
+from tests.servers import HTTP_TIMEOUT
 
 
 def published_articles() -> int:
@@ -50,7 +51,7 @@ def published_articles() -> int:
 def counting_requests() -> tuple[httpx.Client, list[httpx.Request]]:
     """An httpx client that records every request it sends."""
     sent: list[httpx.Request] = []
-    return httpx.Client(event_hooks={"request": [sent.append]}), sent
+    return httpx.Client(event_hooks={"request": [sent.append]}, timeout=HTTP_TIMEOUT), sent
 
 
 def new_article(title: str) -> dict[str, Any]:

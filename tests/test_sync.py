@@ -23,6 +23,7 @@ from cms.app import create_app
 from cms.cli import main
 from cms.settings import Settings
 from tests.conftest import Databases, Editing, edit_entry, loopback_socket, run_cms, serving
+from tests.servers import HTTP_TIMEOUT
 
 PLURALS = ("articles", "case-stories", "clinics", "conditions", "practitioners", "series")
 CALGARY_ONLY_NOT = "what-happens-in-an-acupuncture-session"  # the one Edmonton-only article
@@ -106,7 +107,7 @@ def test_a_pull_mirrors_the_clinic_and_a_second_one_changes_nothing(
     result = pull(mirror_url, origin)
     assert result.exit_code == 0, result.output
     assert "caught up" in result.output
-    with httpx.Client(base_url=origin) as theirs, reading(mirror_url) as ours:
+    with httpx.Client(base_url=origin, timeout=HTTP_TIMEOUT) as theirs, reading(mirror_url) as ours:
         wanted = calgary_slugs(theirs)
         assert calgary_slugs(ours) == wanted
         assert_same_documents(theirs, ours, wanted)
@@ -148,7 +149,7 @@ def test_changes_at_the_origin_follow_on_the_next_pull(
     assert pull(mirror_url, origin).exit_code == 0
     editor = editing.auth("editor")
     articles = "/api/v1/articles"
-    with httpx.Client(base_url=origin) as theirs:
+    with httpx.Client(base_url=origin, timeout=HTTP_TIMEOUT) as theirs:
         # An edit, published.
         edited = f"{articles}/causes-of-low-back-pain-and-sciatica"
         change(theirs, "PATCH", edited, editor,
@@ -194,7 +195,7 @@ def test_a_pull_with_a_token_mirrors_published_versions_never_drafts(
 ) -> None:
     editor = editing.auth("editor")
     article = "/api/v1/articles/causes-of-low-back-pain-and-sciatica"
-    with httpx.Client(base_url=origin) as theirs:
+    with httpx.Client(base_url=origin, timeout=HTTP_TIMEOUT) as theirs:
         published = theirs.get(article).json()
         # A draft waits for review beside the published version; then a
         # change to another entry makes the article's event come round again.

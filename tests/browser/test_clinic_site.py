@@ -21,6 +21,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.chromium import BrowserPage
 from tests.conftest import REPO, serving
+from tests.servers import HTTP_TIMEOUT
 
 SITE = REPO / "examples" / "clinic-site"
 
@@ -87,7 +88,7 @@ def test_home_page_to_a_patient_story_and_on_to_its_next_part(
     )  # fmt: skip
     expect(page.locator("#practitioners")).to_contain_text("Lena Marchetti")
     expect(page.locator("header .brand")).to_have_text("Calgary Acupuncture Clinic")
-    clinic = httpx.get(f"{api}/api/v1/clinics/calgary").json()
+    clinic = httpx.get(f"{api}/api/v1/clinics/calgary", timeout=HTTP_TIMEOUT).json()
     assert json_ld_in_head(page) == clinic["json_ld"]
     browser_page.screenshot("home")
 
@@ -99,7 +100,9 @@ def test_home_page_to_a_patient_story_and_on_to_its_next_part(
     series = page.locator("nav.series")
     expect(series).to_contain_text("part 1 of 3")
     expect(series.locator(".previous")).to_have_count(0)
-    story = httpx.get(f"{api}/api/v1/case-stories/back-pain-after-a-car-accident").json()
+    story = httpx.get(
+        f"{api}/api/v1/case-stories/back-pain-after-a-car-accident", timeout=HTTP_TIMEOUT
+    ).json()
     assert json_ld_in_head(page) == story["json_ld"]
     expect(page.locator(".body h2")).to_have_text([t["text"] for t in story["toc"]])
     browser_page.screenshot("story-part-one")
@@ -127,7 +130,9 @@ def test_articles_page_by_page_then_an_article_of_a_series_and_its_condition_and
     site: str, api: str, browser_page: BrowserPage
 ) -> None:
     page = browser_page.page
-    everything = httpx.get(f"{api}/api/v1/articles?clinic=calgary&limit=100").json()["data"]
+    everything = httpx.get(
+        f"{api}/api/v1/articles?clinic=calgary&limit=100", timeout=HTTP_TIMEOUT
+    ).json()["data"]
     titles = [a["title"] for a in everything]
     open_site(page, site, api, "articles.html")
 
@@ -146,7 +151,7 @@ def test_articles_page_by_page_then_an_article_of_a_series_and_its_condition_and
     assert len(titles) > 4
 
     page.goto(f"{site}/article.html?slug=opioids-and-back-pain")
-    article = httpx.get(f"{api}/api/v1/articles/opioids-and-back-pain").json()
+    article = httpx.get(f"{api}/api/v1/articles/opioids-and-back-pain", timeout=HTTP_TIMEOUT).json()
     expect(page.locator("h1")).to_have_text(article["title"])
     series = page.locator("nav.series")
     expect(series).to_contain_text("Back pain and medicines")
@@ -163,7 +168,7 @@ def test_articles_page_by_page_then_an_article_of_a_series_and_its_condition_and
 
     page.locator("main .meta").get_by_role("link", name="Low back pain", exact=True).click()
     expect(page.locator("h1")).to_have_text("Low back pain")
-    condition = httpx.get(f"{api}/api/v1/conditions/low-back-pain").json()
+    condition = httpx.get(f"{api}/api/v1/conditions/low-back-pain", timeout=HTTP_TIMEOUT).json()
     assert json_ld_in_head(page) == condition["json_ld"]
     page.locator("header").get_by_role("link", name="Home").click()
     page.locator("#practitioners").get_by_role("link", name="Lena Marchetti").click()

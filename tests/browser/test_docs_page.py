@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 
 from tests.browser.chromium import BrowserPage
 from tests.conftest import REPO
+from tests.servers import HTTP_TIMEOUT
 
 DOCUMENT = json.loads((REPO / "openapi" / "openapi.json").read_text())
 OPERATIONS = sum(len(item) for item in DOCUMENT["paths"].values())
@@ -62,6 +63,6 @@ def test_docs_page_renders_every_operation_and_tries_one_on_its_own_origin(
     icon = page.locator("link[rel=icon]").get_attribute("href")
     assert icon is not None
     assert re.fullmatch(r"/schema/assets/[\w.-]+\.png", icon), icon
-    served = httpx.get(f"{live_demo}{icon}")
+    served = httpx.get(f"{live_demo}{icon}", timeout=HTTP_TIMEOUT)
     assert served.status_code == 200
     assert served.headers["content-type"] == "image/png"
