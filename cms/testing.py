@@ -55,6 +55,7 @@ QUIET: dict[str, Any] = {"scheduler_interval": 0, "webhook_delivery": "worker"}
 """Settings under which an app starts no background task (no scheduler, no
 webhook delivery): the app's engine then runs only what its requests ask for."""
 ROLES: tuple[str, ...] = ("admin", "editor", "author", "viewer")
+BACKENDS: tuple[str, ...] = ("sqlite", "postgres")
 
 
 def _pg_admin(*statements: str) -> None:
@@ -148,6 +149,13 @@ class Databases:
         )
 
 
+def require_backend(backend: str) -> str:
+    """``backend``, when it can run here: a PostgreSQL test is skipped without a server."""
+    if backend == "postgres" and not POSTGRES_URL:
+        pytest.skip("CMS_TEST_POSTGRES_URL is not set")
+    return backend
+
+
 def mint_tokens(url: str, tokens: Mapping[str, tuple[str, Sequence[str]]]) -> dict[str, str]:
     """Create ``tokens`` (name to role and clinics) in ``url``; name to secret.
 
@@ -187,12 +195,10 @@ class Tokens:
 # --- Fixtures -----------------------------------------------------------------
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+@pytest.fixture(scope="session", params=BACKENDS)
 def cms_backend(request: pytest.FixtureRequest) -> str:
     """Which database the test runs on; PostgreSQL only with ``CMS_TEST_POSTGRES_URL``."""
-    if request.param == "postgres" and not POSTGRES_URL:
-        pytest.skip("CMS_TEST_POSTGRES_URL is not set")
-    return str(request.param)
+    return require_backend(request.param)
 
 
 @pytest.fixture(scope="session")

@@ -132,21 +132,23 @@ def write_entry(root: Path, plural: str, slug: str, body: str = "", **fields: An
     return path
 
 
-# The database fixtures are cms.testing's (the pytest plugin plugin authors
-# use), under the names the suite has always used.
+# The same databases as cms.testing's fixtures (the plugin authors' ones),
+# under the suite's own names; defined here rather than aliased, so that a test
+# can narrow `backend` with an indirect parametrize.
+
+
+@pytest.fixture(scope="session", params=testing.BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Which database the test runs on."""
+    return testing.require_backend(request.param)
 
 
 @pytest.fixture(scope="session")
-def backend(cms_backend: str) -> str:
-    """Which database the test runs on (``cms_backend``: SQLite, and PostgreSQL
-    when ``CMS_TEST_POSTGRES_URL`` is set)."""
-    return cms_backend
-
-
-@pytest.fixture(scope="session")
-def databases(cms_databases: Databases) -> Databases:
+def databases(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databases]:
     """The database maker of the current backend."""
-    return cms_databases
+    made = Databases(backend, tmp_path_factory.mktemp(f"db-{backend}"))
+    yield made
+    made.drop_all()
 
 
 @pytest.fixture(name="database_url")
