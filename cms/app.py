@@ -122,12 +122,8 @@ def build_services(
     Args:
         clock: what tells the time; tests pass their own to move it on.
     """
-    loaded = load_plugins(settings.plugins, plugins)
-    extensions = [
-        ext
-        for _name, exts in call_hook(loaded.manager, "register_markdown_extensions")
-        for ext in exts
-    ]
+    loaded = load_plugins(settings.plugins, plugins, settings=settings)
+    extensions = [ext for exts in loaded.markdown_extensions.values() for ext in exts]
     engine = create_engine(settings.database_url)
     generations = generation_reader(settings.database_url, engine)
     store = make_store(settings)

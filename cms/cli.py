@@ -33,13 +33,13 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def _loading_plugins(build: Callable[[], T]) -> T:
-    """``build()``, with a plugin that cannot load or clashes as a one-line error naming it."""
+    """``build()``, with a plugin that cannot load, clashes or has a bad setting as an error."""
     from cms.contenttypes import RegistrationError
     from cms.plugins import PluginError
 
     try:
         return build()
-    except (PluginError, RegistrationError) as exc:
+    except (PluginError, RegistrationError, SettingsError) as exc:
         raise click.ClickException(str(exc)) from exc
 
 
@@ -55,7 +55,8 @@ class CmsGroup(click.Group):
         from cms.plugins import call_hook, load_plugins
 
         try:
-            loaded = load_plugins(_settings().plugins)
+            settings = _settings()
+            loaded = load_plugins(settings.plugins, settings=settings)
         except Exception as exc:
             click.echo(f"warning: plugins not loaded: {exc}", err=True)
             return
@@ -181,20 +182,54 @@ def db() -> None:
     """Database schema."""
 
 
-@db.command("upgrade")
-@click.argument("revision", default="head")
-def db_upgrade(revision: str) -> None:
-    """Apply migrations up to REVISION (default: the newest)."""
-    from cms.storage.migrate import upgrade
+def _migrations() -> tuple[str, dict[str, Path]]:
+    """The database URL, and the folders of the loaded plugins' versions."""
+    from cms.plugins import load_plugins
 
-    upgrade(_settings().database_url, revision)
+    settings = _settings()
+    loaded = _loading_plugins(lambda: load_plugins(settings.plugins, settings=settings))
+    return settings.database_url, loaded.migrations
+
+
+@db.command("upgrade")
+@click.argument("revision", default="heads")
+def db_upgrade(revision: str) -> None:
+    """Apply the core's and the loaded plugins' migrations up to REVISION (default: the newest).
+
+    A plugin's own versions are a branch named after it: `cms db upgrade
+    <plugin>@head` upgrades that branch alone (and what it depends on).
+    """
+    from cms.storage.migrate import MigrationError, upgrade
+
+    url, plugins = _migrations()
+    try:
+        upgrade(url, revision, plugins)
+    except MigrationError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"database at {revision}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION; `<plugin>@base` drops a plugin's tables.
+
+    Run it before uninstalling a plugin that made tables, while it is still loaded.
+    """
+    from cms.storage.migrate import MigrationError, downgrade
+
+    url, plugins = _migrations()
+    try:
+        downgrade(url, revision, plugins)
+    except MigrationError as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(f"database at {revision}")
 
 
 @db.command("revision")
 @click.option("-m", "--message", required=True)
 def db_revision(message: str) -> None:
-    """Write a new migration from the difference between tables and database."""
+    """Write a new migration of the core from the difference between tables and database."""
     from cms.storage.migrate import make_revision
 
     make_revision(_settings().database_url, message)

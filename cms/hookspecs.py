@@ -7,6 +7,11 @@ loaded at start-up, and the functions of that module decorated with
 names match the spec below, so a typo fails at start-up, not at run time. An
 implementation may take fewer arguments than its spec offers.
 
+Every hook but ``register_settings`` may take ``settings``: the plugin's own
+settings, read once at start-up from ``CMS_<PLUGIN>_*`` variables into the
+Struct its ``register_settings`` returns (None when it declares none). Each
+plugin gets its own; no plugin sees another's.
+
 A hook of the "Writing" section may return an awaitable (be ``async def``);
 the core awaits it. Every hook is documented in ``docs/plugins.md``, and a
 meta-test fails when one is missing there or has no ``test_hook_<name>`` test.
@@ -23,14 +28,18 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:  # only for annotations; hookspecs never run code
+    import os
+
     import click
     from markdown_it import MarkdownIt
     from sqlmodel.ext.asyncio.session import AsyncSession
 
     from cms.contenttypes import ContentType, ResponseField, TypeRegistry
+    from cms.markdown import MarkdownExtension
     from cms.services.errors import FieldError
     from cms.services.lifecycle import SavedEntry
     from cms.services.validation import EntryInput
+    from cms.settings import PluginSettings
 
 hookspec = pluggy.HookspecMarker("cms")
 hookimpl = pluggy.HookimplMarker("cms")
@@ -42,7 +51,21 @@ hookimpl = pluggy.HookimplMarker("cms")
 
 
 @hookspec
-def register_content_types() -> Sequence[ContentType]:
+def register_settings() -> type[PluginSettings]:
+    """Return the Struct of this plugin's own settings (a :class:`cms.settings.PluginSettings`).
+
+    Called first, once. Each field ``name`` is read from ``CMS_<PLUGIN>_<NAME>``
+    (``<PLUGIN>`` is the plugin's name in capitals, ``-`` and ``.`` as ``_``),
+    once, when the app or a command starts; the instance is handed to this
+    plugin's other hooks as their ``settings`` argument. A bad value, or a
+    required field left unset, fails start-up naming the variable; a variable
+    that is also a core setting's, or another plugin's, fails naming both.
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def register_content_types(settings: PluginSettings | None) -> Sequence[ContentType]:
     """Return the content types this plugin adds.
 
     Each :class:`cms.contenttypes.ContentType` names its type, URL segment and
@@ -57,7 +80,9 @@ def register_content_types() -> Sequence[ContentType]:
 
 
 @hookspec
-def register_response_fields(types: TypeRegistry) -> Sequence[ResponseField]:
+def register_response_fields(
+    types: TypeRegistry, settings: PluginSettings | None
+) -> Sequence[ResponseField]:
     """Return fields this plugin adds to the responses of other types.
 
     ``types`` holds every registered content type, so a plugin can add a field
@@ -72,7 +97,7 @@ def register_response_fields(types: TypeRegistry) -> Sequence[ResponseField]:
 
 
 @hookspec
-def register_routes() -> Sequence[Any]:
+def register_routes(settings: PluginSettings | None) -> Sequence[Any]:
     """Return extra Litestar route handlers, controllers or routers.
 
     They are mounted at the root; use paths under ``/api/v1/``. A path and
@@ -84,12 +109,35 @@ def register_routes() -> Sequence[Any]:
 
 
 @hookspec
-def register_markdown_extensions() -> Sequence[Callable[[MarkdownIt], None]]:
-    """Return markdown-it-py plugins, each a function ``plugin(md)``.
+def register_markdown_extensions(
+    settings: PluginSettings | None,
+) -> Sequence[MarkdownExtension | Callable[[MarkdownIt], None]]:
+    """Return markdown-it-py plugins, each a function ``plugin(md)``, or a
+    :class:`cms.markdown.MarkdownExtension` that also declares the HTML it emits.
 
     They are applied with ``md.use(plugin)`` after the core set-up (raw HTML
     off, safe link schemes, heading anchors), so they run on every entry body
-    at write time. The HTML they produce is still sanitised afterwards.
+    at write time. The HTML they produce is sanitised afterwards: tags,
+    attributes and classes beyond the core's are kept only when declared
+    (``MarkdownExtension(plugin, tags={"aside"}, classes={"aside": {"note"}})``).
+    A declaration of a script vector (``script``, ``style``, ``iframe``, an
+    ``on*`` or ``style`` attribute...) fails start-up, naming the plugin.
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def register_migrations(settings: PluginSettings | None) -> str | os.PathLike[str]:
+    """Return the folder of this plugin's Alembic versions, which make its own tables.
+
+    ``cms db upgrade`` applies them with the core's (and every loaded plugin's)
+    versions. They form a branch of their own, labelled with the plugin's
+    name: the first version has ``down_revision = None``, ``branch_labels =
+    ("<plugin>",)`` and ``depends_on`` the core revision whose tables it needs
+    (the core's head when it was written); the next ones follow it as usual.
+    Revision ids are shared by the core and every plugin: start yours with the
+    plugin's name. A missing folder, or a version that is not on the plugin's
+    branch, fails ``cms db upgrade`` naming the plugin.
     """
     raise NotImplementedError
 
@@ -101,7 +149,7 @@ def register_markdown_extensions() -> Sequence[Callable[[MarkdownIt], None]]:
 
 @hookspec
 def on_before_publish(
-    session: AsyncSession, entry: EntryInput
+    session: AsyncSession, entry: EntryInput, settings: PluginSettings | None
 ) -> Sequence[FieldError] | Awaitable[Sequence[FieldError]]:
     """Return the reasons ``entry`` may not be published; empty when it may.
 
@@ -116,7 +164,9 @@ def on_before_publish(
 
 
 @hookspec
-def on_entries_saved(session: AsyncSession, saved: Sequence[SavedEntry]) -> Awaitable[None] | None:
+def on_entries_saved(
+    session: AsyncSession, saved: Sequence[SavedEntry], settings: PluginSettings | None
+) -> Awaitable[None] | None:
     """React to entries that were created or changed, after their relations are saved.
 
     ``saved`` lists each changed entry once, with its status before and after.
@@ -127,7 +177,9 @@ def on_entries_saved(session: AsyncSession, saved: Sequence[SavedEntry]) -> Awai
 
 
 @hookspec
-def on_after_publish(session: AsyncSession, entry: SavedEntry) -> Awaitable[None] | None:
+def on_after_publish(
+    session: AsyncSession, entry: SavedEntry, settings: PluginSettings | None
+) -> Awaitable[None] | None:
     """React to one entry becoming published (it was not published before).
 
     Called after ``on_entries_saved``, in the same transaction: raising aborts
@@ -140,7 +192,7 @@ def on_after_publish(session: AsyncSession, entry: SavedEntry) -> Awaitable[None
 
 
 @hookspec
-def register_commands(cli: click.Group) -> None:
+def register_commands(cli: click.Group, settings: PluginSettings | None) -> None:
     """Add commands to the ``cms`` command-line group with ``cli.add_command``.
 
     Returns nothing.

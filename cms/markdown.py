@@ -7,6 +7,10 @@ Internal links render as ``<a href="cms:type/slug">`` first, so that the
 stored HTML depends on the entry alone; :func:`resolve_internal_links` then
 points them at their targets' URLs when the entry's public document is built,
 and again whenever a target moves, without parsing the Markdown again.
+
+A plugin's extension may emit HTML of its own (``<aside class="note">``): it
+declares those tags, attributes and classes with :class:`MarkdownExtension`,
+and the sanitiser lets them through. Script vectors are never allowed.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import html as html_lib
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import nh3
@@ -56,6 +60,121 @@ _ATTRIBUTES = {
 }
 
 
+# What no extension may declare, because a browser runs script or loads a
+# document through it. Tags are those that run script, embed or frame
+# another document, or change where the page's links and forms go; attributes
+# are event handlers (every `on*`), inline CSS, and the URL-carrying ones the
+# sanitiser does not check against SAFE_SCHEMES (it checks `href` and `src`).
+_FORBIDDEN_TAGS = frozenset({
+    "script", "style", "iframe", "frame", "frameset", "object", "embed", "applet", "param",
+    "base", "link", "meta", "form", "input", "button", "select", "option", "textarea",
+    "svg", "math", "template", "noscript", "noembed", "noframes", "xmp", "plaintext",
+    "title", "head", "html", "body", "portal",
+})  # fmt: skip
+_FORBIDDEN_ATTRIBUTES = frozenset({
+    "style", "srcdoc", "srcset", "action", "formaction", "xlink:href", "background", "poster",
+    "data", "codebase", "archive", "classid", "lowsrc", "dynsrc", "longdesc", "manifest", "ping",
+    "cite", "icon", "usemap", "http-equiv",
+})  # fmt: skip
+_TAG_NAME = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
+_ATTRIBUTE_NAME = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
+_CLASS_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+@dataclass(frozen=True)
+class MarkdownExtension:
+    """A markdown-it-py plugin and the HTML it emits, which the sanitiser then keeps.
+
+    ``register_markdown_extensions`` may return these or plain functions; a
+    plain function declares nothing, so whatever HTML it adds beyond the
+    core's is stripped. Declarations add to what the sanitiser allows in every
+    body (raw HTML is off, so only extensions can emit these tags).
+
+    Example: ``MarkdownExtension(note_blocks, tags={"aside"}, classes={"aside": {"note"}})``.
+    """
+
+    use: Callable[[MarkdownIt], None]
+    """The markdown-it-py plugin, applied with ``md.use(use)``."""
+    tags: Collection[str] = ()
+    """Tags it emits beyond the core's (``aside``)."""
+    attributes: Mapping[str, Collection[str]] = field(default_factory=dict)
+    """Attributes it emits, by tag (``{"aside": {"title"}}``); the tag is one of
+    the core's or one of :attr:`tags`. ``href`` and ``src`` keep to the safe
+    URL schemes. Classes are declared in :attr:`classes`, not here."""
+    classes: Mapping[str, Collection[str]] = field(default_factory=dict)
+    """Class names it emits, by tag (``{"aside": {"note", "warning"}}``); any
+    other class on that tag is removed."""
+
+    @property
+    def name(self) -> str:
+        """The plugin function's name, for messages and ``GET /api/v1/plugins``."""
+        return str(getattr(self.use, "__name__", repr(self.use)))
+
+    def problems(self) -> list[str]:
+        """Why this declaration cannot be allowed: empty when it can.
+
+        Refused: script vectors (see ``_FORBIDDEN_TAGS``, ``on*`` and
+        ``_FORBIDDEN_ATTRIBUTES``), a ``class`` attribute (declare the class
+        names instead), names that are not plain lowercase HTML names, and
+        attributes or classes for a tag that is neither the core's nor declared.
+        """
+        found = []
+        # A string is a collection too, of letters: `tags="aside"` would allow `<i>`.
+        if isinstance(self.tags, str) or any(
+            isinstance(names, str) for by_tag in (self.attributes, self.classes)
+            for names in by_tag.values()
+        ):  # fmt: skip
+            return ["give tags, attributes and classes as sets of names, not as one string"]
+        tags = set(self.tags)
+        for tag in sorted(tags):
+            if not _TAG_NAME.match(tag):
+                found.append(f"tag {tag!r} is not a lowercase HTML tag name")
+            elif tag in _FORBIDDEN_TAGS:
+                found.append(f"tag {tag!r} can run script or load a document")
+        for kind, by_tag in (("attributes", self.attributes), ("classes", self.classes)):
+            for tag in sorted(by_tag):
+                if tag not in _TAGS and tag not in tags:
+                    found.append(f"{kind} for tag {tag!r}, which it does not declare in tags")
+        for tag, names in sorted(self.attributes.items()):
+            for attribute in sorted(names):
+                if attribute.startswith("on") or attribute in _FORBIDDEN_ATTRIBUTES:
+                    found.append(f"attribute {attribute!r} of {tag!r} can run script")
+                elif attribute == "class":
+                    found.append(f"attribute 'class' of {tag!r}: declare its class names instead")
+                elif not _ATTRIBUTE_NAME.match(attribute):
+                    found.append(f"attribute {attribute!r} of {tag!r} is not a lowercase name")
+        for tag, names in sorted(self.classes.items()):
+            for name in sorted(names):
+                if not _CLASS_NAME.match(name):
+                    found.append(f"class {name!r} of {tag!r} is not a class name")
+        return found
+
+
+def _allowed(
+    extensions: Iterable[MarkdownExtension],
+) -> tuple[set[str], dict[str, set[str]], dict[str, set[str]]]:
+    """The sanitiser's tags, attributes and classes: the core's and the extensions'."""
+    tags = set(_TAGS)
+    attributes = {tag: set(names) for tag, names in _ATTRIBUTES.items()}
+    classes: dict[str, set[str]] = {}
+    for extension in extensions:
+        problems = extension.problems()
+        if problems:
+            raise ValueError(
+                f"Markdown extension {extension.name}: {'; '.join(problems)}; "
+                "script vectors are never allowed"
+            )
+        tags.update(extension.tags)
+        for tag, names in extension.attributes.items():
+            attributes.setdefault(tag, set()).update(names)
+        for tag, names in extension.classes.items():
+            # The core allows any class where it allows the attribute (code's
+            # `language-*`); nh3 refuses to be given both for one tag.
+            if "class" not in attributes.get(tag, ()):
+                classes.setdefault(tag, set()).update(names)
+    return tags, attributes, classes
+
+
 def validate_link(url: str) -> bool:
     """Accept relative links, fragments and the safe schemes only."""
     match = _SCHEME_RE.match(url.strip())
@@ -78,13 +197,28 @@ class Rendered:
 class Renderer:
     """A configured markdown-it-py parser: core set-up plus plugin extensions."""
 
-    def __init__(self, extensions: Iterable[Callable[[MarkdownIt], None]] = ()) -> None:
+    def __init__(
+        self, extensions: Iterable[MarkdownExtension | Callable[[MarkdownIt], None]] = ()
+    ) -> None:
+        """Set up the parser and the sanitiser.
+
+        Args:
+            extensions: markdown-it-py plugins, plain or with the HTML they
+                emit (:class:`MarkdownExtension`), applied in order.
+
+        Raises:
+            ValueError: an extension declares a script vector.
+        """
+        declared = [
+            e if isinstance(e, MarkdownExtension) else MarkdownExtension(e) for e in extensions
+        ]
+        self.tags, self.attributes, self.classes = _allowed(declared)
         md = MarkdownIt("commonmark", {"html": False})
         md.enable(["table", "strikethrough"])
         md.validateLink = validate_link  # type: ignore[method-assign]
         md.use(anchors_plugin, min_level=2, max_level=4)
-        for extension in extensions:
-            md.use(extension)
+        for extension in declared:
+            md.use(extension.use)
         self.md = md
 
     def render(self, source: str) -> Rendered:
@@ -94,8 +228,9 @@ class Renderer:
         html = self.md.renderer.render(tokens, self.md.options, env)
         clean = nh3.clean(
             html,
-            tags=_TAGS,
-            attributes=_ATTRIBUTES,
+            tags=self.tags,
+            attributes=self.attributes,
+            allowed_classes=self.classes,
             url_schemes=set(SAFE_SCHEMES),
             filter_style_properties={"text-align"},
             link_rel=None,

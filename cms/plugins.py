@@ -14,16 +14,20 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
 
 import click
+import msgspec
 import pluggy
 
 from cms import hookspecs
 from cms.contenttypes import ContentType, RegistrationError, ResponseField, TypeRegistry
+from cms.markdown import MarkdownExtension
 from cms.schemas import Base
 from cms.services.errors import InvalidEntry
+from cms.settings import Settings, variable_names
 
 ENTRY_POINT_GROUP = "cms"
 
@@ -38,16 +42,29 @@ class PluginError(Exception):
     """A plugin could not be loaded, or one of its hooks failed."""
 
 
+class PluginManager(pluggy.PluginManager):
+    """pluggy's manager, holding each plugin's own settings for the hooks that take them."""
+
+    def __init__(self) -> None:
+        super().__init__(ENTRY_POINT_GROUP)
+        self.plugin_settings: dict[str, msgspec.Struct] = {}
+        """Plugin name to its settings (only plugins that declare some)."""
+
+
 @dataclass
 class Plugins:
     """The plugin manager of one app, and what its plugins registered."""
 
-    manager: pluggy.PluginManager
+    manager: PluginManager
     types: TypeRegistry
     names: dict[str, str] = field(default_factory=dict)
     """Plugin name to distribution version ("" for built-in and in-process ones)."""
     sources: dict[str, Source] = field(default_factory=dict)
     """Plugin name to where it came from: ``built-in``, ``entry-point`` or ``in-process``."""
+    markdown_extensions: dict[str, list[MarkdownExtension]] = field(default_factory=dict)
+    """Plugin name to its Markdown extensions, checked, in registration order."""
+    migrations: dict[str, Path] = field(default_factory=dict)
+    """Plugin name to the folder of its Alembic versions (only plugins that ship some)."""
 
 
 def _entry_points() -> list[importlib.metadata.EntryPoint]:
@@ -59,21 +76,29 @@ def plugin_name(manager: pluggy.PluginManager, plugin: object) -> str:
     return manager.get_name(plugin) or repr(plugin)
 
 
+def _arguments(
+    manager: pluggy.PluginManager, name: str, impl: pluggy.HookImpl, kwargs: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The arguments ``impl`` names: from ``kwargs``, and ``settings``, its plugin's own."""
+    own = manager.plugin_settings if isinstance(manager, PluginManager) else {}
+    return {arg: own.get(name) if arg == "settings" else kwargs[arg] for arg in impl.argnames}
+
+
 def call_hook(
     manager: pluggy.PluginManager, hook_name: str, **kwargs: Any
 ) -> list[tuple[str, Any]]:
     """Call a hook on every plugin, pairing each result with its plugin's name.
 
     Each implementation gets the arguments it names (pluggy lets it take fewer
-    than the spec offers). An exception in a hook becomes a
-    :class:`PluginError` naming the plugin.
+    than the spec offers); ``settings`` is its own plugin's settings. An
+    exception in a hook becomes a :class:`PluginError` naming the plugin.
     """
     caller = getattr(manager.hook, hook_name)
     results = []
     for impl in caller.get_hookimpls():  # in registration order
         name = plugin_name(manager, impl.plugin)
         try:
-            result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+            result = impl.function(**_arguments(manager, name, impl, kwargs))
         except Exception as exc:
             raise PluginError(f"plugin {name!r} failed in hook {hook_name}: {exc}") from exc
         if result is not None:
@@ -95,7 +120,7 @@ async def acall_hook(
     for impl in caller.get_hookimpls():
         name = plugin_name(manager, impl.plugin)
         try:
-            result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+            result = impl.function(**_arguments(manager, name, impl, kwargs))
             if inspect.isawaitable(result):
                 result = await result
         except InvalidEntry:
@@ -108,7 +133,10 @@ async def acall_hook(
 
 
 def load_plugins(
-    enabled: Sequence[str] | None = None, plugins: Sequence[object] | None = None
+    enabled: Sequence[str] | None = None,
+    plugins: Sequence[object] | None = None,
+    *,
+    settings: Settings | None = None,
 ) -> Plugins:
     """Register the default plugins, then either ``plugins`` or installed ones.
 
@@ -116,12 +144,17 @@ def load_plugins(
         enabled: entry-point names to load (``CMS_PLUGINS``); None loads all.
         plugins: plugin objects (modules or classes) to register instead of
             the installed ones; tests pass the plugins they want.
+        settings: where the plugins' own settings are read from
+            (:attr:`cms.settings.Settings.plugin_variables`); without it,
+            every plugin setting has its default.
 
     Raises:
         PluginError: a named plugin is not installed, fails to import, or a
-            hook raises; RegistrationError: registrations clash.
+            hook raises; RegistrationError: registrations clash, or a Markdown
+            extension declares a script vector; SettingsError: a plugin's
+            setting has a value that cannot be used.
     """
-    manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
+    manager = PluginManager()
     manager.add_hookspecs(hookspecs)
     versions: dict[str, str] = {}
     sources: dict[str, Source] = {}
@@ -158,7 +191,76 @@ def load_plugins(
         manager.check_pending()
     except pluggy.PluginValidationError as exc:
         raise PluginError(str(exc)) from exc
-    return Plugins(manager=manager, types=_collect_types(manager), names=versions, sources=sources)
+    # Settings first: every other hook may take them.
+    manager.plugin_settings = _read_settings(manager, settings or Settings())
+    return Plugins(
+        manager=manager,
+        types=_collect_types(manager),
+        names=versions,
+        sources=sources,
+        markdown_extensions=_collect_markdown(manager),
+        migrations=_collect_migrations(manager),
+    )
+
+
+def _read_settings(manager: pluggy.PluginManager, settings: Settings) -> dict[str, msgspec.Struct]:
+    """Each declaring plugin's settings, read from ``settings``; clashing variables fail."""
+    owner_of = {f"CMS_{name.upper()}": "the core" for name in Settings.__struct_fields__}
+    found: dict[str, msgspec.Struct] = {}
+    for name, spec in call_hook(manager, "register_settings"):
+        if not (isinstance(spec, type) and issubclass(spec, msgspec.Struct)):
+            raise RegistrationError(
+                f"plugin {name!r}: register_settings returned {spec!r}, not a Struct class "
+                "(a subclass of cms.settings.PluginSettings)"
+            )
+        for variable in variable_names(name, spec).values():
+            if variable in owner_of:
+                raise RegistrationError(
+                    f"setting {variable} is declared twice: by {_owner(owner_of[variable])} "
+                    f"and by plugin {name!r}"
+                )
+            owner_of[variable] = name
+        found[name] = settings.plugin_settings(name, spec)
+    return found
+
+
+def _owner(name: str) -> str:
+    return name if name == "the core" else f"plugin {name!r}"
+
+
+def _collect_markdown(manager: pluggy.PluginManager) -> dict[str, list[MarkdownExtension]]:
+    found: dict[str, list[MarkdownExtension]] = {}
+    for name, extensions in call_hook(manager, "register_markdown_extensions"):
+        checked = []
+        for extension in extensions:
+            if not isinstance(extension, MarkdownExtension):
+                if not callable(extension):
+                    raise RegistrationError(
+                        f"plugin {name!r}: register_markdown_extensions returned "
+                        f"{extension!r}, not a function or a MarkdownExtension"
+                    )
+                extension = MarkdownExtension(extension)
+            problems = extension.problems()
+            if problems:
+                raise RegistrationError(
+                    f"plugin {name!r}: Markdown extension {extension.name} declares what the "
+                    f"sanitiser never allows: {'; '.join(problems)}"
+                )
+            checked.append(extension)
+        found[name] = checked
+    return found
+
+
+def _collect_migrations(manager: pluggy.PluginManager) -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for name, folder in call_hook(manager, "register_migrations"):
+        path = Path(folder).resolve()
+        if not path.is_dir():
+            raise RegistrationError(
+                f"plugin {name!r}: register_migrations returned {folder!r}, not a folder"
+            )
+        found[name] = path
+    return found
 
 
 def _collect_types(manager: pluggy.PluginManager) -> TypeRegistry:
@@ -224,15 +326,15 @@ def describe(plugins: Plugins, routes: Mapping[str, Sequence[str]]) -> PluginLis
             continue
         for impl in getattr(manager.hook, hook_name).get_hookimpls():
             hooks_of[plugin_name(manager, impl.plugin)].append(hook_name)
-    extensions = defaultdict(list)
-    for name, exts in call_hook(manager, "register_markdown_extensions"):
-        extensions[name] = [getattr(ext, "__name__", repr(ext)) for ext in exts]
+    extensions = {
+        name: [ext.name for ext in exts] for name, exts in plugins.markdown_extensions.items()
+    }
     commands: dict[str, list[str]] = {}
     for impl in manager.hook.register_commands.get_hookimpls():
         group = click.Group()
         name = plugin_name(manager, impl.plugin)
         try:
-            impl.function(cli=group)
+            impl.function(**_arguments(manager, name, impl, {"cli": group}))
         except Exception as exc:
             raise PluginError(f"plugin {name!r} failed in hook register_commands: {exc}") from exc
         commands[name] = sorted(group.commands)

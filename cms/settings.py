@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
-from typing import Annotated, Literal
+from collections.abc import Callable, Mapping
+from typing import Annotated, Literal, TypeVar
 
 import msgspec
 
@@ -19,10 +19,66 @@ LIST_SETTINGS = ("plugins", "webhook_retry_schedule", "cors_origins")
 CORS_ORIGIN_PATTERN = r"^(\*|[A-Za-z][A-Za-z0-9+.-]*://[^/?#\s]+/?)$"
 """``*``, or an origin: ``scheme://host[:port]`` (a trailing slash is tolerated)."""
 _AT_FIELD = re.compile(r"`\$\.(\w+)((?:\[\d+\])?)`")
+_MISSING_FIELD = re.compile(r"Object missing required field `(\w+)`")
+_SEQUENCE_TYPES = (
+    msgspec.inspect.ListType, msgspec.inspect.VarTupleType, msgspec.inspect.TupleType,
+    msgspec.inspect.SetType, msgspec.inspect.FrozenSetType,
+)  # fmt: skip
 
 
 class SettingsError(Exception):
     """A ``CMS_*`` variable has a value that cannot be used."""
+
+
+class PluginSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The base of a plugin's own settings (returned by its ``register_settings`` hook).
+
+    Each field ``name`` is read from ``CMS_<PLUGIN>_<NAME>``, where ``<PLUGIN>``
+    is the plugin's name in capitals (``case_stories``: ``CMS_CASE_STORIES_*``).
+    Values are converted and checked like the core's: a field typed as a tuple
+    or list takes comma-separated values, and a bad value fails start-up,
+    naming its variable. A field without a default must be set.
+    """
+
+
+S = TypeVar("S", bound=msgspec.Struct)
+
+
+def plugin_prefix(plugin: str) -> str:
+    """The start of the names of a plugin's variables: ``case_stories`` -> ``CMS_CASE_STORIES_``."""
+    return "CMS_" + re.sub(r"[^A-Za-z0-9]+", "_", plugin).strip("_").upper() + "_"
+
+
+def variable_names(plugin: str, spec: type[msgspec.Struct]) -> dict[str, str]:
+    """Each field of ``spec`` with the variable it is read from, for ``plugin``."""
+    prefix = plugin_prefix(plugin)
+    return {f.name: prefix + f.encode_name.upper() for f in msgspec.structs.fields(spec)}
+
+
+def _is_sequence(kind: msgspec.inspect.Type) -> bool:
+    if isinstance(kind, msgspec.inspect.UnionType):
+        return any(_is_sequence(t) for t in kind.types)
+    return isinstance(kind, _SEQUENCE_TYPES)
+
+
+def _convert(raw: dict[str, object], spec: type[S], variable: Callable[[str], str]) -> S:
+    """``raw`` as ``spec``; an error names the variable a field comes from.
+
+    "Expected `int`, got `str` - at `$.port`" becomes "... - at CMS_PORT", and
+    for a list the position in it ("- at CMS_WEBHOOK_RETRY_SCHEDULE item 2").
+    """
+    try:
+        return msgspec.convert(raw, spec, strict=False)
+    except msgspec.ValidationError as exc:
+
+        def at(found: re.Match[str]) -> str:
+            name, index = found.group(1), found.group(2)
+            item = f" item {int(index[1:-1]) + 1}" if index else ""
+            return f"{variable(name)}{item}"
+
+        message = _AT_FIELD.sub(at, str(exc))
+        message = _MISSING_FIELD.sub(lambda m: f"{variable(m.group(1))} is required", message)
+        raise SettingsError(message) from exc
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -63,14 +119,24 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     cors_origins: tuple[Annotated[str, msgspec.Meta(pattern=CORS_ORIGIN_PATTERN)], ...] = ()
     """Browser origins allowed to call the API besides the published clinics' sites;
     ``*`` lets any origin make public reads (GET and HEAD without a token)."""
+    plugin_variables: dict[str, str] = msgspec.field(default_factory=dict)
+    """The ``CMS_*`` variables that name no setting above, by name: plugins'
+    settings are read from here (:meth:`plugin_settings`), not from the
+    environment, so the environment is read once, by :meth:`from_env`."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Build settings from ``CMS_*`` variables; an unusable value raises SettingsError."""
         env = os.environ if environ is None else environ
-        raw: dict[str, object] = {}
-        for name in cls.__struct_fields__:
-            value = env.get(f"CMS_{name.upper()}")
+        core = {f"CMS_{name.upper()}": name for name in cls.__struct_fields__}
+        del core["CMS_PLUGIN_VARIABLES"]
+        raw: dict[str, object] = {
+            "plugin_variables": {
+                k: v for k, v in env.items() if k.startswith("CMS_") and k not in core
+            }
+        }
+        for variable, name in core.items():
+            value = env.get(variable)
             if value is None or value == "":
                 continue
             if name in LIST_SETTINGS:
@@ -78,18 +144,35 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             else:
                 raw[name] = value
         try:
-            return msgspec.convert(raw, cls, strict=False)
-        except msgspec.ValidationError as exc:
-            # "Expected `int`, got `str` - at `$.port`" -> name the variable, and
-            # for a list the position in it ("- at CMS_WEBHOOK_RETRY_SCHEDULE item 2").
-            def variable(found: re.Match[str]) -> str:
-                name, index = found.group(1), found.group(2)
-                item = f" item {int(index[1:-1]) + 1}" if index else ""
-                return f"CMS_{name.upper()}{item}"
-
-            message = _AT_FIELD.sub(variable, str(exc))
+            return _convert(raw, cls, lambda name: f"CMS_{name.upper()}")
+        except SettingsError as exc:
+            message = str(exc)
             if "CMS_CORS_ORIGINS" in message:
                 message += " (comma-separated origins such as https://clinic.example:8443, or *)"
             if "CMS_WEBHOOK_RETRY_SCHEDULE" in message:
                 message += " (comma-separated seconds greater than 0, e.g. 5,300,1800)"
-            raise SettingsError(message) from exc
+            raise SettingsError(message) from exc.__cause__
+
+    def plugin_settings(self, plugin: str, spec: type[S]) -> S:
+        """The settings of ``plugin``, each field of ``spec`` from ``CMS_<PLUGIN>_<FIELD>``.
+
+        Read from :attr:`plugin_variables`; a variable that is unset or empty
+        leaves its field at its default.
+
+        Raises:
+            SettingsError: a value cannot be used, or a required one is unset,
+                naming the variable.
+        """
+        variables = variable_names(plugin, spec)
+        raw: dict[str, object] = {}
+        for info in msgspec.structs.fields(spec):
+            value = self.plugin_variables.get(variables[info.name], "")
+            if value == "":
+                continue
+            kind = msgspec.inspect.type_info(info.type)
+            if _is_sequence(kind):
+                raw[info.encode_name] = [p.strip() for p in value.split(",") if p.strip()]
+            else:
+                raw[info.encode_name] = value
+        by_key = {f.encode_name: variables[f.name] for f in msgspec.structs.fields(spec)}
+        return _convert(raw, spec, lambda key: by_key.get(key, key))

@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 import shutil
 import socket
 import threading
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -33,86 +31,17 @@ import uvicorn
 from click.testing import CliRunner, Result
 from litestar import Litestar
 from litestar.testing import TestClient
-from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import event
 
+from cms import testing
 from cms.app import build_services, create_app
 from cms.cli import main
-from cms.services.auth import create_token
 from cms.services.content_files import load_content
 from cms.settings import Settings
-from cms.storage.migrate import upgrade
+from cms.testing import QUIET, Databases
 
 REPO = Path(__file__).resolve().parent.parent
 CONTENT = REPO / "content"
-POSTGRES_URL = os.environ.get("CMS_TEST_POSTGRES_URL", "")
-QUIET: dict[str, Any] = {"scheduler_interval": 0, "webhook_delivery": "worker"}
-"""Settings under which an app starts no background task (no scheduler, no
-webhook delivery): the app's engine then runs only what its requests ask for."""
-
-
-def _pg_admin(*statements: str) -> None:
-    if not statements:
-        return
-
-    async def run() -> None:
-        engine = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-        try:
-            async with engine.connect() as conn:
-                for statement in statements:
-                    await conn.execute(text(statement))
-        finally:
-            await engine.dispose()
-
-    asyncio.run(run())
-
-
-def _pg_url(database: str) -> str:
-    return make_url(POSTGRES_URL).set(database=database).render_as_string(hide_password=False)
-
-
-class Databases:
-    """Makes fresh databases of one backend from a migrated template."""
-
-    def __init__(self, backend: str, workdir: Path) -> None:
-        self.backend = backend
-        self.workdir = workdir
-        self.made: list[str] = []
-        self.template = self._name("tpl")
-        if backend == "sqlite":
-            self.template_url = f"sqlite+aiosqlite:///{workdir / self.template}.db"
-        else:
-            _pg_admin(f'CREATE DATABASE "{self.template}"')
-            self.made.append(self.template)
-            self.template_url = _pg_url(self.template)
-        upgrade(self.template_url)
-
-    def _name(self, prefix: str) -> str:
-        return f"cms_{prefix}_{uuid.uuid4().hex[:12]}"
-
-    def fresh(self, template: str | None = None) -> str:
-        """The URL of a new database: a copy of ``template`` (a database this
-        maker made, by URL), or else of the migrated, empty schema."""
-        source = self.template if template is None else self._database_name(template)
-        name = self._name("test")
-        if self.backend == "sqlite":
-            path = self.workdir / f"{name}.db"
-            shutil.copyfile(self.workdir / f"{source}.db", path)
-            return f"sqlite+aiosqlite:///{path}"
-        _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
-        self.made.append(name)
-        return _pg_url(name)
-
-    def _database_name(self, url: str) -> str:
-        database = str(make_url(url).database)
-        return Path(database).stem if self.backend == "sqlite" else database
-
-    def drop_all(self) -> None:
-        """Drop the PostgreSQL databases this session made."""
-        _pg_admin(
-            *(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in reversed(self.made))
-        )
 
 
 def load_folder(
@@ -203,12 +132,15 @@ def write_entry(root: Path, plural: str, slug: str, body: str = "", **fields: An
     return path
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+# The same databases as cms.testing's fixtures (the plugin authors' ones),
+# under the suite's own names; defined here rather than aliased, so that a test
+# can narrow `backend` with an indirect parametrize.
+
+
+@pytest.fixture(scope="session", params=testing.BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     """Which database the test runs on."""
-    if request.param == "postgres" and not POSTGRES_URL:
-        pytest.skip("CMS_TEST_POSTGRES_URL is not set")
-    return str(request.param)
+    return testing.require_backend(request.param)
 
 
 @pytest.fixture(scope="session")
@@ -270,21 +202,7 @@ TOKENS: dict[str, tuple[str, tuple[str, ...]]] = {
 
 def mint_tokens(url: str) -> dict[str, str]:
     """Create the :data:`TOKENS` in ``url`` with the product's service; name -> secret."""
-    services = build_services(Settings(database_url=url))
-
-    async def run() -> dict[str, str]:
-        secrets: dict[str, str] = {}
-        try:
-            async with services.sessions() as session, session.begin():
-                for name, (role, clinics) in TOKENS.items():
-                    _token, secrets[name] = await create_token(
-                        session, name=name, role=role, clinics=clinics, created_by="tests"
-                    )
-        finally:
-            await services.engine.dispose()
-        return secrets
-
-    return asyncio.run(run())
+    return testing.mint_tokens(url, TOKENS)
 
 
 @dataclass(frozen=True)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
 from litestar.testing import TestClient
+from markdown_it import MarkdownIt
+from mdit_py_plugins.container import container_plugin
 
 from cms.app import create_app
-from cms.markdown import Renderer
+from cms.contenttypes import RegistrationError
+from cms.hookspecs import hookimpl
+from cms.markdown import MarkdownExtension, Renderer
 from cms.settings import Settings
 from tests.conftest import load_folder
 
@@ -106,3 +111,131 @@ def test_rendered_fields_are_stored_at_write_time_and_served(
 def test_the_safety_check_itself_rejects_unsafe_html(html: str) -> None:
     with pytest.raises(AssertionError):
         assert_safe(html)
+
+
+# --- A plugin's extension that declares the HTML it emits -----------------------
+
+NOTE_CASES = sorted((Path(__file__).parent / "markdown" / "note").glob("*.md"))
+
+
+def note_blocks(md: MarkdownIt) -> None:
+    """``::: note`` blocks as ``<aside class="note">``.
+
+    Deliberately naive, as a plugin may well be: whatever follows ``note`` on
+    the opening line is written into the tag unescaped, so the sanitiser is
+    all that stands between an author's text and the page.
+    """
+
+    def render(_self: Any, tokens: Any, idx: int, _options: Any, _env: Any) -> str:
+        token = tokens[idx]
+        if token.nesting != 1:
+            return "</aside>\n"
+        return f'<aside class="note"{token.info.strip()[len("note") :]}>\n'
+
+    container_plugin(
+        md, "note", validate=lambda params, *_: params.strip().startswith("note"), render=render
+    )
+
+
+NOTE = MarkdownExtension(
+    note_blocks, tags={"aside"}, attributes={"aside": {"title"}}, classes={"aside": {"note"}}
+)
+
+
+class NotePlugin:
+    """Adds ``::: note`` blocks, declaring the tag, attribute and class they emit."""
+
+    name = "note"
+
+    @hookimpl
+    def register_markdown_extensions(self) -> Sequence[MarkdownExtension]:
+        return [NOTE]
+
+
+class _NoteSafetyCheck(_SafetyCheck):
+    """The safety check, with the note's declared tag, attribute and class allowed."""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag != "aside":
+            super().handle_starttag(tag, attrs)
+            return
+        assert dict(attrs).keys() <= {"class", "title"}, attrs
+        assert dict(attrs)["class"] == "note", attrs
+
+
+@pytest.mark.parametrize("case", NOTE_CASES, ids=[c.stem for c in NOTE_CASES])
+def test_declared_html_survives_sanitising_and_nothing_else_does(case: Path) -> None:
+    html = Renderer([NOTE]).render(case.read_text(encoding="utf-8")).html
+    assert html == case.with_suffix(".html").read_text(encoding="utf-8")
+    _NoteSafetyCheck().feed(html)
+    assert html.count('<aside class="note"') == html.count("</aside>") > 0
+
+
+@pytest.mark.parametrize("case", NOTE_CASES, ids=[c.stem for c in NOTE_CASES])
+def test_an_extension_that_declares_nothing_keeps_the_core_allow_list(case: Path) -> None:
+    html = Renderer([note_blocks]).render(case.read_text(encoding="utf-8")).html
+    assert "<aside" not in html
+    assert_safe(html)
+
+
+def test_a_plugins_note_block_is_stored_and_served(database_url: str, tmp_path: Path) -> None:
+    (tmp_path / "clinics").mkdir()
+    (tmp_path / "clinics" / "banff.md").write_text(
+        "---\ntitle: Banff\nstatus: published\n---\n\n"
+        '::: note title="Winter hours"\nWe close at *four*.\n:::\n'
+    )
+    load_folder(database_url, tmp_path, plugins=[NotePlugin()])
+    with TestClient(create_app(Settings(database_url=database_url), plugins=[NotePlugin()])) as c:
+        html = c.get("/api/v1/clinics/banff").json()["body_html"]
+        listed = {p["name"]: p for p in c.get("/api/v1/plugins").json()["data"]}
+    assert html == (
+        '<aside class="note" title="Winter hours">\n<p>We close at <em>four</em>.</p>\n</aside>\n'
+    )
+    assert listed["note"]["markdown_extensions"] == ["note_blocks"]
+
+
+@pytest.mark.parametrize(
+    ("declared", "reason"),
+    [
+        ({"tags": {"script"}}, "tag 'script' can run script"),
+        ({"tags": {"style"}}, "tag 'style' can run script"),
+        ({"tags": {"iframe"}}, "tag 'iframe' can run script"),
+        ({"tags": {"svg"}}, "tag 'svg' can run script"),
+        ({"tags": {"aside"}, "attributes": {"aside": {"onclick"}}}, "'onclick' of 'aside'"),
+        ({"attributes": {"p": {"style"}}}, "attribute 'style' of 'p' can run script"),
+        ({"attributes": {"img": {"srcset"}}}, "attribute 'srcset' of 'img' can run script"),
+        ({"attributes": {"p": {"class"}}}, "declare its class names instead"),
+        ({"classes": {"aside": {"note"}}}, "classes for tag 'aside', which it does not declare"),
+        ({"tags": "aside"}, "as sets of names, not as one string"),
+    ],
+)  # fmt: skip
+def test_a_declared_script_vector_fails_start_up_naming_the_plugin(
+    declared: dict[str, Any], reason: str
+) -> None:
+    class Sneaky:
+        name = "sneaky"
+
+        @hookimpl
+        def register_markdown_extensions(self) -> Sequence[MarkdownExtension]:
+            return [MarkdownExtension(note_blocks, **declared)]
+
+    with pytest.raises(
+        RegistrationError, match="plugin 'sneaky': Markdown extension note_blocks"
+    ) as e:
+        # It fails before any database is opened: an in-memory one is enough.
+        create_app(Settings(database_url="sqlite+aiosqlite://"), plugins=[Sneaky()])
+    assert reason in str(e.value)
+    with pytest.raises(ValueError, match="script vectors are never allowed"):
+        Renderer([MarkdownExtension(note_blocks, **declared)])
+
+
+def test_a_declared_href_keeps_to_the_safe_schemes() -> None:
+    linked = MarkdownExtension(
+        note_blocks, tags={"aside"}, attributes={"aside": {"href"}}, classes={"aside": {"note"}}
+    )
+    renderer = Renderer([linked])
+    for url in ("javascript:alert(1)", "JaVaScRiPt:alert(1)", "data:text/html,x", "vbscript:x"):
+        html = renderer.render(f'::: note href="{url}"\nx\n:::\n').html
+        assert html == '<aside class="note">\n<p>x</p>\n</aside>\n', url
+    html = renderer.render('::: note href="https://example.com/a"\nx\n:::\n').html
+    assert '<aside class="note" href="https://example.com/a">' in html

@@ -17,8 +17,14 @@ from cms.contenttypes import ContentType
 from cms.hookspecs import hookimpl
 from cms.services.errors import FieldError
 from cms.services.validation import EntryInput
-from plugins.case_stories.rules import blocked_names, case_story_problems
+from plugins.case_stories.rules import CaseStoriesSettings, blocked_names, case_story_problems
 from plugins.case_stories.types import CASE_STORY
+
+
+@hookimpl
+def register_settings() -> type[CaseStoriesSettings]:
+    """Its one setting, ``CMS_CASE_STORIES_NAMES_FILE``."""
+    return CaseStoriesSettings
 
 
 @hookimpl
@@ -28,8 +34,8 @@ def register_content_types() -> Sequence[ContentType]:
 
 
 @hookimpl
-def on_before_publish(entry: EntryInput) -> Sequence[FieldError]:
+def on_before_publish(entry: EntryInput, settings: CaseStoriesSettings) -> Sequence[FieldError]:
     """Consent on file (or illustrative), and no personal identifiers anywhere in the text."""
     if entry.ctype.name != CASE_STORY.name:
         return []
-    return case_story_problems(entry, blocked_names())
+    return case_story_problems(entry, blocked_names(settings.names_file))

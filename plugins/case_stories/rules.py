@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,31 +10,37 @@ import msgspec
 
 from cms.services.errors import FieldError
 from cms.services.validation import EntryInput
+from cms.settings import PluginSettings
 from plugins.case_stories.identifiers import find_identifiers, name_pattern
 from plugins.case_stories.types import CaseStoryFields
 
 NAMES_FILE_VARIABLE = "CMS_CASE_STORIES_NAMES_FILE"
 
 
-def blocked_names(environ: os._Environ[str] | dict[str, str] | None = None) -> list[str]:
-    """The full names a case story may never contain, from ``CMS_CASE_STORIES_NAMES_FILE``.
+class CaseStoriesSettings(PluginSettings, frozen=True):
+    """The plugin's settings, each read from ``CMS_CASE_STORIES_<NAME>``."""
+
+    names_file: str | None = None
+    """A file of full names a story may never contain (``CMS_CASE_STORIES_NAMES_FILE``)."""
+
+
+def blocked_names(names_file: str | None) -> list[str]:
+    """The full names a case story may never contain, from the file ``names_file``.
 
     The file holds one full name per line; blank lines and lines starting with
     ``#`` are skipped. It is read on every check, so an updated list applies
-    at once. Unset: no names are checked (the other rules still apply).
+    at once. None: no names are checked (the other rules still apply).
 
     Raises:
-        OSError: the variable names a file that cannot be read. Publishing
-            then fails rather than skipping the check.
+        OSError: ``names_file`` cannot be read. Publishing then fails rather
+            than skipping the check.
     """
-    env = os.environ if environ is None else environ
-    path = env.get(NAMES_FILE_VARIABLE, "")
-    if not path:
+    if not names_file:
         return []
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        lines = Path(names_file).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        raise OSError(f"{NAMES_FILE_VARIABLE}={path}: {exc.strerror or exc}") from exc
+        raise OSError(f"{NAMES_FILE_VARIABLE}={names_file}: {exc.strerror or exc}") from exc
     return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
