@@ -358,14 +358,14 @@ def content_rebuild() -> None:
     """
     from cms.app import build_services
     from cms.plugins import PluginError
-    from cms.services.documents import rebuild_all
+    from cms.services.pipeline import rebuild
 
     services = build_services(_settings())
 
     async def go() -> int:
         try:
             async with writing(services.sessions) as session, session.begin():
-                return await rebuild_all(session, services.plugins.types, services.renderer)
+                return await rebuild(session, services.plugins.types, services.renderer)
         finally:
             await services.engine.dispose()
 

@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # only for annotations; hookspecs never run code
     from cms.contenttypes import ContentType, ResponseField, TypeRegistry
     from cms.markdown import MarkdownExtension
     from cms.services.errors import FieldError
-    from cms.services.lifecycle import SavedEntry
+    from cms.services.saved import SavedEntry
     from cms.services.validation import EntryInput
     from cms.settings import PluginSettings
 

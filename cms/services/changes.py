@@ -1,8 +1,10 @@
 """The change feed: every change, numbered, in the transaction that made it (an outbox).
 
-Write paths call :func:`record` beside the change itself, so a change and its
-event commit together or not at all; webhooks and mirrors read them back in
-order (:func:`read_changes`).
+The steps of a write add each change to the unit's :class:`Outbox` as it
+happens; the save pipeline (:mod:`cms.services.pipeline`) numbers and
+writes them all with :func:`record`, at the end of the same transaction, so a
+change and its event commit together or not at all; webhooks and mirrors
+read them back in order (:func:`read_changes`).
 
 Numbers come from ``site_state.change_seq``, incremented by the recording
 transaction. That update locks the row until the transaction ends, so a
@@ -24,6 +26,7 @@ that names no clinic (a condition) belongs to every clinic's site.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
@@ -100,8 +103,38 @@ class ChangeSpec:
         )  # fmt: skip
 
 
+class Outbox:
+    """The changes of one write, kept in order until the write records them.
+
+    Each change is complete when it is added: what it depends on beside the
+    entry (the clinics there are) is read then, so recording it at the end
+    of the write says what it said when it happened.
+    """
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.specs: list[ChangeSpec] = []
+
+    async def add(self, *specs: ChangeSpec) -> None:
+        """Keep ``specs``, in order, for :func:`record`."""
+        for spec in specs:
+            if (
+                spec.kind != DELETE
+                and spec.after is not None
+                and spec.had_before
+                and (spec.before is None)
+            ):
+                # It was on every clinic (it named none) and now names some: it
+                # left the others, those published now.
+                spec = dataclasses.replace(spec, before=await all_clinic_slugs(self.session))
+            self.specs.append(spec)
+
+
 async def record(session: AsyncSession, specs: Sequence[ChangeSpec]) -> list[int]:
-    """Number and write ``specs`` in the caller's transaction.
+    """Number and write ``specs`` (an :class:`Outbox`'s) in the caller's transaction.
+
+    The numbering's update holds the ``site_state`` row until the commit: the
+    next writer takes its numbers after this one's are visible.
 
     Returns:
         Their sequence numbers, in order.
@@ -112,16 +145,11 @@ async def record(session: AsyncSession, specs: Sequence[ChangeSpec]) -> list[int
         await session.exec(
             update(SiteState)
             .where(col(SiteState.id) == 1)
-            .values(
-                change_seq=col(SiteState.change_seq) + len(specs),
-                # Cached answers (the feed's own among them) are stale now.
-                generation=col(SiteState.generation) + 1,
-            )
+            .values(change_seq=col(SiteState.change_seq) + len(specs))
             .returning(col(SiteState.change_seq))
         )
     ).scalar_one()
     first = int(last) - len(specs) + 1
-    every: list[str] | None = None
     change_rows: list[dict[str, object]] = []
     clinic_rows: list[dict[str, object]] = []
     for seq, spec in enumerate(specs, start=first):
@@ -137,12 +165,6 @@ async def record(session: AsyncSession, specs: Sequence[ChangeSpec]) -> list[int
             gone: Iterable[str] = ()
             if spec.had_before and spec.before is not None:
                 gone = [c for c in spec.before if c not in per_clinic]
-            elif spec.had_before:
-                # It was on every clinic (it named none) and now names some:
-                # it left all the others.
-                if every is None:
-                    every = await all_clinic_slugs(session)
-                gone = [c for c in every if c not in per_clinic]
             per_clinic.update(dict.fromkeys(gone, DELETE))
         left = sorted(c for c, kind in per_clinic.items() if kind == DELETE and c != EVERY_CLINIC)
         change_rows.append(

@@ -7,13 +7,13 @@ validates every file before writing anything, then upserts all of them in one
 transaction; dumping writes the same layout back, leaving out every field
 that has its default, so that load then dump reproduces the files.
 
-Loading is a save like any other: after the entries and relations, it
-builds the documents (:func:`cms.services.documents.finish_writes`), makes
-the published versions follow the files' statuses, then runs the plugins'
-publish checks and checks internal links on the state after the load. A load
-that would publish an entry with a broken link, or unpublish an entry that
-published entries link to, is refused unless forced; plugins hear about what
-changed (:mod:`cms.services.lifecycle`).
+Loading is a save like any other, one batch through the save pipeline
+(:mod:`cms.services.pipeline`): after the entries and relations, it builds
+the documents, makes the published versions follow the files' statuses,
+then runs the plugins' publish checks and checks internal links on the
+state after the load. A load that would publish an entry with a broken
+link, or unpublish an entry that published entries link to, is refused
+unless forced; plugins hear about what changed.
 
 A load never reverts a change made in the database (through the API, the
 scheduler, a mirror's pull). Each load and dump records, per folder and file,
@@ -42,22 +42,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from cms.contenttypes import ContentType, Relation, TypeRegistry
 from cms.dates import iso
 from cms.markdown import Renderer
-from cms.plugins import PluginError, Plugins
+from cms.plugins import Plugins
 from cms.schemas import EntryCommon
-from cms.services.documents import Face, face_columns, faces, finish_writes, refresh_dependents
+from cms.services import pipeline
 from cms.services.editing import current_document
-from cms.services.entries import content_hash, derived_id, save_entry, save_relations
-from cms.services.errors import InvalidEntry
-from cms.services.lifecycle import (
-    SavedEntry,
-    SaveRefused,
-    entries_saved,
-    needs_publish_check,
-    publish_problems,
-)
-from cms.services.links import BrokenLink, broken_links, dependents_blocking
+from cms.services.entries import content_hash, derived_id
+from cms.services.errors import InvalidEntry, SaveRefused
+from cms.services.links import BrokenLink
+from cms.services.pipeline import Checks, Published, Told, WriteContext
 from cms.services.validation import EntryInput, parse_entry
-from cms.services.workflow import sync_published
 from cms.storage.db import select_columns, writing
 from cms.storage.tables import (
     ApiToken,
@@ -240,19 +233,15 @@ async def load_content(
 
     report = LoadReport(skipped_folders=skipped)
     folder = _folder_key(root)
+    ctx = WriteContext(
+        types=types,
+        renderer=renderer,
+        actor=LOAD_ACTOR,
+        now=utcnow(),
+        plugins=plugins.manager,
+        force=force or allow_broken_links,  # the links the load breaks are listed instead
+    )
     async with writing(sessions) as session, session.begin():
-        saved: list[tuple[Path, EntryInput, Entry, bool]] = []
-        # Every entry's face before the load: what changed decides what else to rebuild.
-        existing: dict[tuple[str, str], Face] = {}
-        statuses: dict[tuple[str, str], str] = {}
-        for row in (
-            await session.exec(
-                select_columns(Entry.type, Entry.slug, Entry.status, Entry.id,
-                               *face_columns(Entry))
-            )
-        ).all():  # fmt: skip
-            existing[(row[0], row[1])] = Face(*row[3:])
-            statuses[(row[0], row[1])] = row[2]
         plan = await _plan(session, folder, inputs, force=force)
         report.kept, report.conflicts = plan.kept, plan.conflicts
         report.unchanged += plan.unchanged
@@ -264,78 +253,45 @@ async def load_content(
         problems.extend(await _mirror_problems(session, plan.take + plan.conflicting))
         if problems:
             raise ContentError(problems)
-        digests = {path: digest for path, _inp, digest in plan.take}
-        for path, inp, _digest in plan.take:
-            try:
-                entry, changed = await save_entry(session, renderer, inp, actor=LOAD_ACTOR)
-            except InvalidEntry as exc:
-                problems.extend(f"{path}: {e.field}: {e.message}" for e in exc.errors)
-                continue
-            saved.append((path, inp, entry, changed))
-            if progress:
-                progress(1)
-        # Relations last: entries may reference each other in any order.
-        before: dict[str, Face | None] = {}
-        touched: set[str] = set()
-        paths: dict[str, Path] = {}
-        for path, inp, entry, changed in saved:
-            if not changed:
+        paths = [path for path, _inp, _digest in plan.take]
+        # The published versions follow the files (Published.FOLLOW), whose
+        # statuses plugins hear as they are (Told.STATUS).
+        saves = [
+            pipeline.Save(inp, published=Published.FOLLOW, now=utcnow())
+            for _path, inp, _digest in plan.take
+        ]
+        try:
+            result = await pipeline.save(
+                session, ctx, saves, checks=Checks.BATCH, told=Told.STATUS, progress=progress
+            )
+        except pipeline.Refused as exc:
+            await session.rollback()
+            lines = [
+                p.message if p.index is None else f"{paths[p.index]}: {p.field}: {p.message}"
+                for p in exc.problems
+            ]
+            raise ContentError(lines, broken_links=exc.broken_links) from exc
+        except InvalidEntry as exc:  # a plugin refused the save (on_entries_saved)
+            await session.rollback()
+            where: Path | str = root
+            if isinstance(exc, SaveRefused):
+                where = root / types[exc.entry_type].plural / f"{exc.slug}{SUFFIX}"
+            raise ContentError([f"{where}: {e.field}: {e.message}" for e in exc.errors]) from exc
+        for saved in result.saved:
+            if not saved.changed:
                 report.unchanged += 1
-                continue
-            try:
-                touched |= await save_relations(session, types, entry, inp)
-            except InvalidEntry as exc:
-                problems.extend(f"{path}: {e.field}: {e.message}" for e in exc.errors)
-                continue
-            before[entry.id] = existing.get((inp.ctype.name, inp.slug))
-            paths[entry.id] = path
-            if (inp.ctype.name, inp.slug) in existing:
+            elif saved.existed:
                 report.updated += 1
             else:
                 report.created += 1
-        link_problems: list[str] = []
-        changed_inputs = [(path, inp, entry) for path, inp, entry, changed in saved if changed]
-        if not problems and before:
-            try:
-                report.rebuilt = len(await finish_writes(session, types, before, also=touched))
-                # The published versions follow the files, from the documents just built.
-                for _path, inp, entry in changed_inputs:
-                    await sync_published(session, inp.ctype, entry)
-                report.rebuilt += len(await refresh_dependents(session, types, before))
-            except PluginError as exc:
-                await session.rollback()
-                raise ContentError([str(exc)]) from exc
-        # Publish checks once every relation and document is in place: a check may read them.
-        if not problems:
-            for path, inp, _entry in changed_inputs:
-                if needs_publish_check(inp):
-                    refused = await publish_problems(plugins.manager, session, inp)
-                    problems.extend(
-                        f"{path}: {e.field}: publishing refused: {e.message}" for e in refused
-                    )
-        if not problems and before:
-            link_problems, report.broken_links = await _check_links(session, before, paths)
-            if force or allow_broken_links:
-                link_problems = []
-        if not problems and not link_problems:
-            events = [
-                SavedEntry.of(entry, statuses.get((entry.type, entry.slug)))
-                for _path, _inp, entry in changed_inputs
-            ]
-            try:
-                await entries_saved(plugins.manager, session, events)
-            except InvalidEntry as exc:
-                where: Path | str = root
-                if isinstance(exc, SaveRefused):
-                    where = root / types[exc.entry_type].plural / f"{exc.slug}{SUFFIX}"
-                problems.extend(f"{where}: {e.field}: {e.message}" for e in exc.errors)
-        if problems or link_problems:
-            await session.rollback()
-            raise ContentError(problems + link_problems, broken_links=bool(link_problems))
+        report.rebuilt, report.broken_links = result.rebuilt, result.broken_links
         await _remember(
             session,
             folder,
-            [(inp.ctype.name, inp.slug, entry, digests[path]) for path, inp, entry, _ in saved],
+            [
+                (s.save.inp.ctype.name, s.save.inp.slug, s.entry, digest)
+                for s, (_path, _inp, digest) in zip(result.saved, plan.take, strict=True)
+            ],
             action="load",
         )
     return report
@@ -598,37 +554,6 @@ async def _mirror_problems(
                 "(cms sync pull); change it there, or leave this file out"
             )
     return problems
-
-
-async def _check_links(
-    session: AsyncSession, before: dict[str, Face | None], paths: dict[str, Path]
-) -> tuple[list[str], list[BrokenLink]]:
-    """What the load breaks: links of the loaded entries, and links to entries it withdraws.
-
-    Returns:
-        A problem line for each, and the same links as :class:`BrokenLink`.
-    """
-    broken, _ = await broken_links(session, source_ids=list(before))
-    problems = [
-        f"{paths[b.source.id]}: body: links to {b.target}, which "
-        + ("does not exist" if b.reason == "missing" else "is not published")
-        for b in broken
-    ]
-    now = {i: f.status for i, f in (await faces(session, list(before))).items()}
-    withdrawn = [
-        (face.type, face.slug)
-        for entry_id, face in before.items()
-        if face is not None and face.published and now.get(entry_id) != "published"
-    ]
-    seen = {(b.source.id, b.target) for b in broken}
-    for dep in await dependents_blocking(session, withdrawn):
-        problems.append(
-            f"{dep.target}: would no longer be published, but published "
-            f"{dep.source.type}/{dep.source.slug} links to it"
-        )
-        if (dep.source.id, dep.target) not in seen:
-            broken.append(BrokenLink(source=dep.source, target=dep.target, reason="not_published"))
-    return problems, broken
 
 
 def _non_default(struct: msgspec.Struct, skip: frozenset[str] = frozenset()) -> dict[str, Any]:

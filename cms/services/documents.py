@@ -1,6 +1,7 @@
 """Public documents of entries, and everything in them that depends on other entries.
 
-A save (:func:`cms.services.entries.save_entry`) stores what an entry derives
+A save (:func:`cms.services.entries.save_entry` and
+:func:`~cms.services.entries.index_own_content`) stores what an entry derives
 from itself: rendered HTML, table of contents, links, facets, search text.
 The public document also shows things that belong to other entries:
 
@@ -20,10 +21,11 @@ on it (step 1), then the documents of entries that name those (step 2). The
 dependents are found through the relations and links indexes, never by a
 scan.
 
-Every write path calls, in one transaction: ``save_entry`` for each entry,
-``save_relations`` for each, then :func:`finish_writes` once with the faces
-the entries had before. Deleting an entry: collect
-:func:`dependents` first, delete, then :func:`rebuild_documents` of them.
+The save pipeline (:mod:`cms.services.pipeline`) calls, in one
+transaction: ``save_entry`` for each entry, ``save_relations`` for each,
+then :func:`finish_writes` once with the faces the entries had before.
+Deleting an entry: collect :func:`dependents` first, delete, then
+:func:`rebuild_documents` of them.
 """
 
 from __future__ import annotations
@@ -45,9 +47,9 @@ from cms.dates import iso
 from cms.markdown import Renderer, resolve_internal_links
 from cms.plugins import PluginError
 from cms.schemas import DETAIL_ONLY_FIELDS
-from cms.services import changes, generation
-from cms.services.facets import save_facets
-from cms.services.links import CHUNK, save_links, split_link
+from cms.services import changes
+from cms.services.entries import index_own_content
+from cms.services.links import CHUNK, split_link
 from cms.services.search import index_entry, index_text
 from cms.storage.db import select_columns
 from cms.storage.tables import Entry, EntryLink, EntryRelation, PublishedEntry
@@ -109,22 +111,6 @@ async def faces(session: AsyncSession, ids: Collection[str]) -> dict[str, Face]:
         )  # fmt: skip
         out.update({r[0]: Face(*r) for r in rows.all()})
     return out
-
-
-async def index_own_content(
-    session: AsyncSession, ctype: ContentType, entry: Entry, body_text: str, *, new: bool = False
-) -> None:
-    """Write the indexes of what ``entry`` says itself: links and facets.
-
-    The search text is the published version's: it is written when an entry
-    is published (:func:`cms.services.workflow.write_published`).
-
-    Args:
-        new: the entry was just created, so it has no index rows to replace
-            (a bulk load of new entries skips three statements each).
-    """
-    await save_links(session, entry.id, entry.links, new=new)
-    await save_facets(session, ctype, entry.id, entry.data, new=new)
 
 
 # --- Step 1: canonical URLs ------------------------------------------------
@@ -345,13 +331,14 @@ def _ref(types: TypeRegistry, face: Face) -> jsonld.LdRef:
 
 
 async def rebuild_documents(
-    session: AsyncSession, types: TypeRegistry, ids: Collection[str]
+    session: AsyncSession, types: TypeRegistry, ids: Collection[str], outbox: changes.Outbox
 ) -> None:
     """Build the public documents of ``ids`` from the current state of the database.
 
     Four queries per chunk of entries, whatever the number of links and
     relations: the entries, their relation targets, their link targets and
-    the entries that contain them.
+    the entries that contain them. A published version that shows something
+    new is recorded in ``outbox`` (a ``refresh``).
     """
     parts = _has_part_pairs(types)
     for chunk in _chunks(ids):
@@ -418,15 +405,16 @@ async def rebuild_documents(
                     refreshed.append(entry)
         await session.flush()
         if refreshed:
-            await _record_refreshes(session, refreshed)
+            await _record_refreshes(session, refreshed, outbox)
 
 
-async def _record_refreshes(session: AsyncSession, entries: Sequence[Entry]) -> None:
+async def _record_refreshes(
+    session: AsyncSession, entries: Sequence[Entry], outbox: changes.Outbox
+) -> None:
     """Record that the published versions of ``entries`` show something new (a renamed target)."""
     clinics = await changes.entry_clinics(session, entries, published=True)
-    await changes.record(
-        session,
-        [
+    await outbox.add(
+        *(
             changes.ChangeSpec.of(
                 e,
                 kind=changes.UPSERT,
@@ -437,7 +425,7 @@ async def _record_refreshes(session: AsyncSession, entries: Sequence[Entry]) -> 
                 had_before=True,
             )
             for e in entries
-        ],
+        )
     )
 
 
@@ -528,6 +516,7 @@ async def finish_writes(
     session: AsyncSession,
     types: TypeRegistry,
     before: Mapping[str, Face | None],
+    outbox: changes.Outbox,
     *,
     also: Iterable[str] = (),
 ) -> set[str]:
@@ -536,6 +525,7 @@ async def finish_writes(
     Args:
         before: every entry the write saved, with its face before the write
             (None for a new entry).
+        outbox: where refreshed published versions are recorded.
         also: more entries to rebuild, e.g. former parts of a series
             (what :func:`cms.services.entries.save_relations` returns).
 
@@ -553,12 +543,15 @@ async def finish_writes(
     dirty = changed | moved | set(also)
     if face_changed:
         dirty |= await dependents(session, types, face_changed, named)
-    await rebuild_documents(session, types, dirty)
+    await rebuild_documents(session, types, dirty, outbox)
     return dirty
 
 
 async def refresh_dependents(
-    session: AsyncSession, types: TypeRegistry, before: Mapping[str, Face | None]
+    session: AsyncSession,
+    types: TypeRegistry,
+    before: Mapping[str, Face | None],
+    outbox: changes.Outbox,
 ) -> set[str]:
     """Rebuild the entries whose documents show something of ``before`` that changed since.
 
@@ -575,11 +568,13 @@ async def refresh_dependents(
         return set()
     named = [f for i in changed for f in (before.get(i), after.get(i)) if f is not None]
     dirty = await dependents(session, types, changed, named) - set(before)
-    await rebuild_documents(session, types, dirty)
+    await rebuild_documents(session, types, dirty, outbox)
     return dirty
 
 
-async def rebuild_all(session: AsyncSession, types: TypeRegistry, renderer: Renderer) -> int:
+async def rebuild_all(
+    session: AsyncSession, types: TypeRegistry, renderer: Renderer, outbox: changes.Outbox
+) -> int:
     """Derive everything again for every entry of an enabled type, without new versions.
 
     For a database migrated from an earlier schema, or after a plugin's
@@ -600,12 +595,11 @@ async def rebuild_all(session: AsyncSession, types: TypeRegistry, renderer: Rend
             entry.links = list(rendered.links)
             entry.search_text = "\n".join((entry.title, entry.summary, rendered.text))
             session.add(entry)
-            await index_own_content(session, types[entry.type], entry, rendered.text)
+            await index_own_content(session, types[entry.type], entry, tags=False)
         await session.flush()
     await update_canonical_urls(session, ids)
-    await rebuild_documents(session, types, ids)
+    await rebuild_documents(session, types, ids, outbox)
     await _reindex_published(session, types, renderer, ids)
-    await generation.bump(session)  # cached responses built before are stale
     return len(ids)
 
 

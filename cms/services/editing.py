@@ -2,7 +2,8 @@
 
 Every function here runs in the caller's transaction and leaves committing to
 it, so that an entry, its relations, its rendered fields and its revision are
-written together or not at all.
+written together or not at all: they check what the editor asks for, then
+hand the write to the save pipeline (:mod:`cms.services.pipeline`).
 
 Concurrency: a change first locks the entry's row (``SELECT … FOR UPDATE`` on
 PostgreSQL; on SQLite a write to the row, which takes the database's write
@@ -14,52 +15,28 @@ version and fails its precondition instead of overwriting it.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-import pluggy
 from sqlalchemy import update
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from cms.contenttypes import ContentType, TypeRegistry
-from cms.markdown import Renderer
+from cms.contenttypes import ContentType
+from cms.services import pipeline
 from cms.services.auth import Caller
-from cms.services.documents import faces, finish_writes
-from cms.services.entries import save_entry, save_relations
 from cms.services.errors import FieldError, Forbidden, InvalidEntry
-from cms.services.lifecycle import SavedEntry, entries_saved
-from cms.services.slugs import available_slug, record_rename, release_slug, slug_is_free, slugify
+from cms.services.pipeline import WriteContext
+from cms.services.slugs import available_slug, release_slug, slug_is_free, slugify
 from cms.services.validation import EntryInput, parse_entry
 from cms.storage.tables import Entry, EntryRelation, Revision
 
 # Keys of the write-side document the API never takes from a client.
 IMMUTABLE = ("id",)
 WORKFLOW_OWNED = ("status",)
-
-
-@dataclass(frozen=True)
-class WriteContext:
-    """Who writes, when, and what a save needs.
-
-    Attributes:
-        actor: what the revision names: a token id, or ``scheduler``.
-    """
-
-    types: TypeRegistry
-    renderer: Renderer
-    actor: str
-    now: dt.datetime
-    plugins: pluggy.PluginManager
-    """Whose hooks hear of every save (publish checks, reactions)."""
-    force: bool = False
-    """Skip the link-integrity checks (``force=true``): publishing with broken
-    links, taking down an entry published entries link to."""
 
 
 async def lock_entry(
@@ -187,13 +164,8 @@ async def create_entry(
     elif not await slug_is_free(session, ctype.name, slug):
         raise InvalidEntry([FieldError("slug", f"another {ctype.name} already uses {slug!r}")])
     await release_slug(session, ctype.name, inp.slug)
-    entry, _changed = await save_entry(
-        session, ctx.renderer, inp, actor=ctx.actor, now=ctx.now, action="create"
-    )
-    also = await save_relations(session, ctx.types, entry, inp)
-    await finish_writes(session, ctx.types, {entry.id: None}, also=also)
-    await entries_saved(ctx.plugins, session, [SavedEntry.of(entry, None, was_live=False)])
-    return entry
+    result = await pipeline.save(session, ctx, [pipeline.Save(inp, action="create")])
+    return result.saved[0].entry
 
 
 async def update_entry(
@@ -268,34 +240,25 @@ async def replace_content(
     _check_scope(caller, inp)
     if inp.payload() == current:
         return entry, False
-    before = await faces(session, [entry.id])
-    if new_slug != entry.slug:
-        if not await slug_is_free(session, ctype.name, new_slug, except_id=entry.id):
-            raise InvalidEntry([FieldError("slug", f"another {ctype.name} already uses it")])
-        old_slug = entry.slug
-        # save_entry finds the entry by its slug: rename the row first.
-        entry.slug = new_slug
-        session.add(entry)
-        await session.flush()
-        await record_rename(session, entry, old_slug)
+    if new_slug != entry.slug and not await slug_is_free(
+        session, ctype.name, new_slug, except_id=entry.id
+    ):
+        raise InvalidEntry([FieldError("slug", f"another {ctype.name} already uses it")])
     entry.scheduled_at = None
     entry.scheduled_by = None
-    # Its published version, if any, stays live: an edit is neither a
-    # publication nor an unpublication.
-    was_live = entry.published_version is not None
-    previous_status = "published" if was_live else entry.status
-    entry, changed = await save_entry(
+    # Its published version, if any, stays live (Published.KEEP): an edit is
+    # neither a publication nor an unpublication.
+    result = await pipeline.save(
         session,
-        ctx.renderer,
-        _as_draft(inp),
-        actor=ctx.actor,
-        now=ctx.now,
-        action=action,
-        force=True,  # compared with the current document above; this is a change
+        ctx,
+        [
+            pipeline.Save(
+                _as_draft(inp),
+                entry=entry,
+                action=action,
+                new_version=True,  # compared with the current document above; this is a change
+            )
+        ],
     )
-    also = await save_relations(session, ctx.types, entry, inp)
-    await finish_writes(session, ctx.types, {entry.id: before.get(entry.id)}, also=also)
-    await entries_saved(
-        ctx.plugins, session, [SavedEntry.of(entry, previous_status, was_live=was_live)]
-    )
-    return entry, changed
+    saved = result.saved[0]
+    return saved.entry, saved.changed

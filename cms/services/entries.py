@@ -1,9 +1,9 @@
 """Saving entries and reading them back.
 
 A save renders the Markdown, rewrites the entry's tags, links, facets and
-relations and appends a revision, all in the caller's transaction;
-:func:`cms.services.documents.finish_writes` then builds the documents (they
-depend on other entries too). A read fetches pre-encoded documents and joins
+relations and appends a revision, all in the caller's transaction; the save
+pipeline (:mod:`cms.services.pipeline`) runs these steps, then has the
+documents built (they depend on other entries too). A read fetches pre-encoded documents and joins
 the current {slug, title} of related entries in one more query (and, for
 types that plugins add response fields to, their stored values in a third):
 a fixed number of queries per request, whatever the page size.
@@ -26,10 +26,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from cms.contenttypes import ContentType, TypeRegistry
 from cms.dates import iso
 from cms.markdown import Renderer
-from cms.services import changes, generation
-from cms.services.documents import index_own_content
+from cms.services import changes
 from cms.services.errors import FieldError, InvalidEntry
 from cms.services.extras import attach_extras, extra_values
+from cms.services.facets import save_facets
+from cms.services.links import save_links
 from cms.services.validation import EntryInput
 from cms.storage.db import select_columns
 from cms.storage.tables import Entry, EntryRelation, EntryTag, Revision, SlugRedirect, utcnow
@@ -62,6 +63,7 @@ async def save_entry(
     session: AsyncSession,
     renderer: Renderer,
     inp: EntryInput,
+    outbox: changes.Outbox,
     *,
     actor: str | None = None,
     now: dt.datetime | None = None,
@@ -70,12 +72,14 @@ async def save_entry(
 ) -> tuple[Entry, bool]:
     """Create or update the entry ``inp`` describes, without its relations.
 
-    Call :func:`save_relations` after every entry of a batch is saved, so that
-    entries may reference each other in any order, then
-    :func:`cms.services.documents.finish_writes` once: it builds the public
+    A step of the save pipeline (:mod:`cms.services.pipeline`), which then
+    writes the entry's indexes (:func:`index_own_content`), calls
+    :func:`save_relations` after every entry of a batch is saved, so that
+    entries may reference each other in any order, then builds the public
     documents, which until then are empty (new entries) or stale.
 
     Args:
+        outbox: where the change to the working copy is recorded.
         action: what the revision records the change as (``update``, ``publish``, …).
         force: write a new version even when the document is unchanged (a
             workflow step that changes only what is published).
@@ -136,12 +140,7 @@ async def save_entry(
     entry.search_text = "\n".join((common.title, common.summary, rendered.text))
     entry.content_hash = digest
     session.add(entry)
-    await generation.bump(session)
     await session.flush()
-
-    await session.exec(delete(EntryTag).where(col(EntryTag.entry_id) == entry.id))
-    session.add_all(EntryTag(entry_id=entry.id, tag=tag) for tag in common.tags)
-    await index_own_content(session, inp.ctype, entry, rendered.text, new=existing is None)
     session.add(
         Revision(
             entry_id=entry.id,
@@ -153,20 +152,43 @@ async def save_entry(
             snapshot=payload,
         )
     )
-    await changes.record(
-        session,
-        [
-            changes.ChangeSpec.of(
-                entry,
-                kind=changes.UPSERT,
-                action="create" if existing is None else action,  # a new entry, however made
-                state=changes.WORKING,
-                after=changes.input_clinics(inp),
-                at=now,
-            )
-        ],
+    await outbox.add(
+        changes.ChangeSpec.of(
+            entry,
+            kind=changes.UPSERT,
+            action="create" if existing is None else action,  # a new entry, however made
+            state=changes.WORKING,
+            after=changes.input_clinics(inp),
+            at=now,
+        )
     )
     return entry, True
+
+
+async def index_own_content(
+    session: AsyncSession,
+    ctype: ContentType,
+    entry: Entry,
+    *,
+    new: bool = False,
+    tags: bool = True,
+) -> None:
+    """Write the indexes of what ``entry`` says itself: tags, links and facets.
+
+    The search text is the published version's: it is written when an entry
+    is published (:func:`cms.services.published.write_published`).
+
+    Args:
+        new: the entry was just created, so it has no index rows to replace
+            (a bulk load of new entries skips four statements each).
+        tags: write the tag rows too (a rebuild, which changes no tag, skips them).
+    """
+    if tags:
+        if not new:
+            await session.exec(delete(EntryTag).where(col(EntryTag.entry_id) == entry.id))
+        session.add_all(EntryTag(entry_id=entry.id, tag=tag) for tag in entry.tags)
+    await save_links(session, entry.id, entry.links, new=new)
+    await save_facets(session, ctype, entry.id, entry.data, new=new)
 
 
 async def save_relations(
@@ -177,7 +199,7 @@ async def save_relations(
     Returns:
         Ids of entries that became or stopped being parts of ``entry``
         (``has_part`` relations): their documents name their container, so
-        pass them to ``finish_writes(also=...)``.
+        they are rebuilt too.
 
     Raises:
         InvalidEntry: naming each field that references a missing entry.
@@ -283,8 +305,9 @@ def refresh_documents(entry: Entry) -> None:
     """Re-encode the workflow fields of the working documents, after a workflow step.
 
     The documents themselves are built by
-    :func:`cms.services.documents.finish_writes`; a workflow step that changes
-    only the schedule or the published version patches them here.
+    :func:`cms.services.documents.finish_writes`; writing or removing the
+    published version, which changes only the schedule or the published
+    version, patches them here.
     """
     if not entry.doc:
         return

@@ -23,6 +23,25 @@ class InvalidEntry(Exception):
         self.errors = errors
 
 
+class PublishRefused(InvalidEntry):
+    """Plugins refused to publish an entry; ``errors`` lists every reason."""
+
+
+class SaveRefused(InvalidEntry):
+    """A plugin refuses a save from ``on_entries_saved``, naming the entry at fault.
+
+    Args:
+        entry_type: the content type of the entry whose save is refused.
+        slug: its slug.
+        errors: what is wrong, field by field.
+    """
+
+    def __init__(self, entry_type: str, slug: str, errors: list[FieldError]) -> None:
+        super().__init__(errors)
+        self.entry_type = entry_type
+        self.slug = slug
+
+
 class InvalidInput(Exception):
     """A request body (other than an entry) failed validation; ``errors`` names each field."""
 

@@ -11,7 +11,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cms.contenttypes import ContentType
 from cms.services.auth import Caller
-from cms.services.editing import WriteContext, current_document, replace_content
+from cms.services.editing import current_document, replace_content
+from cms.services.pipeline import WriteContext
 from cms.storage.tables import ApiToken, Entry, Revision
 
 # What a restore leaves as it is now: the entry's identity, its URL (restoring

@@ -7,9 +7,9 @@ together with the new position: an interrupted pull resumes after the last
 change it applied and never applies one twice.
 
 - ``upsert``: the entry's public document is fetched from the origin and
-  saved here through the ordinary write path (``save_entry``,
-  ``save_relations``, ``finish_writes``, ``write_published``), published as
-  the origin published it, with the origin's ``id``, ``published_at`` and
+  saved here through the save pipeline (:mod:`cms.services.pipeline`, with
+  a :class:`~cms.services.pipeline.Mirror`), published as the origin
+  published it, with the origin's ``id``, ``published_at`` and
   ``canonical_url`` (the canonical-URL step leaves mirrors alone), and its
   internal links resolved as the origin resolves them (``mirror_links``).
   Relation targets missing here (an author, a condition, a clinic) are
@@ -56,14 +56,12 @@ from cms.client import (
 from cms.contenttypes import ContentType, TypeRegistry
 from cms.markdown import Renderer
 from cms.plugins import PluginError, Plugins
-from cms.services import workflow
-from cms.services.documents import faces, finish_writes, rebuild_documents, refresh_dependents
-from cms.services.editing import WriteContext
-from cms.services.entries import find_entry, save_entry, save_relations
+from cms.services import pipeline, workflow
+from cms.services.entries import find_entry
 from cms.services.errors import Conflict, InvalidEntry
-from cms.services.lifecycle import SavedEntry, entries_saved
 from cms.services.links import split_link
-from cms.services.slugs import record_rename, release_slug
+from cms.services.pipeline import Checks, Published, Told, WriteContext
+from cms.services.slugs import release_slug
 from cms.services.validation import EntryInput, document_fields, parse_entry, references
 from cms.storage.db import writing
 from cms.storage.tables import Entry, EntryRelation, PublishedRelation, SyncSource, utcnow
@@ -305,7 +303,8 @@ async def _plan(
 async def _mirror_row(
     session: AsyncSession, source: str, ctype: ContentType, inp: EntryInput
 ) -> Entry | None:
-    """The mirror ``inp`` updates (renamed to ``inp``'s slug if the origin renamed it), or None.
+    """The mirror ``inp`` updates (the pipeline renames it to ``inp``'s slug if the
+    origin renamed it), or None.
 
     Raises:
         SyncError: an entry here that is not a mirror of ``source`` has its id or slug.
@@ -325,13 +324,6 @@ async def _mirror_row(
         )
     if local is None:
         await release_slug(session, ctype.name, inp.slug)
-        return None
-    if local.slug != inp.slug:
-        old_slug = local.slug
-        local.slug = inp.slug
-        session.add(local)
-        await session.flush()
-        await record_rename(session, local, old_slug)
     return local
 
 
@@ -352,72 +344,29 @@ async def _write_upsert(
     Returns:
         How many entries were written, and how many were already as planned.
     """
-    before = await faces(session, [str(p.doc["id"]) for p in plan])
-    written: list[tuple[_Planned, EntryInput, Entry, bool, str | None, bool]] = []
-    unchanged = 0
+    saves: list[pipeline.Save] = []
     for item in plan:
         inp = entry_input(item.ctype, item.doc)
         local = await _mirror_row(session, source, item.ctype, inp)
-        previous = None if local is None else local.status
-        was_live = local is not None and local.published_version is not None
-        entry, changed = await save_entry(
-            session, ctx.renderer, inp, actor=ACTOR, now=ctx.now, action=ACTOR
-        )
         # What the origin says beside the content: its URL, where its links
         # lead, and when it was created and last changed.
-        mirrored = (
-            source,
-            web_url(item.doc.get("canonical_url")),
-            item.links,
-            _when(item.doc.get("created_at")) or entry.created_at,
-            _when(item.doc.get("updated_at")) or entry.updated_at,
+        mirror = pipeline.Mirror(
+            source=source,
+            canonical_url=web_url(item.doc.get("canonical_url")),
+            links=item.links,
+            created_at=_when(item.doc.get("created_at")),
+            updated_at=_when(item.doc.get("updated_at")),
         )
-        here = (
-            entry.mirror_source,
-            entry.canonical_url,
-            entry.mirror_links,
-            entry.created_at,
-            entry.updated_at,
+        saves.append(
+            pipeline.Save(
+                inp, entry=local, action=ACTOR, published=Published.PUBLISH, mirror=mirror
+            )
         )
-        if here != mirrored:
-            (
-                entry.mirror_source,
-                entry.canonical_url,
-                entry.mirror_links,
-                entry.created_at,
-                entry.updated_at,
-            ) = mirrored
-            session.add(entry)
-            changed = True
-        if changed:
-            written.append((item, inp, entry, changed, previous, was_live))
-        else:
-            unchanged += 1
-    if not written:
-        return 0, unchanged
-    also: set[str] = set()
-    for _item, inp, entry, _changed, _previous, _was_live in written:
-        also |= await save_relations(session, ctx.types, entry, inp)
-    ids = {entry.id: before.get(entry.id) for _i, _inp, entry, *_rest in written}
-    await finish_writes(session, ctx.types, ids, also=also)
-    built = await faces(session, ids)
-    for item, _inp, entry, *_rest in written:
-        await workflow.write_published(session, item.ctype, entry, action=ACTOR)
-    # The documents were built with the faces published before: where one of
-    # the written entries shows another whose published face just moved (an
-    # author's new URL), build them again.
-    if len(ids) > 1 and built != await faces(session, ids):
-        await rebuild_documents(session, ctx.types, ids)
-    await refresh_dependents(session, ctx.types, ids)
-    await entries_saved(
-        ctx.plugins,
-        session,
-        [
-            SavedEntry.of(entry, previous, was_live=was_live)
-            for _item, _inp, entry, _changed, previous, was_live in written
-        ],
-    )
-    return len(written), unchanged
+    # The origin ran the publish and link checks (Checks.NONE); plugins hear
+    # the working copy's status before (Told.WORKING).
+    result = await pipeline.save(session, ctx, saves, checks=Checks.NONE, told=Told.WORKING)
+    written = sum(1 for s in result.saved if s.changed)
+    return written, len(result.saved) - written
 
 
 async def _referred_to(session: AsyncSession, entry_id: str) -> bool:
