@@ -12,13 +12,6 @@ from itertools import pairwise
 
 import grimp
 
-KNOWN_CYCLES: set[frozenset[str]] = {
-    # Removed when the fix of the hookspecs cycle lands: cms.hookspecs names
-    # cms.services.lifecycle's types, which calls the hooks through cms.plugins.
-    frozenset({"cms.hookspecs", "cms.plugins", "cms.services.lifecycle"}),
-}
-"""Cycles tolerated for now, each module by module; any other cycle fails."""
-
 
 def import_cycles(graph: grimp.ImportGraph) -> set[frozenset[str]]:
     """The modules of each cycle: those that import, and are imported by, one another."""
@@ -48,7 +41,5 @@ def one_loop(graph: grimp.ImportGraph, cycle: frozenset[str]) -> str:
 def test_no_module_imports_itself_through_others() -> None:
     graph = grimp.build_graph("cms", "plugins", cache_dir=None)
     found = import_cycles(graph)
-    new = [one_loop(graph, cycle) for cycle in sorted(found - KNOWN_CYCLES, key=sorted)]
-    assert not new, "import cycles (move the shared piece down a layer):\n" + "\n".join(new)
-    gone = [sorted(cycle) for cycle in KNOWN_CYCLES - found]
-    assert not gone, f"fixed cycles still listed in KNOWN_CYCLES: {gone}"
+    loops = [one_loop(graph, cycle) for cycle in sorted(found, key=sorted)]
+    assert not loops, "import cycles (move the shared piece down a layer):\n" + "\n".join(loops)

@@ -42,13 +42,12 @@ from cms.contenttypes import ContentType
 from cms.schemas import Base, EntryCommon, Slug
 from cms.services import workflow
 from cms.services.auth import Caller, Permission
-from cms.services.editing import create_entry, lock_entry, update_entry
+from cms.services.editing import Entry, create_entry, lock_entry, update_entry
 from cms.services.errors import FieldError, InvalidInput
 from cms.services.listing import InvalidParameter
 from cms.services.pipeline import WriteContext
 from cms.services.preview import sign_preview
 from cms.services.revisions import RevisionInfo, get_revision, list_revisions, restore_revision
-from cms.storage.tables import Entry
 from cms.types.clinic import CLINIC
 from cms.urls import API
 

@@ -32,7 +32,8 @@ from cms.services.errors import FieldError, Forbidden, InvalidEntry
 from cms.services.pipeline import WriteContext
 from cms.services.slugs import available_slug, release_slug, slug_is_free, slugify
 from cms.services.validation import EntryInput, parse_entry
-from cms.storage.tables import Entry, EntryRelation, Revision
+from cms.storage.tables import Entry as Entry  # the handle a write's handler holds
+from cms.storage.tables import EntryRelation, Revision
 
 # Keys of the write-side document the API never takes from a client.
 IMMUTABLE = ("id",)
