@@ -9,8 +9,7 @@ from typing import Any
 
 import msgspec
 
-from cms.services.errors import FieldError
-from cms.services.validation import EntryInput
+from cms.plugin import EntryInput, FieldError
 from plugins.case_stories.identifiers import find_identifiers, name_pattern
 from plugins.case_stories.types import CaseStoryFields
 
