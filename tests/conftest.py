@@ -47,6 +47,9 @@ from cms.storage.migrate import upgrade
 REPO = Path(__file__).resolve().parent.parent
 CONTENT = REPO / "content"
 POSTGRES_URL = os.environ.get("CMS_TEST_POSTGRES_URL", "")
+FIRST_PARTY_PLUGINS: tuple[str, ...] = ("blog_series", "case_stories")
+"""The plugins the core's tests build their apps with: the installed ones less any
+third-party plugin, so installing one never changes what the core's tests see."""
 QUIET: dict[str, Any] = {"scheduler_interval": 0, "webhook_delivery": "worker"}
 """Settings under which an app starts no background task (no scheduler, no
 webhook delivery): the app's engine then runs only what its requests ask for."""
@@ -242,7 +245,8 @@ def fixture_demo(demo_url: str) -> Iterator[TestClient[object]]:
     """
     # No background task: the demo is never written, and reads through it may
     # be counted (:func:`counting`).
-    with TestClient(create_app(Settings(database_url=demo_url, **QUIET))) as client:
+    settings = Settings(database_url=demo_url, plugins=FIRST_PARTY_PLUGINS, **QUIET)
+    with TestClient(create_app(settings)) as client:
         yield client
 
 
@@ -315,8 +319,8 @@ class Editing:
         return {"Authorization": f"Bearer {self.secrets[token]}"}
 
     def settings(self, **overrides: Any) -> Settings:
-        """Settings for an app on this database."""
-        return Settings(database_url=self.url, **overrides)
+        """Settings for an app on this database (with the first-party plugins)."""
+        return Settings(database_url=self.url, **{"plugins": FIRST_PARTY_PLUGINS, **overrides})
 
 
 @pytest.fixture(name="editing")
