@@ -22,7 +22,7 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import msgspec
 from litestar import Request, Response, get
@@ -119,10 +119,8 @@ class PublicRead:
         return ListResult(docs=page.docs, next_cursor=page.next_cursor)
 
 
-class PublicReadFunction(Protocol):
-    """A plugin's read: the body of the response, from a :class:`PublicRead` and the path."""
-
-    def __call__(self, read: PublicRead, /, **parameters: Any) -> Awaitable[Any]: ...
+PublicReadFunction = Callable[..., Awaitable[Any]]
+"""A plugin's read: ``async def read(public: PublicRead, **parameters) -> body``."""
 
 
 def _path_parameters(path: str) -> list[inspect.Parameter]:
