@@ -145,14 +145,13 @@ def check_schema_names(
         RegistrationError: naming the schema, both classes and their plugins.
     """
     found = documented_classes(app, types, route_owners)
-    # One schema per module and name: Litestar takes classes of one module
-    # and name for one schema (the entry routes build a type's response
-    # Structs more than once). The entry routes build every type's in their
-    # own module, though: there, two types of one label are a clash.
+    # Litestar takes classes of one module and name for one schema, silently:
+    # the entry routes build a type's response Structs more than once, all
+    # one schema. Of two plugins, though (two types of one label, two
+    # plugins' classes of one name in one module), they are a clash too.
     by_name: dict[str, dict[tuple[str, str], type]] = defaultdict(dict)
     for cls in found:
-        per_type = found[cls] if cls.__module__ == TYPE_SCHEMAS_MODULE else ""
-        by_name[schema_name(cls)].setdefault((cls.__module__, per_type), cls)
+        by_name[schema_name(cls)].setdefault((cls.__module__, found[cls]), cls)
     for name, classes in sorted(by_name.items()):
         if len(classes) > 1:
             named = " and ".join(_describe(cls, found[cls]) for cls in classes.values())
