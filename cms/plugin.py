@@ -31,14 +31,13 @@ The sections below follow a plugin's life:
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from cms.api.plugin_routes import ListResult, PublicRead, public_get
-from cms.api.problems import ProblemException, error_responses, not_found
 from cms.contenttypes import (
     ContentType,
     ListFilter,
@@ -68,9 +67,11 @@ from cms.services.validation import EntryInput
 from cms.settings import Settings, SettingsError
 from cms.storage.db import writing
 
-if TYPE_CHECKING:  # the app is imported when a command opens it, see open_services
+if TYPE_CHECKING:  # loaded on first use, see _HTTP and open_services
     from litestar import Request
 
+    from cms.api.plugin_routes import ListResult, PublicRead, public_get
+    from cms.api.problems import ProblemException, error_responses, not_found
     from cms.app import Services
 
 __all__ = [
@@ -127,6 +128,27 @@ __all__ = [
 ]
 
 # --- Routes -----------------------------------------------------------------------
+
+# Every `cms` command loads the plugins, and so this module, and few serve a
+# route: the HTTP layer (Litestar) loads when a plugin first asks for a name
+# of it, not with every `cms --help`.
+_HTTP = {
+    "ListResult": "cms.api.plugin_routes",
+    "PublicRead": "cms.api.plugin_routes",
+    "public_get": "cms.api.plugin_routes",
+    "ProblemException": "cms.api.problems",
+    "error_responses": "cms.api.problems",
+    "not_found": "cms.api.problems",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _HTTP.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 
 def app_services(request: Request[Any, Any, Any]) -> Services:

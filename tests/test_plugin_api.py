@@ -269,7 +269,8 @@ def test_the_sort_field_is_documented_for_its_type_only(lessons: TestClient[Any]
 
     def sorts(path: str) -> list[str]:
         parameters = paths[path]["get"]["parameters"]
-        return next(p for p in parameters if p["name"] == "sort")["schema"]["enum"]
+        options: list[str] = next(p for p in parameters if p["name"] == "sort")["schema"]["enum"]
+        return options
 
     assert sorts("/api/v1/lessons")[-2:] == ["order", "-order"]
     assert "order" not in sorts("/api/v1/articles")
