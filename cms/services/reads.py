@@ -186,6 +186,12 @@ async def entries_by_slug(
     return out
 
 
+# The entry at the far end of a relation, and its published version. Built
+# once: an alias copies every column, too costly per read.
+_OTHER = aliased(Entry, name="other")
+_OTHER_LIVE = aliased(PublishedEntry, name="other_live")
+
+
 def _relation_table(published: bool) -> type[EntryRelation] | type[PublishedRelation]:
     return PublishedRelation if published else EntryRelation
 
@@ -200,8 +206,7 @@ async def _relations(
     published: bool,
 ) -> list[RelationRecord]:
     rel = _relation_table(published)
-    other = aliased(Entry, name="other")
-    live = aliased(PublishedEntry, name="other_live")
+    other, live = _OTHER, _OTHER_LIVE
     near, far = (rel.source_id, rel.target_id) if outgoing else (rel.target_id, rel.source_id)
     out: list[RelationRecord] = []
     for chunk in _chunks(ids):
