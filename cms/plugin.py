@@ -7,7 +7,7 @@ under ``plugins/`` or ``examples/`` imports any other module of ``cms``
 (``cms.testing`` aside, in a plugin's tests). A name listed in ``__all__``
 keeps its meaning; what is not listed is not part of the API.
 
-The sections below follow a plugin's life:
+What it offers, in the order of a plugin's life:
 
 - **Hooks**: :data:`hookimpl` marks a hook implementation; the hooks and their
   arguments are those of :mod:`cms.hookspecs` (documented in ``docs/plugins.md``).
