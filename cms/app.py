@@ -37,6 +37,7 @@ from cms.api.methods import head_as_get, options_routes
 from cms.api.plugins import list_plugins
 from cms.api.preview import preview_handler
 from cms.api.problems import EXCEPTION_HANDLERS
+from cms.api.schema_names import check_schema_names
 from cms.api.search import search_routes
 from cms.api.tokens import TOKEN_ROUTES
 from cms.api.webhooks import WEBHOOK_ROUTES
@@ -254,7 +255,8 @@ def create_app(
     owned.extend(feed_routes(settings, services.plugins.types, services.cache, services.sessions))
     for name, routes in call_hook(services.plugins.manager, "register_routes"):
         owned.extend((name, r) for r in routes)
-    services.plugin_report = describe(services.plugins, check_routes(owned))
+    route_owners = check_routes(owned)
+    services.plugin_report = describe(services.plugins, route_owners)
     # The OPTIONS handlers go first: a path's first handler would get a default one.
     route_handlers: list[Any] = [h for _owner, h in owned]
     route_handlers[:0] = options_routes(route_handlers)
@@ -312,4 +314,5 @@ def create_app(
     # only a fixed list of origins and one set of methods for every path. Being
     # outside, they also see the response cache's bytes as sent, never cached.
     app.asgi_handler = cors(head_as_get(app.asgi_handler), services.origins)
+    check_schema_names(app, services.plugins.types, route_owners)
     return app

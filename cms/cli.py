@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -403,13 +403,20 @@ def openapi() -> None:
 DEFAULT_OPENAPI = Path("openapi/openapi.json")
 
 
-def openapi_bytes() -> bytes:
-    """The app's OpenAPI document, as committed: indented, keys in app order."""
+def openapi_bytes(plugins: Sequence[str] | None = None) -> bytes:
+    """The app's OpenAPI document, as committed: indented, keys in app order.
+
+    Args:
+        plugins: the installed plugins to document, by entry-point name;
+            those ``CMS_PLUGINS`` enables (all installed ones, unset) when omitted.
+    """
     from cms.app import create_app
 
     # The document does not depend on the database; an in-memory URL keeps
     # the export from creating a data folder.
     settings = msgspec.structs.replace(_settings(), database_url="sqlite+aiosqlite://")
+    if plugins is not None:
+        settings = msgspec.structs.replace(settings, plugins=tuple(plugins))
     app = create_app(settings)
     schema = app.openapi_schema.to_schema()
     return msgspec.json.format(msgspec.json.encode(schema), indent=2) + b"\n"

@@ -148,6 +148,10 @@ class ContentType:
         label: a human name for documentation (``Article``).
         description: one sentence for the API documentation.
         default_sort: the list order when the caller names none.
+        sort_fields: fields of the Struct the list may also sort by
+            (``sort=order``, ``sort=-order``), beside the common ones. Each
+            holds an integer, a number, a string or a date, never null: an
+            entry saved before the field existed sorts as its default.
         filters: list filters of this type, by query parameter name.
         search_fields: fields of the Struct whose text is indexed for search
             beside the title, summary and body (symptoms, credentials, ...).
@@ -173,6 +177,7 @@ class ContentType:
     description: str
     relations: Mapping[str, Relation] = field(default_factory=dict)
     default_sort: str = "-published_at"
+    sort_fields: tuple[str, ...] = ()
     filters: Mapping[str, ListFilter] = field(default_factory=dict)
     search_fields: tuple[str, ...] = ()
     json_ld_type: str = "WebPage"
@@ -188,7 +193,9 @@ class ContentType:
 
     def sort_options(self) -> tuple[str, ...]:
         """Every accepted ``sort`` value: each sort field, ascending and descending."""
-        return tuple(opt for name in SORT_FIELDS for opt in (name, f"-{name}"))
+        return tuple(
+            opt for name in (*SORT_FIELDS, *self.sort_fields) for opt in (name, f"-{name}")
+        )
 
     def facet_fields(self) -> tuple[str, ...]:
         """Fields of :attr:`filters` that are not relations: indexed on save."""
@@ -215,6 +222,54 @@ def _is_slug_field(kind: msgspec.inspect.Type) -> bool:
     if isinstance(kind, msgspec.inspect.ListType):
         return _is_slug_field(kind.item_type)
     return isinstance(kind, msgspec.inspect.StrType)
+
+
+# What a declared sort field may hold, and what its values are compared as.
+SORTABLE_KINDS: Mapping[type, type] = {
+    msgspec.inspect.IntType: int,
+    msgspec.inspect.FloatType: float,
+    msgspec.inspect.StrType: str,
+    # Stored as ISO 8601 text (2025-03-01), which sorts as the dates do.
+    msgspec.inspect.DateType: str,
+}
+
+
+def sort_kind(ctype: ContentType, name: str) -> type:
+    """What values of sort field ``name`` of ``ctype`` compare as: int, float or str."""
+    info = msgspec.inspect.type_info(ctype.fields)
+    assert isinstance(info, msgspec.inspect.StructType)  # a Struct class describes a Struct
+    kind = next(f.type for f in info.fields if f.name == name)
+    while isinstance(kind, msgspec.inspect.Metadata):
+        kind = kind.type
+    return SORTABLE_KINDS[type(kind)]
+
+
+def sort_default(ctype: ContentType, name: str) -> Any:
+    """The value an entry stored without sort field ``name`` sorts as: the field's default."""
+    info = next(f for f in msgspec.structs.fields(ctype.fields) if f.name == name)
+    if info.default is not msgspec.NODEFAULT:
+        default = info.default
+    elif info.default_factory is not msgspec.NODEFAULT:
+        default = info.default_factory()
+    else:
+        default = sort_kind(ctype, name)()  # required: every stored entry has a value
+    return msgspec.to_builtins(default)
+
+
+def _check_sort_fields(ctype: ContentType, who: str) -> None:
+    info = msgspec.inspect.type_info(ctype.fields)
+    assert isinstance(info, msgspec.inspect.StructType)  # a Struct class describes a Struct
+    kinds = {f.name: f.type for f in info.fields}
+    for name in ctype.sort_fields:
+        kind = kinds.get(name)
+        while isinstance(kind, msgspec.inspect.Metadata):
+            kind = kind.type
+        if kind is None or name in ctype.relations or type(kind) not in SORTABLE_KINDS:
+            raise RegistrationError(
+                f"plugin {who!r}: sort field {name!r} must be a field of "
+                f"{ctype.fields.__name__} holding an int, a float, a str or a date (not "
+                "null, not a relation)"
+            )
 
 
 def _check_filters(ctype: ContentType, who: str) -> None:
@@ -282,6 +337,7 @@ class TypeRegistry:
                 f"plugin {who!r}: {ctype.fields.__name__} redefines the common field(s) "
                 f"{', '.join(clash)}"
             )
+        _check_sort_fields(ctype, who)
         if ctype.default_sort not in ctype.sort_options():
             raise RegistrationError(
                 f"plugin {who!r}: default_sort {ctype.default_sort!r} is not a sort option"

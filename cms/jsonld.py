@@ -21,6 +21,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
+from html.parser import HTMLParser
 from typing import Any
 
 from cms.dates import iso
@@ -77,6 +79,8 @@ class LdEntry:
         related: published targets of each relation field, in order.
         origin: its origin clinic, when published.
         containers: published entries that list this one in a ``has_part`` relation.
+        body_html: its body rendered and sanitised, internal links resolved,
+            as readers get it (``articleBody`` may want :attr:`text` instead).
     """
 
     me: LdRef
@@ -89,6 +93,17 @@ class LdEntry:
     related: Mapping[str, Sequence[LdRef]] = field(default_factory=dict)
     origin: LdRef | None = None
     containers: Sequence[LdRef] = ()
+    body_html: str = ""
+
+    @cached_property
+    def text(self) -> str:
+        """The body as plain text, one line per block: for ``articleBody`` or ``wordCount``."""
+        return html_text(self.body_html)
+
+    @property
+    def word_count(self) -> int:
+        """The words of the body."""
+        return len(self.text.split())
 
     @property
     def node_id(self) -> str:
@@ -120,6 +135,40 @@ class LdEntry:
 
 
 JsonLdMapping = Callable[[LdEntry], list[Node]]
+
+
+# Elements that end a line of text: a block (paragraph, heading, list item,
+# table cell, code block) never runs into the next one's first word.
+_BLOCKS = frozenset(
+    {"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "pre", "blockquote", "td", "th", "tr",
+     "div", "section", "aside", "figcaption", "dt", "dd", "br", "hr"}
+)  # fmt: skip
+
+
+class _TextOf(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def html_text(html: str) -> str:
+    """The text of rendered ``html``: one line per block, blank lines dropped."""
+    parser = _TextOf()
+    parser.feed(html)
+    parser.close()
+    lines = (line.strip() for line in "".join(parser.parts).splitlines())
+    return "\n".join(line for line in lines if line)
 
 
 def compact(node: Node) -> Node:

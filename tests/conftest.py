@@ -42,6 +42,9 @@ from cms.testing import QUIET, Databases
 
 REPO = Path(__file__).resolve().parent.parent
 CONTENT = REPO / "content"
+FIRST_PARTY_PLUGINS: tuple[str, ...] = ("blog_series", "case_stories")
+"""The plugins the core's tests build their apps with: the installed ones less any
+third-party plugin, so installing one never changes what the core's tests see."""
 
 
 def load_folder(
@@ -174,7 +177,8 @@ def fixture_demo(demo_url: str) -> Iterator[TestClient[object]]:
     """
     # No background task: the demo is never written, and reads through it may
     # be counted (:func:`counting`).
-    with TestClient(create_app(Settings(database_url=demo_url, **QUIET))) as client:
+    settings = Settings(database_url=demo_url, plugins=FIRST_PARTY_PLUGINS, **QUIET)
+    with TestClient(create_app(settings)) as client:
         yield client
 
 
@@ -233,8 +237,8 @@ class Editing:
         return {"Authorization": f"Bearer {self.secrets[token]}"}
 
     def settings(self, **overrides: Any) -> Settings:
-        """Settings for an app on this database."""
-        return Settings(database_url=self.url, **overrides)
+        """Settings for an app on this database (with the first-party plugins)."""
+        return Settings(database_url=self.url, **{"plugins": FIRST_PARTY_PLUGINS, **overrides})
 
 
 @pytest.fixture(name="editing")

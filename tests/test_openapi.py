@@ -10,13 +10,16 @@ from click.testing import CliRunner
 from litestar.testing import TestClient
 
 from cms.cli import main, openapi_bytes
-from tests.conftest import REPO
+from tests.conftest import FIRST_PARTY_PLUGINS, REPO
 
 COMMITTED = REPO / "openapi" / "openapi.json"
 
 
 def test_committed_document_is_not_stale() -> None:
-    assert COMMITTED.read_bytes() == openapi_bytes(), "run `cms openapi export`"
+    # The first-party plugins by name: a third-party plugin installed beside
+    # them is not the core's to document.
+    current = openapi_bytes(plugins=FIRST_PARTY_PLUGINS)
+    assert COMMITTED.read_bytes() == current, "run `cms openapi export`"
 
 
 def test_check_flag_fails_on_a_stale_file(tmp_path: Any) -> None:

@@ -22,9 +22,9 @@ from click.testing import CliRunner
 from litestar.testing import TestClient
 
 from cms.app import create_app
-from cms.cli import main
+from cms.cli import main, openapi_bytes
 from cms.settings import Settings
-from tests.conftest import CONTENT, REPO, load_folder
+from tests.conftest import CONTENT, FIRST_PARTY_PLUGINS, REPO, load_folder
 
 DOCS = REPO / "docs" / "plugins.md"
 WORKSHOP = (
@@ -124,6 +124,17 @@ def test_the_documented_plugin_test_passes(installed: Path, tmp_path: Path) -> N
     source = installed / "tests" / "test_workshops.py"
     exec(compile(source.read_text(), str(source), "exec"), namespace)  # noqa: S102
     namespace["test_a_workshop_is_served"](tmp_path)
+
+
+def test_an_installed_plugin_leaves_the_core_tests_alone(installed: Path) -> None:
+    """The core's tests name the plugins they build the app with: installing
+    another one (here, the documented plugin) changes nothing they see."""
+    assert "workshops" in _installed_names()
+    committed = (REPO / "openapi" / "openapi.json").read_bytes()
+    assert openapi_bytes(plugins=FIRST_PARTY_PLUGINS) == committed
+    # Built with every installed plugin, as the core's tests once were, the
+    # document differs: that broke them.
+    assert b"listClinicWorkshops" in openapi_bytes()
 
 
 def _installed_names() -> list[str]:

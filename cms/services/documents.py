@@ -456,6 +456,7 @@ def _rebuild_one(
         by_field[rel.field].append(ref)
         if rel.field == "clinics" and rel.face.slug == origin:
             origin_ref = ref
+    html = resolve_internal_links(entry.body_html, urls)
     ld = jsonld.LdEntry(
         me=jsonld.LdRef(id=entry.id, type=entry.type, title=entry.title,
                         url=entry.canonical_url, schema_type=ctype.json_ld_type),
@@ -468,6 +469,7 @@ def _rebuild_one(
         related=by_field,
         origin=origin_ref,
         containers=[_ref(types, f) for f in containers if f.published],
+        body_html=html,
     )  # fmt: skip
     has_part = [ref for name in ctype.has_part_fields() for ref in by_field.get(name, [])]
     try:
@@ -477,7 +479,6 @@ def _rebuild_one(
             f"plugin {ctype.plugin!r}: the JSON-LD mapping of {ctype.name} failed on "
             f"{entry.slug!r}: {exc!r}"
         ) from exc
-    html = resolve_internal_links(entry.body_html, urls)
     entry.doc, entry.doc_item = build_documents(entry, ctype, origin, html, document)
 
 

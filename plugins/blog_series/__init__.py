@@ -13,11 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
-from cms.contenttypes import ContentType, ResponseField, TypeRegistry
-from cms.hookspecs import hookimpl
-from cms.services.lifecycle import SavedEntry
+from cms.plugin import (
+    AsyncSession,
+    ContentType,
+    ResponseField,
+    SavedEntry,
+    TypeRegistry,
+    hookimpl,
+)
 from plugins.blog_series.navigation import NAVIGATION, OUTLINE, recompute, series_touched
 from plugins.blog_series.types import (
     OPTIONAL_PART_TYPES,

@@ -1,6 +1,6 @@
 """Each series' outline and its parts' navigation, recomputed when they change.
 
-Both are stored as response fields (:mod:`cms.services.extras`), so a read
+Both are stored as response fields (``set_extra``), so a read
 never computes them: an article in a list costs nothing more than one
 outside a series. They are recomputed for every series that a save touches:
 the series itself (parts added, removed or reordered, planned parts changed,
@@ -27,21 +27,24 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from sqlalchemy import case, func
-from sqlalchemy.orm import aliased
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from cms.services.errors import FieldError
-from cms.services.extras import clear_extras, set_extra
-from cms.services.lifecycle import SavedEntry, SaveRefused
-from cms.storage.tables import Entry, EntryRelation, PublishedEntry, PublishedRelation
+from cms.plugin import (
+    AsyncSession,
+    EntryRecord,
+    FieldError,
+    SavedEntry,
+    SaveRefused,
+    clear_extras,
+    entries_by_id,
+    relations_from,
+    relations_to,
+    set_extra,
+)
 from plugins.blog_series.types import SERIES, OutlinePart, PartRef, SeriesNavigation
 
 NAVIGATION = "series"
 OUTLINE = "outline"
 PARTS = "parts"
-CHUNK = 1000
 
 
 @dataclass(frozen=True)
@@ -59,92 +62,57 @@ async def series_touched(session: AsyncSession, saved: Sequence[SavedEntry]) -> 
     """Ids of the series whose outline may have changed with ``saved``, in a stable order."""
     touched = {s.id for s in saved if s.type == SERIES.name}
     others = [s.id for s in saved if s.type != SERIES.name]
-    source = aliased(Entry, name="source")
-    # In chunks: a bulk load may change more entries than a query takes parameters.
-    for start in range(0, len(others), CHUNK):
-        chunk = others[start : start + CHUNK]
-        # The series that list a part in their working copy or in their
-        # published version (the outline readers see comes from the latter).
-        for relation in (EntryRelation, PublishedRelation):
-            result = await session.exec(
-                select(relation.source_id)
-                .join(source, col(source.id) == col(relation.source_id))
-                .where(
-                    col(relation.field) == PARTS,
-                    col(source.type) == SERIES.name,
-                    col(relation.target_id).in_(chunk),
-                )
-            )
-            touched.update(result.all())
+    # The series that list a part in their working copy or in their published
+    # version (the outline readers see comes from the latter).
+    for published in (False, True):
+        listing = await relations_to(
+            session, others, field=PARTS, source_type=SERIES.name, published=published
+        )
+        touched.update(r.source_id for r in listing)
     return sorted(touched)
 
 
-async def _parts(session: AsyncSession, series_id: str, *, published: bool) -> list[_Part]:
-    """The parts of a series in order: of its published version when ``published``
-    (``published_relations``), else of its working copy (``relations``)."""
+def _part(entry: EntryRecord) -> _Part:
     # A part is published when it has a published version, whatever its
     # working copy's status (an edit pending review leaves the live version
     # up); readers see it under its published slug, title and summary, never
     # its working copy's.
-    relation: type[EntryRelation] | type[PublishedRelation] = (
-        PublishedRelation if published else EntryRelation
-    )
-    live = col(PublishedEntry.id).is_not(None)
-    result = await session.exec(
-        # sqlmodel's stubs stop at four columns; select() itself takes any number.
-        select(  # type: ignore[call-overload]
-            Entry.id,
-            Entry.type,
-            func.coalesce(PublishedEntry.slug, Entry.slug),
-            func.coalesce(PublishedEntry.title, Entry.title),
-            Entry.summary,
-            PublishedEntry.doc,
-            case((live, "published"), else_=col(Entry.status)),
-            Entry.published_at,
-        )
-        .join(relation, col(relation.target_id) == col(Entry.id))
-        .outerjoin(PublishedEntry, col(PublishedEntry.id) == col(Entry.id))
-        .where(col(relation.source_id) == series_id, col(relation.field) == PARTS)
-        .order_by(col(relation.position))
-    )
-    parts = []
-    for id_, type_, slug, title, summary, doc, status, release in result.all():
-        if doc:
-            summary = msgspec.json.decode(doc).get("summary") or ""
-        parts.append(_Part(id_, type_, slug, title, summary, status, release))
-    return parts
+    shown = entry.published or entry.working
+    return _Part(
+        entry.id, entry.type, shown.slug, shown.title, shown.summary, shown.status,
+        entry.working.published_at,
+    )  # fmt: skip
+
+
+async def _parts(session: AsyncSession, series_id: str, *, published: bool) -> list[_Part]:
+    """The parts of a series in order: of its published version when ``published``,
+    else of its working copy."""
+    listed = await relations_from(session, [series_id], field=PARTS, published=published)
+    return [_part(r.entry) for r in listed]
 
 
 async def _check_one_series_per_part(
-    session: AsyncSession, series: Entry, parts: Iterable[_Part]
+    session: AsyncSession, series: EntryRecord, parts: Iterable[_Part]
 ) -> None:
     """A part carries one navigation, so it may belong to one series only."""
     by_id = {p.id: p for p in parts}
     if not by_id:
         return
-    source = aliased(Entry, name="source")
-    result = await session.exec(
-        select(EntryRelation.target_id, source.slug)
-        .join(source, col(source.id) == col(EntryRelation.source_id))
-        .where(
-            col(EntryRelation.field) == PARTS,
-            col(source.type) == SERIES.name,
-            col(source.id) != series.id,
-            col(EntryRelation.target_id).in_(list(by_id)),
-        )
+    listing = await relations_to(session, by_id, field=PARTS, source_type=SERIES.name)
+    clashes = sorted(
+        (r.entry.working.slug, r.target_id) for r in listing if r.source_id != series.id
     )
-    clashes = sorted(result.all(), key=lambda row: (row[1], row[0]))
     if clashes:
         raise SaveRefused(
             SERIES.name,
-            series.slug,
+            series.working.slug,
             [
                 FieldError(
                     PARTS,
                     f"{by_id[target].type}/{by_id[target].slug} is already a part of "
                     f"series {other!r}; an entry belongs to one series at most",
                 )
-                for target, other in clashes
+                for other, target in clashes
             ],
         )
 
@@ -179,22 +147,22 @@ def outline(parts: Sequence[_Part], planned_parts: Sequence[Any]) -> list[Outlin
 
 async def recompute(session: AsyncSession, series_id: str) -> None:
     """Store the outline of one series and the navigation of each of its published parts."""
-    series = await session.get(Entry, series_id)
+    series = (await entries_by_id(session, [series_id])).get(series_id)
     if series is None:  # deleted in the same transaction
         return
     await _check_one_series_per_part(
         session, series, await _parts(session, series_id, published=False)
     )
-    live_series = await session.get(PublishedEntry, series_id)
+    live_series = series.published
     if live_series is None:
         # Not public: its outline is its working copy's, for editors.
         parts = await _parts(session, series_id, published=False)
-        planned = series.data.get("planned_parts") or []
+        planned = series.working.data.get("planned_parts") or []
     else:
         # Public: only published versions, the series' and its parts', so
         # that no draft reaches anonymous readers.
         parts = await _parts(session, series_id, published=True)
-        planned = msgspec.json.decode(live_series.doc).get("planned_parts") or []
+        planned = live_series.data.get("planned_parts") or []
     items = outline(parts, planned)
     await set_extra(session, series_id, OUTLINE, msgspec.to_builtins(items), source_id=series_id)
     await clear_extras(session, NAVIGATION, source_id=series_id)

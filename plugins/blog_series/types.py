@@ -7,9 +7,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from cms.contenttypes import ContentType, Relation
-from cms.jsonld import LdEntry, Node
-from cms.schemas import Base, EntryKey
+from cms.plugin import Base, ContentType, EntryKey, LdEntry, Node, Relation
 
 # The types a series' parts may be; case stories only while their plugin is on.
 PART_TYPE = "article"

@@ -13,10 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cms.contenttypes import ContentType
-from cms.hookspecs import hookimpl
-from cms.services.errors import FieldError
-from cms.services.validation import EntryInput
+from cms.plugin import ContentType, EntryInput, FieldError, hookimpl
 from plugins.case_stories.rules import CaseStoriesSettings, blocked_names, case_story_problems
 from plugins.case_stories.types import CASE_STORY
 

@@ -8,9 +8,7 @@ from typing import Any
 
 import msgspec
 
-from cms.services.errors import FieldError
-from cms.services.validation import EntryInput
-from cms.settings import PluginSettings
+from cms.plugin import EntryInput, FieldError, PluginSettings
 from plugins.case_stories.identifiers import find_identifiers, name_pattern
 from plugins.case_stories.types import CaseStoryFields
 

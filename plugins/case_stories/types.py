@@ -6,9 +6,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from cms.contenttypes import ContentType, Relation
-from cms.jsonld import LdEntry, Node
-from cms.schemas import Base, Slug
+from cms.plugin import Base, ContentType, LdEntry, Node, Relation, Slug
 
 
 class PatientProfile(Base):
