@@ -23,34 +23,34 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 import cms
-from cms.api.auth import CALLER_DEPENDENCY, SECURITY_SCHEME, SECURITY_SCHEME_NAME
-from cms.api.cache import ResponseCache
-from cms.api.caching import conditional_get
-from cms.api.changes import change_routes
-from cms.api.cors import AllowedOrigins, cors
-from cms.api.entries import entry_routes
-from cms.api.feeds import feed_routes
-from cms.api.health import health, ready
-from cms.api.index import index_routes
-from cms.api.links import link_routes
-from cms.api.methods import head_as_get, options_routes
-from cms.api.plugins import list_plugins
-from cms.api.preview import preview_handler
-from cms.api.problems import EXCEPTION_HANDLERS
-from cms.api.schema_names import check_schema_names
-from cms.api.search import search_routes
-from cms.api.tokens import TOKEN_ROUTES
-from cms.api.webhooks import WEBHOOK_ROUTES
-from cms.api.writes import write_routes
+from cms.access.throttle import FailureLimiter
+from cms.editorial.workflow import run_scheduler
+from cms.http.access.tokens import TOKEN_ROUTES
+from cms.http.auth import CALLER_DEPENDENCY, SECURITY_SCHEME, SECURITY_SCHEME_NAME
+from cms.http.cache_headers import conditional_get
+from cms.http.cors import AllowedOrigins, cors
+from cms.http.editorial.preview import preview_handler
+from cms.http.editorial.writes import write_routes
+from cms.http.health import health, ready
+from cms.http.index import index_routes
+from cms.http.methods import head_as_get, options_routes
+from cms.http.plugins import list_plugins
+from cms.http.problems import EXCEPTION_HANDLERS
+from cms.http.reading.entries import entry_routes
+from cms.http.reading.feeds import feed_routes
+from cms.http.reading.links import link_routes
+from cms.http.reading.search import search_routes
+from cms.http.response_cache import ResponseCache
+from cms.http.schema_names import check_schema_names
+from cms.http.syndication.changes import change_routes
+from cms.http.syndication.webhooks import WEBHOOK_ROUTES
 from cms.markdown import Renderer
-from cms.plugins import PluginList, Plugins, call_hook, check_routes, describe, load_plugins
-from cms.services.generation import generation_reader
-from cms.services.throttle import FailureLimiter
-from cms.services.webhooks import run_webhooks
-from cms.services.workflow import run_scheduler
+from cms.plugin_manager import PluginList, Plugins, call_hook, check_routes, describe, load_plugins
 from cms.settings import Settings, SettingsError
 from cms.storage.db import create_engine, is_sqlite, session_factory, writing
 from cms.storage.tables import Clock, utcnow
+from cms.syndication.generation import generation_reader
+from cms.syndication.webhooks import run_webhooks
 
 DOCS = "/schema"
 DOCS_ASSETS = f"{DOCS}/assets"

@@ -35,7 +35,7 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 def _loading_plugins(build: Callable[[], T]) -> T:
     """``build()``, with a plugin that cannot load, clashes or has a bad setting as an error."""
     from cms.contenttypes import RegistrationError
-    from cms.plugins import PluginError
+    from cms.plugin_manager import PluginError
 
     try:
         return build()
@@ -52,7 +52,7 @@ class CmsGroup(click.Group):
         if self._plugins_added:
             return
         self._plugins_added = True
-        from cms.plugins import call_hook, load_plugins
+        from cms.plugin_manager import call_hook, load_plugins
 
         try:
             settings = _settings()
@@ -130,7 +130,7 @@ def worker() -> None:
     import signal
 
     from cms.app import build_services, webhook_loop
-    from cms.services.workflow import run_scheduler
+    from cms.editorial.workflow import run_scheduler
 
     settings = _settings()
     logging.basicConfig(
@@ -184,7 +184,7 @@ def db() -> None:
 
 def _migrations() -> tuple[str, dict[str, Path]]:
     """The database URL, and the folders of the loaded plugins' versions."""
-    from cms.plugins import load_plugins
+    from cms.plugin_manager import load_plugins
 
     settings = _settings()
     loaded = _loading_plugins(lambda: load_plugins(settings.plugins, settings=settings))
@@ -268,8 +268,8 @@ def content_load(folder: Path, force: bool, allow_broken_links: bool) -> None:
     --allow-broken-links or --force.
     """
     from cms.app import build_services
-    from cms.plugins import PluginError
-    from cms.services.content_files import ContentError, _files, load_content
+    from cms.editorial.content_files import ContentError, _files, load_content
+    from cms.plugin_manager import PluginError
 
     services = _loading_plugins(lambda: build_services(_settings()))
     try:
@@ -357,8 +357,8 @@ def content_rebuild() -> None:
     keep their versions: nothing they say changes.
     """
     from cms.app import build_services
-    from cms.plugins import PluginError
-    from cms.services.pipeline import rebuild
+    from cms.editorial.pipeline import rebuild
+    from cms.plugin_manager import PluginError
 
     services = build_services(_settings())
 
@@ -381,7 +381,7 @@ def content_rebuild() -> None:
 def content_dump(folder: Path) -> None:
     """Write every entry to FOLDER as Markdown files (the layout `load` reads)."""
     from cms.app import build_services
-    from cms.services.content_files import dump_content
+    from cms.editorial.content_files import dump_content
 
     services = _loading_plugins(lambda: build_services(_settings()))
 
@@ -461,9 +461,9 @@ def tokens_create(
     """Create a token and print its secret, once, on standard output."""
     import datetime as dt
 
+    from cms.access.tokens import create_token
     from cms.app import build_services
-    from cms.services.auth import create_token
-    from cms.services.errors import InvalidInput
+    from cms.errors import InvalidInput
 
     services = build_services(_settings())
     now = services.clock()
@@ -497,8 +497,8 @@ def tokens_create(
 @tokens.command("list")
 def tokens_list() -> None:
     """Print every token (never its secret)."""
+    from cms.access.tokens import list_tokens
     from cms.app import build_services
-    from cms.services.auth import list_tokens
 
     services = build_services(_settings())
 
@@ -521,8 +521,8 @@ def tokens_list() -> None:
 @click.argument("token_id")
 def tokens_revoke(token_id: str) -> None:
     """Revoke the token TOKEN_ID; it stops working on its next request."""
+    from cms.access.tokens import revoke_token
     from cms.app import build_services
-    from cms.services.auth import revoke_token
 
     services = build_services(_settings())
 
@@ -608,7 +608,7 @@ def sync_pull(
     """
     from cms.app import build_services
     from cms.client import Change
-    from cms.services.sync import PullReport, SyncError, describe, pull
+    from cms.syndication.sync import PullReport, SyncError, describe, pull
 
     services = _loading_plugins(lambda: build_services(_settings()))
 
@@ -672,7 +672,7 @@ def _remote_client(url: str, token: str | None) -> Client:
 
 
 def _remote_types() -> TypeRegistry:
-    from cms.plugins import load_plugins
+    from cms.plugin_manager import load_plugins
 
     return _loading_plugins(lambda: load_plugins(_settings().plugins)).types
 

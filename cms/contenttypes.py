@@ -104,7 +104,7 @@ class ResponseField:
     """A field one plugin adds to the responses of other types.
 
     Its values are computed by the plugin when something it depends on is
-    saved, and stored (:func:`cms.services.extras.set_extra`); a read fetches
+    saved, and stored (:func:`cms.editorial.extras.set_extra`); a read fetches
     the values of a whole page in one query, never one per item.
 
     Attributes:

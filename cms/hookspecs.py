@@ -35,10 +35,10 @@ if TYPE_CHECKING:  # only for annotations; hookspecs never run code
     from sqlmodel.ext.asyncio.session import AsyncSession
 
     from cms.contenttypes import ContentType, ResponseField, TypeRegistry
+    from cms.editorial.saved import SavedEntry
+    from cms.editorial.validation import EntryInput
+    from cms.errors import FieldError
     from cms.markdown import MarkdownExtension
-    from cms.services.errors import FieldError
-    from cms.services.saved import SavedEntry
-    from cms.services.validation import EntryInput
     from cms.settings import PluginSettings
 
 hookspec = pluggy.HookspecMarker("cms")
@@ -89,7 +89,7 @@ def register_response_fields(
     only to the types that are enabled. Each
     :class:`cms.contenttypes.ResponseField` names the key, the types and the
     schema. Its values are stored, not computed on a read: write them with
-    :func:`cms.services.extras.set_extra` from ``on_entries_saved``. A key that
+    :func:`cms.editorial.extras.set_extra` from ``on_entries_saved``. A key that
     is already a field of the type, or that another plugin adds, fails
     start-up.
     """
@@ -157,7 +157,7 @@ def on_before_publish(
     changed content, before anything is committed. Every plugin is asked and
     every reason is reported; any reason refuses the save (a 422 problem over
     HTTP, a failed ``cms content load`` that writes nothing). Each
-    :class:`cms.services.errors.FieldError` names the field at fault. Check
+    :class:`cms.errors.FieldError` names the field at fault. Check
     ``entry.ctype.name``: the hook is called for entries of every type.
     """
     raise NotImplementedError
@@ -172,7 +172,7 @@ def on_entries_saved(
     ``saved`` lists each changed entry once, with its status before and after.
     This is where a plugin recomputes what it stores for reads (for example
     the values of its response fields), in the same transaction. Raise
-    :class:`cms.services.errors.InvalidEntry` to refuse the save. Returns nothing.
+    :class:`cms.errors.InvalidEntry` to refuse the save. Returns nothing.
     """
 
 

@@ -53,16 +53,16 @@ from cms.contenttypes import (
     TypeRegistry,
 )
 from cms.dates import iso
+from cms.editorial.entries import read_entry
+from cms.editorial.extras import clear_extras, set_extra
+from cms.editorial.lifecycle import PublishRefused, SavedEntry, SaveRefused
+from cms.editorial.validation import EntryInput
+from cms.errors import FieldError, InvalidEntry, InvalidParameter
 from cms.hookspecs import hookimpl
 from cms.jsonld import JsonLdMapping, LdEntry, LdRef, Node, compact
 from cms.markdown import MarkdownExtension
-from cms.schemas import Base, EntryKey, EntryRef, Slug, Status, TypedEntryRef
-from cms.services.entries import read_entry
-from cms.services.errors import FieldError, InvalidEntry, InvalidParameter
-from cms.services.extras import clear_extras, set_extra
-from cms.services.lifecycle import PublishRefused, SavedEntry, SaveRefused
-from cms.services.listing import ListQuery, list_entries
-from cms.services.reads import (
+from cms.reading.listing import ListQuery, list_entries
+from cms.reading.reads import (
     EntryRecord,
     EntryVersion,
     RelationRecord,
@@ -71,16 +71,16 @@ from cms.services.reads import (
     relations_from,
     relations_to,
 )
-from cms.services.validation import EntryInput
+from cms.schemas import Base, EntryKey, EntryRef, Slug, Status, TypedEntryRef
 from cms.settings import PluginSettings, Settings, SettingsError
 from cms.storage.db import writing
 
 if TYPE_CHECKING:  # loaded on first use, see _HTTP and open_services
     from litestar import Request
 
-    from cms.api.plugin_routes import ListResult, PublicRead, public_get
-    from cms.api.problems import ProblemException, error_responses, not_found
     from cms.app import Services
+    from cms.http.plugin_routes import ListResult, PublicRead, public_get
+    from cms.http.problems import ProblemException, error_responses, not_found
 
 __all__ = [
     "AsyncSession",
@@ -143,12 +143,12 @@ __all__ = [
 # route: the HTTP layer (Litestar) loads when a plugin first asks for a name
 # of it, not with every `cms --help`.
 _HTTP = {
-    "ListResult": "cms.api.plugin_routes",
-    "PublicRead": "cms.api.plugin_routes",
-    "public_get": "cms.api.plugin_routes",
-    "ProblemException": "cms.api.problems",
-    "error_responses": "cms.api.problems",
-    "not_found": "cms.api.problems",
+    "ListResult": "cms.http.plugin_routes",
+    "PublicRead": "cms.http.plugin_routes",
+    "public_get": "cms.http.plugin_routes",
+    "ProblemException": "cms.http.problems",
+    "error_responses": "cms.http.problems",
+    "not_found": "cms.http.problems",
 }
 
 

@@ -1,7 +1,7 @@
 """``cms remote pull|push``: an editor's entry as a content file, over the API, with If-Match.
 
 ``pull`` reads an entry's working copy with a token and writes it as the file
-``cms content dump`` writes for it (:func:`cms.services.content_files.document_file`,
+``cms content dump`` writes for it (:func:`cms.editorial.content_files.document_file`,
 the same serialisation), with one more front-matter line: ``etag``, the ETag
 of the working copy it was read from. The file goes where ``content dump``
 puts it, ``<folder>/<plural>/<slug>.md``, so the type and slug of a file are
@@ -31,9 +31,9 @@ import yaml
 
 from cms.client import Client, Entry, PreconditionFailed
 from cms.contenttypes import ContentType, TypeRegistry
-from cms.services.content_files import SUFFIX, document_file
-from cms.services.errors import InvalidEntry
-from cms.services.validation import EntryInput, document_fields, parse_entry
+from cms.editorial.content_files import SUFFIX, document_file
+from cms.editorial.validation import EntryInput, document_fields, parse_entry
+from cms.errors import InvalidEntry
 from cms.urls import API
 
 ETAG = "etag"

@@ -162,7 +162,7 @@ def mint_tokens(url: str, tokens: Mapping[str, tuple[str, Sequence[str]]]) -> di
     With the product's own service, in one transaction, without loading any
     plugin: a plugin's settings play no part in a token.
     """
-    from cms.services.auth import create_token
+    from cms.access.tokens import create_token
     from cms.storage.db import create_engine, session_factory
 
     async def run() -> dict[str, str]:
@@ -228,7 +228,7 @@ def cms_database_url(
     cms_databases: Databases, cms_plugins: Sequence[object] | None, cms_settings: Settings
 ) -> str:
     """A fresh database for this test, migrated with the core's and the plugins' migrations."""
-    from cms.plugins import load_plugins
+    from cms.plugin_manager import load_plugins
 
     loaded = load_plugins(cms_settings.plugins, cms_plugins, settings=cms_settings)
     return cms_databases.fresh(cms_databases.template_with(loaded.migrations))

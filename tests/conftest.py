@@ -36,7 +36,7 @@ from sqlalchemy import event
 from cms import testing
 from cms.app import build_services, create_app
 from cms.cli import main
-from cms.services.content_files import load_content
+from cms.editorial.content_files import load_content
 from cms.settings import Settings
 from cms.testing import QUIET, Databases
 

@@ -2,7 +2,7 @@
 
 A CDN purges a cached response only when the purge names a key the response
 carried in ``Surrogate-Key``, spelled the same. Both come from
-:mod:`cms.services.cache_keys`; this test reads them where a CDN would: the
+:mod:`cms.syndication.cache_keys`; this test reads them where a CDN would: the
 headers of the public reads, and the payload of the event (from the endpoint's
 delivery log, so no receiver has to be up).
 """

@@ -12,9 +12,9 @@ import pytest
 from litestar import Request, Response, get
 from litestar.testing import TestClient
 
-from cms.api.caching import PRIVATE_NO_STORE, TOKEN_VARY, json_response
 from cms.app import create_app
 from cms.hookspecs import hookimpl
+from cms.http.cache_headers import PRIVATE_NO_STORE, TOKEN_VARY, json_response
 from cms.settings import Settings
 from tests.conftest import edit_entry, run_cms
 

@@ -17,10 +17,6 @@ import httpx
 import msgspec
 import pytest
 
-from cms.api.changes import ChangePage as ServerChangePage
-from cms.api.problems import Problem as ServerProblem
-from cms.api.problems import ProblemError as ServerProblemError
-from cms.api.writes import EntryRevisionDetail
 from cms.client import (
     ApiError,
     Change,
@@ -35,8 +31,12 @@ from cms.client import (
     Revision,
     TransportError,
 )
+from cms.http.editorial.writes import EntryRevisionDetail
+from cms.http.problems import Problem as ServerProblem
+from cms.http.problems import ProblemError as ServerProblemError
+from cms.http.syndication.changes import ChangePage as ServerChangePage
 from cms.schemas import COMMON_FIELDS, DERIVED_FIELDS
-from cms.services.changes import ChangeEvent
+from cms.syndication.changes import ChangeEvent
 from tests.conftest import CONTENT
 from tests.live import Live, fixture_live  # noqa: F401  (the `live` fixture)
 from tests.servers import HTTP_TIMEOUT

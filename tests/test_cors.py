@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from cms.api.cors import origin_of
 from cms.app import create_app
+from cms.http.cors import origin_of
 from cms.settings import Settings, SettingsError
 from tests.conftest import Editing, counting
 

@@ -20,8 +20,8 @@ import pytest
 from litestar.testing import TestClient
 
 from cms.app import create_app
-from cms.services.generation import SqliteGenerationReader
 from cms.settings import Settings
+from cms.syndication.generation import SqliteGenerationReader
 from tests.conftest import (
     QUIET,
     REPO,

@@ -7,8 +7,8 @@ from typing import Any
 import msgspec
 from litestar.testing import TestClient
 
-from cms.api.index import Index
 from cms.app import create_app
+from cms.http.index import Index
 from tests.conftest import Editing, counting
 
 

@@ -17,10 +17,10 @@ from pyld import jsonld
 
 from cms.app import create_app
 from cms.contenttypes import ContentType, Relation
+from cms.editorial.content_files import ContentError
 from cms.hookspecs import hookimpl
 from cms.jsonld import LdEntry, Node
 from cms.schemas import Base, Slug
-from cms.services.content_files import ContentError
 from cms.settings import Settings
 from tests import schemaorg
 from tests.conftest import CONTENT, load_folder, write_entry

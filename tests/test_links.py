@@ -20,10 +20,10 @@ from litestar.testing import TestClient
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from cms.api.problems import broken_links_problem, linked_from_published
 from cms.app import create_app
 from cms.hookspecs import hookimpl
-from cms.services.links import broken_links, dependents_blocking
+from cms.http.problems import broken_links_problem, linked_from_published
+from cms.reading.links import broken_links, dependents_blocking
 from cms.settings import Settings
 from cms.storage.tables import Entry
 from tests.conftest import CONTENT, edit_entry, run_cms, write_entry

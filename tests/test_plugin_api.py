@@ -23,6 +23,7 @@ from litestar.testing import TestClient
 
 import cms.plugin
 from cms import cli as cli_module
+from cms.access.tokens import create_token
 from cms.app import build_services, create_app
 from cms.plugin import (
     Base,
@@ -45,8 +46,7 @@ from cms.plugin import (
     relations_from,
     relations_to,
 )
-from cms.plugins import load_plugins
-from cms.services.auth import create_token
+from cms.plugin_manager import load_plugins
 from tests.conftest import QUIET, counting, load_folder, write_entry
 
 
@@ -485,7 +485,7 @@ def test_a_plugin_command_opens_the_apps_services(
 
     group = cli_module.CmsGroup(name="cms", commands=dict(cli_module.main.commands))
     monkeypatch.setattr(
-        "cms.plugins.load_plugins", lambda *_a, **_k: load_plugins(plugins=[Census()])
+        "cms.plugin_manager.load_plugins", lambda *_a, **_k: load_plugins(plugins=[Census()])
     )
     result = CliRunner().invoke(group, ["count-clinics"], env={"CMS_DATABASE_URL": demo_url})
     assert result.exit_code == 0, result.output

@@ -78,7 +78,7 @@ def test_a_plugin_module_imports_only_the_plugin_api(path: Path) -> None:
     "source",
     [
         "from cms.storage.tables import Entry",
-        "import cms.services.listing",
+        "import cms.reading.listing",
         "import cms",
         "from cms import app",
         "from cms.testing import client",

@@ -31,15 +31,15 @@ import plugins.case_stories
 from cms import hookspecs
 from cms.app import create_app
 from cms.contenttypes import ContentType, RegistrationError, ResponseField, TypeRegistry
+from cms.editorial.content_files import ContentError
+from cms.editorial.extras import set_extra
+from cms.editorial.lifecycle import SavedEntry, SaveRefused, check_publish
+from cms.editorial.validation import parse_entry
+from cms.errors import FieldError
 from cms.hookspecs import hookimpl
 from cms.jsonld import LdEntry, Node
-from cms.plugins import PluginError, load_plugins
+from cms.plugin_manager import PluginError, load_plugins
 from cms.schemas import Base
-from cms.services.content_files import ContentError
-from cms.services.errors import FieldError
-from cms.services.extras import set_extra
-from cms.services.lifecycle import SavedEntry, SaveRefused, check_publish
-from cms.services.validation import parse_entry
 from cms.settings import Settings
 from tests.conftest import (
     CONTENT,
@@ -520,7 +520,7 @@ def test_hook_register_commands(monkeypatch: pytest.MonkeyPatch) -> None:
 
     group = cli_module.CmsGroup(name="cms", commands=dict(cli_module.main.commands))
     monkeypatch.setattr(
-        "cms.plugins.load_plugins", lambda *_a, **_k: load_plugins(plugins=[Hello()])
+        "cms.plugin_manager.load_plugins", lambda *_a, **_k: load_plugins(plugins=[Hello()])
     )
     result = CliRunner().invoke(group, ["hello"])
     assert result.exit_code == 0, result.output

@@ -26,10 +26,10 @@ from markdown_it import MarkdownIt
 from cms.app import build_services, create_app
 from cms.cli import main
 from cms.contenttypes import ContentType, ListFilter, RegistrationError, Relation
+from cms.editorial.content_files import ContentError, dump_content
 from cms.hookspecs import hookimpl
-from cms.plugins import PluginError, load_plugins
+from cms.plugin_manager import PluginError, load_plugins
 from cms.schemas import Base, EntryKey, Slug
-from cms.services.content_files import ContentError, dump_content
 from cms.settings import Settings
 from tests.conftest import CONTENT, load_folder
 
@@ -108,7 +108,7 @@ def test_a_plugin_type_is_served_like_a_core_type(database_url: str, tmp_path: P
     )
     settings = Settings(database_url=database_url)
     from cms.app import build_services
-    from cms.services.content_files import load_content
+    from cms.editorial.content_files import load_content
 
     services = build_services(settings, plugins=[RecipePlugin()])
 

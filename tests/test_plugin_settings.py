@@ -16,7 +16,7 @@ from cms.app import create_app
 from cms.cli import main
 from cms.contenttypes import RegistrationError
 from cms.hookspecs import hookimpl
-from cms.plugins import load_plugins
+from cms.plugin_manager import load_plugins
 from cms.settings import PluginSettings, Settings, SettingsError
 from tests.conftest import CONTENT
 

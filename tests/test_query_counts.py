@@ -6,7 +6,7 @@ import pytest
 from litestar.testing import TestClient
 
 from cms.app import create_app
-from cms.services.generation import SqliteGenerationReader
+from cms.syndication.generation import SqliteGenerationReader
 from tests.conftest import QUIET, Editing, counting
 
 

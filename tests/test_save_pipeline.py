@@ -2,7 +2,7 @@
 
 The steps of a save (the entry row, its relations, the documents, the
 published copies, the dependents, the change records, the content
-generation, the plugin hooks) are called from :mod:`cms.services.pipeline`
+generation, the plugin hooks) are called from :mod:`cms.editorial.pipeline`
 only, and from the module that defines each (one step may call another of
 its own module). A new write path that calls them itself, instead of
 ``pipeline.save``, fails here: leaving one step out is how an entry's
@@ -26,30 +26,30 @@ from cms.settings import Settings
 from tests.conftest import QUIET, edit_entry, load_folder
 
 REPO = Path(__file__).resolve().parent.parent
-PIPELINE = "cms.services.pipeline"
+PIPELINE = "cms.editorial.pipeline"
 
 # Each step, by its qualified name, and the modules besides the pipeline and its
 # own that may call it.
 STEPS: dict[str, frozenset[str]] = {
-    "cms.services.entries.save_entry": frozenset(),
-    "cms.services.entries.index_own_content": frozenset(
+    "cms.editorial.entries.save_entry": frozenset(),
+    "cms.editorial.entries.index_own_content": frozenset(
         # `rebuild_all` derives every entry's indexes again; it is itself a
         # step, called by the pipeline's `rebuild`.
-        {"cms.services.documents"}
+        {"cms.editorial.documents"}
     ),
-    "cms.services.entries.save_relations": frozenset(),
-    "cms.services.documents.finish_writes": frozenset(),
-    "cms.services.documents.rebuild_documents": frozenset(),
-    "cms.services.documents.refresh_dependents": frozenset(),
-    "cms.services.documents.rebuild_all": frozenset(),
-    "cms.services.published.write_published": frozenset(),
-    "cms.services.published.remove_published": frozenset(),
-    "cms.services.published.drop_published": frozenset(),
-    "cms.services.published.follow_status": frozenset(),
-    "cms.services.lifecycle.publish_problems": frozenset(),
-    "cms.services.lifecycle.entries_saved": frozenset(),
-    "cms.services.changes.record": frozenset(),
-    "cms.services.generation.bump": frozenset(),
+    "cms.editorial.entries.save_relations": frozenset(),
+    "cms.editorial.documents.finish_writes": frozenset(),
+    "cms.editorial.documents.rebuild_documents": frozenset(),
+    "cms.editorial.documents.refresh_dependents": frozenset(),
+    "cms.editorial.documents.rebuild_all": frozenset(),
+    "cms.editorial.published.write_published": frozenset(),
+    "cms.editorial.published.remove_published": frozenset(),
+    "cms.editorial.published.drop_published": frozenset(),
+    "cms.editorial.published.follow_status": frozenset(),
+    "cms.editorial.lifecycle.publish_problems": frozenset(),
+    "cms.editorial.lifecycle.entries_saved": frozenset(),
+    "cms.syndication.changes.record": frozenset(),
+    "cms.syndication.generation.bump": frozenset(),
 }
 
 
@@ -119,31 +119,31 @@ def test_the_save_steps_are_called_from_the_pipeline_only() -> None:
         for path in _sources()
         for line, step in step_uses(_module_name(path), path.read_text(encoding="utf-8"))
     ]
-    assert outside == [], "save through cms.services.pipeline.save instead:\n" + "\n".join(outside)
+    assert outside == [], "save through cms.editorial.pipeline.save instead:\n" + "\n".join(outside)
 
 
 def test_the_check_catches_a_hand_written_save() -> None:
     source = (
-        "from cms.services import documents\n"
-        "from cms.services.entries import save_entry as write\n"
-        "import cms.services.lifecycle\n"
+        "from cms.editorial import documents\n"
+        "from cms.editorial.entries import save_entry as write\n"
+        "import cms.editorial.lifecycle\n"
         "async def create(session, renderer, types, inp, outbox, manager):\n"
         "    entry, _ = await write(session, renderer, inp, outbox)\n"
         "    await documents.finish_writes(session, types, {entry.id: None}, outbox)\n"
-        "    await cms.services.lifecycle.entries_saved(manager, session, [])\n"
+        "    await cms.editorial.lifecycle.entries_saved(manager, session, [])\n"
     )
-    assert step_uses("cms.services.somewhere", source) == [
-        (2, "cms.services.entries.save_entry"),
-        (6, "cms.services.documents.finish_writes"),
-        (7, "cms.services.lifecycle.entries_saved"),
+    assert step_uses("cms.reading.somewhere", source) == [
+        (2, "cms.editorial.entries.save_entry"),
+        (6, "cms.editorial.documents.finish_writes"),
+        (7, "cms.editorial.lifecycle.entries_saved"),
     ]
     # The pipeline, and a step's own module, may.
     assert step_uses(PIPELINE, source) == []
-    assert step_uses("cms.services.documents", "finish_writes(1)\n") == []
+    assert step_uses("cms.editorial.documents", "finish_writes(1)\n") == []
 
 
 def test_every_guarded_step_is_one_the_pipeline_runs() -> None:
-    source = (REPO / "cms" / "services" / "pipeline.py").read_text(encoding="utf-8")
+    source = (REPO / "cms" / "editorial" / "pipeline.py").read_text(encoding="utf-8")
     assert {step for _line, step in step_uses("cms.elsewhere", source)} == set(STEPS)
 
 

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from standardwebhooks import Webhook
 
 from cms.app import create_app
-from cms.services.cursors import pack
+from cms.reading.cursors import pack
 from cms.settings import Settings
 from tests.conftest import Editing, create_article, step, wait_for
 

@@ -239,7 +239,7 @@ class ContentFileState(SQLModel, table=True):
     entry_id: str = Field(max_length=36)
     # The entry's version the load left or the dump wrote.
     version: int
-    # :func:`cms.services.entries.content_hash` of what the file said then.
+    # :func:`cms.editorial.entries.content_hash` of what the file said then.
     file_hash: str = Field(max_length=64)
     at: dt.datetime = Field(sa_type=UTCDateTime)
     # ``load`` or ``dump``: what saw it last, for the conflict report.

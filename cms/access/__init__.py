@@ -1,0 +1,3 @@
+"""Access: who may do what (tokens, roles and clinic scopes, the failed-auth throttle,
+the origins browsers may call from).
+"""

@@ -1,1 +1,0 @@
-"""The HTTP layer: Litestar handlers, msgspec Structs in and pre-encoded bytes out."""

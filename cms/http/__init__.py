@@ -1,0 +1,3 @@
+"""HTTP: the Litestar handlers, grouped by the capability they serve, and what every
+route shares.
+"""

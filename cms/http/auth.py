@@ -1,0 +1,117 @@
+"""Who is calling: the bearer token of a request, as a dependency, and the refusals.
+
+``caller`` is None for anonymous requests (no ``Authorization`` header), a
+:class:`Caller` for a valid token; a header with a bad token is a 401, never
+silently anonymous. Failed attempts are counted per client address; too many
+and every attempt from it is a 429 until the window closes.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi.spec import SecurityScheme
+
+from cms.access.throttle import FailureLimiter
+from cms.access.tokens import Caller, Permission, authenticate
+from cms.http.problems import PROBLEM_BASE, ProblemError, ProblemException
+
+logger = logging.getLogger("cms.auth")
+
+SECURITY_SCHEME_NAME = "bearerAuth"
+SECURITY_SCHEME = SecurityScheme(
+    type="http",
+    scheme="bearer",
+    description="A token from `cms tokens create` or `POST /api/v1/tokens`: `cms_<id>_<secret>`.",
+)
+SECURITY: list[dict[str, list[str]]] = [{SECURITY_SCHEME_NAME: []}]
+REALM = 'Bearer realm="cms"'
+# The refusals any route that reads a token may answer, for error_responses().
+TOKEN_ERRORS = {
+    "http_401": "The bearer token is missing (where one is needed), unknown, revoked or expired.",
+    "http_429": "Too many failed authentications from this client; see `Retry-After`.",
+}
+
+
+def unauthorized(detail: str, *, invalid: bool = False) -> ProblemException:
+    """A 401 asking for a bearer token."""
+    challenge = f'{REALM}, error="invalid_token"' if invalid else REALM
+    return ProblemException(
+        401,
+        "Unauthorized",
+        detail=detail,
+        type_=PROBLEM_BASE + "unauthorized",
+        errors=[ProblemError(name="Authorization", reason=detail, location="header")],
+        headers={"WWW-Authenticate": challenge, "Cache-Control": "no-store"},
+    )
+
+
+def forbidden(detail: str, *, field: str | None = None) -> ProblemException:
+    """A 403: the token is valid but may not do this (role or clinic scope)."""
+    errors = [ProblemError(name=field, reason=detail, location="body")] if field else []
+    return ProblemException(
+        403,
+        "Forbidden",
+        detail=detail,
+        type_=PROBLEM_BASE + "forbidden",
+        errors=errors,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def require(caller: Caller | None, permission: Permission) -> Caller:
+    """The caller, when its role grants ``permission``; a 401 or 403 otherwise."""
+    if caller is None:
+        raise unauthorized(f"A bearer token is needed to {permission.value}.")
+    if not caller.can(permission):
+        raise forbidden(f"Role {caller.role!r} may not {permission.value}.")
+    return caller
+
+
+def client_address(request: Request[Any, Any, Any]) -> str:
+    """The address failures are counted against (the proxy's view when behind one)."""
+    return request.client.host if request.client else "unknown"
+
+
+async def provide_caller(request: Request[Any, Any, Any], state: State) -> Caller | None:
+    """The caller of this request: None when anonymous, else a valid token's.
+
+    The token is looked up in a session of its own: Litestar does not clean up
+    dependencies already resolved when a later one raises, so a 401 raised
+    here must not leave the request's session (and its connection) open.
+
+    Raises:
+        ProblemException: 401 for a bad token, 429 when this client failed too often.
+    """
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    services = state.services
+    limiter: FailureLimiter = services.limiter
+    client = client_address(request)
+    retry = await limiter.retry_after(client)
+    if retry is not None:
+        raise ProblemException(
+            429,
+            "Too many failed authentications",
+            detail=f"Too many failed authentications from this client; retry in {retry} s.",
+            type_=PROBLEM_BASE + "rate-limited",
+            headers={"Retry-After": str(retry), "Cache-Control": "no-store"},
+        )
+    scheme, _, credentials = header.partition(" ")
+    caller = None
+    if scheme.lower() == "bearer" and credentials.strip():
+        async with services.sessions() as session:
+            caller = await authenticate(session, credentials.strip(), now=services.clock())
+    if caller is None:
+        await limiter.record_failure(client)
+        logger.info("failed authentication from %s", client)
+        raise unauthorized("The bearer token is unknown, revoked or expired.", invalid=True)
+    return caller
+
+
+CALLER_DEPENDENCY = Provide(provide_caller)

@@ -1,0 +1,1 @@
+"""Handlers of writes: creates, patches, deletes, workflow steps, preview links."""

@@ -1,0 +1,1 @@
+"""Handlers of public and editors' reads: entries, lists, search, links, feeds."""

@@ -1,0 +1,3 @@
+"""Syndication: what other systems follow (the change feed, cache keys and the content
+generation, webhooks, sync).
+"""
