@@ -45,6 +45,7 @@ import gzip
 import tempfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,13 +72,14 @@ from sqlalchemy import (
     inspect,
     select,
 )
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import SQLModel
 
 from cms.storage import tables as _tables  # registers the core's tables on the metadata
-from cms.storage.db import WRITE_OPTIONS, create_engine
+from cms.storage.db import WRITE_OPTIONS, create_engine, is_sqlite
 from cms.storage.migrate import alembic_config, upgrade
 from cms.storage.tables import UTCDateTime
 
@@ -297,6 +299,60 @@ async def _read_snapshot(
     return revisions, counts, unknown
 
 
+class _Output:
+    """The file a backup writes: beside its final name until whole, then renamed into place.
+
+    Its errors are the file's (a missing folder, a full disk), told apart from
+    the database's.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.partial = path.with_name(path.name + ".partial")
+        self.file: gzip.GzipFile | None = None
+
+    def __enter__(self) -> _Output:
+        with self._errors():
+            self.file = gzip.open(self.partial, "wb", compresslevel=6)
+        return self
+
+    def write(self, data: bytes) -> None:
+        assert self.file is not None
+        with self._errors():
+            self.file.write(data)
+
+    def commit(self) -> None:
+        """Finish the file and give it its name."""
+        assert self.file is not None
+        with self._errors():
+            self.file.close()
+            self.partial.replace(self.path)
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.file is not None:
+            self.file.close()
+        self.partial.unlink(missing_ok=True)
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except OSError as exc:
+            raise BackupError(f"cannot write {self.path}: {exc}") from exc
+
+
+def _existing(database_url: str) -> None:
+    database = make_url(database_url).database
+    if is_sqlite(database_url) and database and not Path(database).is_file():
+        # Connecting would make an empty file there, and the backup would say "no schema".
+        raise BackupError(f"there is no database at {database}")
+
+
+def _database_error(exc: Exception) -> str:
+    """The driver's own words, without the statement SQLAlchemy adds to them."""
+    return str(getattr(exc, "orig", None) or exc).splitlines()[0]
+
+
 async def backup(database_url: str, path: Path, metadata: MetaData | None = None) -> BackupReport:
     """Write the database at ``database_url`` to ``path``, consistent, while others write.
 
@@ -311,29 +367,29 @@ async def backup(database_url: str, path: Path, metadata: MetaData | None = None
         BackupError: the database cannot be read, or the file cannot be written.
     """
     specs = table_specs(metadata if metadata is not None else SQLModel.metadata)
-    partial = path.with_name(path.name + ".partial")
+    _existing(database_url)
     engine = create_engine(database_url)
     try:
-        async with engine.connect() as connection:
-            if connection.dialect.name == "postgresql":
-                # One snapshot for every statement, as pg_dump takes it; read-only
-                # so that it can never hold a lock a writer waits for.
-                connection = await connection.execution_options(
-                    isolation_level="REPEATABLE READ", postgresql_readonly=True
-                )
-            # On SQLite this BEGIN is deferred (cms.storage.db): a reader that
-            # never takes the write lock, holding one WAL snapshot until it ends.
-            async with connection.begin():
-                with gzip.open(partial, "wb", compresslevel=6) as out:
-                    revisions, counts, unknown = await _read_snapshot(connection, specs, out.write)
-        partial.replace(path)
+        with _Output(path) as output:
+            async with engine.connect() as connection:
+                if connection.dialect.name == "postgresql":
+                    # One snapshot for every statement, as pg_dump takes it; read-only
+                    # so that it can never hold a lock a writer waits for.
+                    connection = await connection.execution_options(
+                        isolation_level="REPEATABLE READ", postgresql_readonly=True
+                    )
+                # On SQLite this BEGIN is deferred (cms.storage.db): a reader that
+                # never takes the write lock, holding one WAL snapshot until it ends.
+                async with connection.begin():
+                    revisions, counts, unknown = await _read_snapshot(
+                        connection, specs, output.write
+                    )
+            output.commit()
     except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        raise BackupError(f"cannot read the database: {reason}") from exc
+        raise BackupError(f"cannot read the database: {_database_error(exc)}") from exc
     except OSError as exc:
-        raise BackupError(f"cannot write {path}: {exc}") from exc
+        raise BackupError(f"cannot reach the database: {exc}") from exc
     finally:
-        partial.unlink(missing_ok=True)
         await engine.dispose()
     return BackupReport(path, revisions, counts, unknown)
 
@@ -637,9 +693,8 @@ async def restore(database_url: str, path: Path) -> RestoreReport:
         if not newest:
             await asyncio.to_thread(upgrade, database_url)
     except SQLAlchemyError as exc:
-        # The driver's own words; SQLAlchemy would add the whole statement.
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        reason = _database_error(exc)
         raise BackupError(f"the restore failed, and nothing was restored: {reason}") from exc
     except OSError as exc:
-        raise BackupError(f"cannot restore: {exc}") from exc
+        raise BackupError(f"cannot reach the database: {exc}") from exc
     return RestoreReport(header.revisions, counts, upgraded=not newest)
