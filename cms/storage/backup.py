@@ -257,11 +257,17 @@ async def _table_names(connection: AsyncConnection) -> set[str]:
 async def _read_snapshot(
     connection: AsyncConnection, specs: Sequence[TableSpec], write: Callable[[bytes], object]
 ) -> tuple[tuple[str, ...], dict[str, int], tuple[str, ...]]:
-    """Write every table to ``out``; inside the caller's one read transaction."""
+    """Write the header and every table with ``write``, in the caller's one read transaction.
+
+    Returns:
+        The database's revisions, each table's row count, and the tables it
+        has that ``specs`` does not name.
+    """
+    # The snapshot begins with the transaction's first statement, this one:
+    # everything below reads the database as it was then.
     present = await _table_names(connection)
     if VERSION_TABLE not in present:
         raise BackupError("the database has no schema: run `cms db upgrade` first")
-    # The snapshot begins with the first statement: everything below reads it.
     revisions = await _revisions(connection)
     missing = [spec.name for spec in specs if spec.name not in present]
     if missing:
@@ -690,11 +696,18 @@ async def restore(database_url: str, path: Path) -> RestoreReport:
         newest = _check_revisions(database_url, header.revisions)
         await _prepare_target(database_url, header, specs)
         counts = await _insert(database_url, path, specs)
-        if not newest:
-            await asyncio.to_thread(upgrade, database_url)
     except SQLAlchemyError as exc:
         reason = _database_error(exc)
         raise BackupError(f"the restore failed, and nothing was restored: {reason}") from exc
     except OSError as exc:
         raise BackupError(f"cannot reach the database: {exc}") from exc
+    if not newest:
+        try:
+            await asyncio.to_thread(upgrade, database_url)
+        except (SQLAlchemyError, OSError) as exc:
+            raise BackupError(
+                f"every row was restored at revision {', '.join(header.revisions)}, but "
+                f"migrating on to the newest schema failed: {_database_error(exc)}; "
+                "run `cms db upgrade` once that is fixed"
+            ) from exc
     return RestoreReport(header.revisions, counts, upgraded=not newest)
