@@ -243,17 +243,12 @@ def backup_command(file: Path) -> None:
     FILE is gzip'd JSON lines that `cms restore` reads into an empty
     database of either kind (SQLite or PostgreSQL); see docs/operations.md.
     """
-    from cms.plugins import load_plugins
     from cms.storage.backup import BackupError, backup
 
-    settings = _settings()
-    _loading_plugins(lambda: load_plugins(settings.plugins))  # their tables join the metadata
     try:
-        report = _run(backup(settings.database_url, file))
+        report = _run(backup(_settings().database_url, file))
     except BackupError as exc:
         raise click.ClickException(str(exc)) from exc
-    for name in report.unknown_tables:
-        click.echo(f"warning: {name} is not in the backup (no loaded plugin has it)", err=True)
     revisions = ", ".join(report.revisions)
     click.echo(f"{sum(report.rows.values())} rows of {len(report.rows)} tables "
                f"(revision {revisions}) written to {file}")  # fmt: skip
@@ -265,8 +260,9 @@ def restore_command(file: Path) -> None:
     """Restore the backup FILE into the empty database CMS_DATABASE_URL names."""
     from cms.storage.backup import BackupError, restore
 
+    url, plugins = _migrations()
     try:
-        report = _run(restore(_settings().database_url, file))
+        report = _run(restore(url, file, plugins))
     except BackupError as exc:
         raise click.ClickException(str(exc)) from exc
     then = "; then migrated to the newest schema" if report.upgraded else ""

@@ -47,24 +47,6 @@ FIRST_PARTY_PLUGINS: tuple[str, ...] = ("blog_series", "case_stories")
 third-party plugin, so installing one never changes what the core's tests see."""
 
 
-@contextmanager
-def blank_database(backend: str, workdir: Path) -> Iterator[str]:
-    """The URL of a new database of ``backend`` with no tables at all (never migrated).
-
-    A PostgreSQL one is dropped when the block ends; a SQLite one is a file in
-    ``workdir`` that does not exist yet.
-    """
-    name = f"cms_blank_{uuid.uuid4().hex[:12]}"
-    if backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{workdir / name}.db"
-        return
-    _pg_admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield _pg_url(name)
-    finally:
-        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def load_folder(
     url: str, folder: Path, plugins: Sequence[object] | None = None, *, force: bool = False
 ) -> None:

@@ -23,9 +23,11 @@ CMS runs on (a SQLite backup restores into PostgreSQL and back):
 A column's kind says how its values are written: ``str``, ``int``,
 ``float`` and ``bool`` as JSON; ``json`` as the JSON value itself;
 ``bytes`` in base64; ``date`` and ``datetime`` (UTC) in ISO 8601;
-``naive_datetime`` in ISO 8601 without an offset. The tables are those of
-the SQLModel metadata (the core's and the loaded plugins'), so a table added
-later is backed up without a list to edit here.
+``naive_datetime`` in ISO 8601 without an offset; ``decimal`` and ``uuid``
+as strings. Every table of the database is backed up, so a table added
+later is without a list to edit here: the SQLModel metadata's as it
+describes them, any other (a plugin's own, kept off the metadata by design)
+as the database does.
 
 Restoring reads the whole file first (nothing is written from a file that
 does not read back), migrates the empty database to the file's revisions,
@@ -43,10 +45,12 @@ import base64
 import datetime as dt
 import gzip
 import tempfile
+import uuid
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -64,8 +68,10 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    Numeric,
     String,
     Table,
+    Uuid,
     delete,
     false,
     func,
@@ -80,7 +86,7 @@ from sqlmodel import SQLModel
 
 from cms.storage import tables as _tables  # registers the core's tables on the metadata
 from cms.storage.db import WRITE_OPTIONS, create_engine, is_sqlite
-from cms.storage.migrate import alembic_config, upgrade
+from cms.storage.migrate import MigrationError, alembic_config, upgrade
 from cms.storage.tables import UTCDateTime
 
 FORMAT = "clinic-cms-backup"
@@ -100,6 +106,8 @@ _KIND_TYPES: dict[str, Callable[[], TypeEngine[Any]]] = {
     "date": Date,
     "datetime": UTCDateTime,
     "naive_datetime": DateTime,
+    "decimal": Numeric,
+    "uuid": Uuid,
 }
 """The column type each kind is read and written through, on either database."""
 
@@ -141,9 +149,6 @@ class BackupReport:
     path: Path
     revisions: tuple[str, ...]
     rows: dict[str, int]
-    unknown_tables: tuple[str, ...]
-    """Tables of the database this CMS does not know (a plugin that is not loaded): not in
-    the file."""
 
 
 @dataclass(frozen=True)
@@ -171,12 +176,15 @@ def column_kind(table: str, column: Column[Any]) -> str:
         return "datetime"
     if isinstance(column_type, TypeDecorator):
         column_type = column_type.impl_instance
+    # Float before Numeric, of which it is a kind.
     for kind, base in (
         ("json", JSON),
         ("bytes", LargeBinary),
         ("bool", Boolean),
         ("int", Integer),
         ("float", Float),
+        ("decimal", Numeric),
+        ("uuid", Uuid),
         ("str", String),
         ("date", Date),
     ):
@@ -196,6 +204,8 @@ def _encoder(kind: str) -> Callable[[Any], Any]:
         return lambda value: value.astimezone(dt.UTC).isoformat()
     if kind in ("date", "naive_datetime"):
         return lambda value: value.isoformat()
+    if kind in ("decimal", "uuid"):
+        return str
     return lambda value: value
 
 
@@ -215,6 +225,10 @@ def _decoder(kind: str) -> Callable[[Any], Any]:
         return dt.date.fromisoformat
     if kind == "naive_datetime":
         return dt.datetime.fromisoformat
+    if kind == "decimal":
+        return Decimal
+    if kind == "uuid":
+        return uuid.UUID
     return lambda value: value
 
 
@@ -232,16 +246,63 @@ def _row_codec(
 # --- Backing up -------------------------------------------------------------------
 
 
-def table_specs(metadata: MetaData) -> list[TableSpec]:
-    """The tables of ``metadata`` in foreign-key order, as a backup describes them."""
-    return [
-        TableSpec(
-            str(table.name),
-            tuple((str(c.name), column_kind(table.name, c)) for c in table.columns),
-            tuple(str(c.name) for c in table.primary_key),
+def table_spec(table: Table) -> TableSpec:
+    """How a backup describes ``table``.
+
+    Raises:
+        BackupError: a column's type has no portable form.
+    """
+    return TableSpec(
+        str(table.name),
+        tuple((str(c.name), column_kind(table.name, c)) for c in table.columns),
+        tuple(str(c.name) for c in table.primary_key),
+    )
+
+
+async def _database_tables(connection: AsyncConnection, metadata: MetaData) -> list[TableSpec]:
+    """Every table of the database, parents before children, as a backup describes them.
+
+    Tables of ``metadata`` are described by it (its types say, for instance,
+    that SQLite's naive datetimes are UTC). Others, the plugins' own (kept off
+    the metadata by design, see docs/plugins.md), by what the database says
+    of them. The search index's objects and Alembic's table are left out.
+
+    Raises:
+        BackupError: a table of ``metadata`` is missing or has other columns
+            (the database is at another schema than this CMS's).
+    """
+
+    def reflect(sync: Any) -> MetaData:
+        names = [
+            name
+            for name in inspect(sync).get_table_names()
+            if name not in _tables.DIALECT_TABLES and name != VERSION_TABLE
+        ]
+        found = MetaData()
+        found.reflect(sync, only=names)
+        return found
+
+    found = await connection.run_sync(reflect)
+    missing = sorted(set(metadata.tables) - set(found.tables))
+    if missing:
+        raise BackupError(
+            f"the database has no table {', '.join(missing)}: it is older than this cms; "
+            "run `cms db upgrade` first"
         )
-        for table in metadata.sorted_tables
-    ]
+    specs = []
+    for table in found.sorted_tables:
+        known = metadata.tables.get(table.name)
+        if known is None:
+            specs.append(table_spec(table))
+            continue
+        dialect_columns = {c for t, c in _tables.DIALECT_COLUMNS if t == table.name}
+        if set(table.columns.keys()) - dialect_columns != set(known.columns.keys()):
+            raise BackupError(
+                f"the database's table {table.name} has other columns than this cms's: "
+                "the database is at another schema; run `cms db upgrade` first"
+            )
+        specs.append(table_spec(known))
+    return specs
 
 
 async def _revisions(connection: AsyncConnection) -> tuple[str, ...]:
@@ -255,28 +316,19 @@ async def _table_names(connection: AsyncConnection) -> set[str]:
 
 
 async def _read_snapshot(
-    connection: AsyncConnection, specs: Sequence[TableSpec], write: Callable[[bytes], object]
-) -> tuple[tuple[str, ...], dict[str, int], tuple[str, ...]]:
+    connection: AsyncConnection, metadata: MetaData, write: Callable[[bytes], object]
+) -> tuple[tuple[str, ...], dict[str, int]]:
     """Write the header and every table with ``write``, in the caller's one read transaction.
 
     Returns:
-        The database's revisions, each table's row count, and the tables it
-        has that ``specs`` does not name.
+        The database's revisions, and each table's row count.
     """
     # The snapshot begins with the transaction's first statement, this one:
     # everything below reads the database as it was then.
-    present = await _table_names(connection)
-    if VERSION_TABLE not in present:
+    if VERSION_TABLE not in await _table_names(connection):
         raise BackupError("the database has no schema: run `cms db upgrade` first")
     revisions = await _revisions(connection)
-    missing = [spec.name for spec in specs if spec.name not in present]
-    if missing:
-        raise BackupError(
-            f"the database has no table {', '.join(missing)}: "
-            "it is older than this cms; run `cms db upgrade` first"
-        )
-    known = {spec.name for spec in specs} | _tables.DIALECT_TABLES | {VERSION_TABLE}
-    unknown = tuple(sorted(name for name in present if name not in known))
+    specs = await _database_tables(connection, metadata)
     header = {
         "format": FORMAT,
         "version": VERSION,
@@ -302,7 +354,7 @@ async def _read_snapshot(
             count += len(rows)
         counts[spec.name] = count
     write(encoder.encode({"end": True, "rows": counts}) + b"\n")
-    return revisions, counts, unknown
+    return revisions, counts
 
 
 class _Output:
@@ -366,13 +418,14 @@ async def backup(database_url: str, path: Path, metadata: MetaData | None = None
     renamed into place when complete.
 
     Args:
-        metadata: the tables to back up; SQLModel's (the core's tables, and
-            those of every plugin imported so far) by default.
+        metadata: the tables the CMS describes (SQLModel's by default); every
+            other table of the database (a plugin's own) is backed up too, as
+            the database describes it.
 
     Raises:
         BackupError: the database cannot be read, or the file cannot be written.
     """
-    specs = table_specs(metadata if metadata is not None else SQLModel.metadata)
+    metadata = metadata if metadata is not None else SQLModel.metadata
     _existing(database_url)
     engine = create_engine(database_url)
     try:
@@ -387,9 +440,7 @@ async def backup(database_url: str, path: Path, metadata: MetaData | None = None
                 # On SQLite this BEGIN is deferred (cms.storage.db): a reader that
                 # never takes the write lock, holding one WAL snapshot until it ends.
                 async with connection.begin():
-                    revisions, counts, unknown = await _read_snapshot(
-                        connection, specs, output.write
-                    )
+                    revisions, counts = await _read_snapshot(connection, metadata, output.write)
             output.commit()
     except SQLAlchemyError as exc:
         raise BackupError(f"cannot read the database: {_database_error(exc)}") from exc
@@ -397,7 +448,7 @@ async def backup(database_url: str, path: Path, metadata: MetaData | None = None
         raise BackupError(f"cannot reach the database: {exc}") from exc
     finally:
         await engine.dispose()
-    return BackupReport(path, revisions, counts, unknown)
+    return BackupReport(path, revisions, counts)
 
 
 # --- Reading a file ---------------------------------------------------------------
@@ -528,23 +579,29 @@ def read_backup(path: Path) -> tuple[Header, list[TableSpec]]:
 # --- Restoring --------------------------------------------------------------------
 
 
-def _check_revisions(database_url: str, revisions: Sequence[str]) -> bool:
-    """Whether ``revisions`` are this CMS's newest; refuses ones it does not know."""
-    scripts = ScriptDirectory.from_config(alembic_config(database_url))
+Migrations = Mapping[str, Path]
+"""The loaded plugins' migrations, plugin name to folder (``Plugins.migrations``)."""
+
+
+def _check_revisions(database_url: str, revisions: Sequence[str], plugins: Migrations) -> bool:
+    """Whether ``revisions`` are the newest of the core and ``plugins``; refuses unknown ones."""
+    scripts = ScriptDirectory.from_config(alembic_config(database_url, plugins))
     for revision in revisions:
         try:
             scripts.get_revision(revision)
         except CommandError as exc:
             raise BackupError(
-                f"the backup comes from a newer schema (revision {revision}) than this cms "
-                "knows: restore it with the cms (and plugins) that wrote it, or a newer one"
+                f"the backup's schema revision {revision} is unknown here: the backup comes "
+                "from a newer schema, or has the tables of a plugin that is not enabled "
+                "(CMS_PLUGINS); restore it with the cms and plugins that wrote it, or newer"
             ) from exc
     return set(revisions) == set(scripts.get_heads())
 
 
-def _migrate(database_url: str, revisions: Sequence[str]) -> None:
+def _migrate(database_url: str, revisions: Sequence[str], plugins: Migrations) -> None:
+    # One revision per branch (the core's, each plugin's): each is upgraded to.
     for revision in revisions:
-        upgrade(database_url, revision)
+        upgrade(database_url, revision, plugins)
 
 
 async def _rows(database_url: str, specs: Sequence[TableSpec]) -> dict[str, list[bytes]]:
@@ -563,17 +620,19 @@ async def _rows(database_url: str, specs: Sequence[TableSpec]) -> dict[str, list
 
 
 async def _migrated_only(
-    revisions: Sequence[str], specs: Sequence[TableSpec]
+    revisions: Sequence[str], specs: Sequence[TableSpec], plugins: Migrations
 ) -> dict[str, list[bytes]]:
     """What a database migrated to ``revisions`` holds before anything writes to it
     (single rows such as ``site_state``): a scratch SQLite database is migrated to see."""
     with tempfile.TemporaryDirectory(prefix="cms-restore-") as folder:
         url = f"sqlite+aiosqlite:///{Path(folder) / 'scratch.db'}"
-        await asyncio.to_thread(_migrate, url, revisions)
+        await asyncio.to_thread(_migrate, url, revisions, plugins)
         return await _rows(url, specs)
 
 
-async def _prepare_target(database_url: str, header: Header, specs: Sequence[TableSpec]) -> None:
+async def _prepare_target(
+    database_url: str, header: Header, specs: Sequence[TableSpec], plugins: Migrations
+) -> None:
     """Make the target a database at the file's revisions holding only what migrations wrote.
 
     A database with no tables is migrated; one already migrated to the
@@ -588,7 +647,7 @@ async def _prepare_target(database_url: str, header: Header, specs: Sequence[Tab
     finally:
         await engine.dispose()
     if not present:
-        await asyncio.to_thread(_migrate, database_url, header.revisions)
+        await asyncio.to_thread(_migrate, database_url, header.revisions, plugins)
         return
     refusal = (
         "Restore into an empty database (a new SQLite file, a new PostgreSQL database); "
@@ -600,7 +659,7 @@ async def _prepare_target(database_url: str, header: Header, specs: Sequence[Tab
             f"the database is not empty: it is {at}, and the backup at revision "
             f"{', '.join(header.revisions)}. {refusal}"
         )
-    if await _rows(database_url, specs) != await _migrated_only(header.revisions, specs):
+    if await _rows(database_url, specs) != await _migrated_only(header.revisions, specs, plugins):
         raise BackupError(f"the database is not empty: it holds rows. {refusal}")
 
 
@@ -678,12 +737,18 @@ async def _insert(database_url: str, path: Path, specs: Sequence[TableSpec]) -> 
     return counts
 
 
-async def restore(database_url: str, path: Path) -> RestoreReport:
+async def restore(
+    database_url: str, path: Path, plugins: Migrations | None = None
+) -> RestoreReport:
     """Restore the backup at ``path`` into the empty database at ``database_url``.
 
     The whole file is read first; then the database is migrated to the
     file's revisions, every row goes in in one transaction, and the database
     is migrated on to this CMS's newest schema if the file's is older.
+
+    Args:
+        plugins: the loaded plugins' migrations (name to folder): a file
+            taken with a plugin's tables needs that plugin's versions.
 
     Raises:
         BackupError: the file is not a readable backup or comes from a newer
@@ -692,10 +757,13 @@ async def restore(database_url: str, path: Path) -> RestoreReport:
             new attempt can be made into it).
     """
     header, specs = read_backup(path)
+    plugins = plugins or {}
     try:
-        newest = _check_revisions(database_url, header.revisions)
-        await _prepare_target(database_url, header, specs)
+        newest = _check_revisions(database_url, header.revisions, plugins)
+        await _prepare_target(database_url, header, specs, plugins)
         counts = await _insert(database_url, path, specs)
+    except MigrationError as exc:
+        raise BackupError(f"cannot migrate the database: {exc}") from exc
     except SQLAlchemyError as exc:
         reason = _database_error(exc)
         raise BackupError(f"the restore failed, and nothing was restored: {reason}") from exc
@@ -703,8 +771,8 @@ async def restore(database_url: str, path: Path) -> RestoreReport:
         raise BackupError(f"cannot reach the database: {exc}") from exc
     if not newest:
         try:
-            await asyncio.to_thread(upgrade, database_url)
-        except (SQLAlchemyError, OSError) as exc:
+            await asyncio.to_thread(upgrade, database_url, "heads", plugins)
+        except (MigrationError, SQLAlchemyError, OSError) as exc:
             raise BackupError(
                 f"every row was restored at revision {', '.join(header.revisions)}, but "
                 f"migrating on to the newest schema failed: {_database_error(exc)}; "
