@@ -235,6 +235,41 @@ def db_revision(message: str) -> None:
     make_revision(_settings().database_url, message)
 
 
+@main.command("backup")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+def backup_command(file: Path) -> None:
+    """Write the whole database to FILE, consistent, while the server serves and writes.
+
+    FILE is gzip'd JSON lines that `cms restore` reads into an empty
+    database of either kind (SQLite or PostgreSQL); see docs/operations.md.
+    """
+    from cms.storage.backup import BackupError, backup
+
+    try:
+        report = _run(backup(_settings().database_url, file))
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    revisions = ", ".join(report.revisions)
+    click.echo(f"{sum(report.rows.values())} rows of {len(report.rows)} tables "
+               f"(revision {revisions}) written to {file}")  # fmt: skip
+
+
+@main.command("restore")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+def restore_command(file: Path) -> None:
+    """Restore the backup FILE into the empty database CMS_DATABASE_URL names."""
+    from cms.storage.backup import BackupError, restore
+
+    url, plugins = _migrations()
+    try:
+        report = _run(restore(url, file, plugins))
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    then = "; then migrated to the newest schema" if report.upgraded else ""
+    click.echo(f"{sum(report.rows.values())} rows of {len(report.rows)} tables restored "
+               f"at revision {', '.join(report.revisions)}{then}")  # fmt: skip
+
+
 @main.group()
 def content() -> None:
     """Markdown content files with YAML front matter."""

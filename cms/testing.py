@@ -136,6 +136,16 @@ class Databases:
         self.made.append(name)
         return _pg_url(name)
 
+    def blank(self) -> str:
+        """The URL of a new database with no tables at all, never migrated (what
+        `cms restore` fills); a SQLite one is a file not made yet."""
+        name = self._name("blank")
+        if self.backend == "sqlite":
+            return f"sqlite+aiosqlite:///{self.workdir / name}.db"
+        _pg_admin(f'CREATE DATABASE "{name}"')
+        self.made.append(name)
+        return _pg_url(name)
+
     def _database_name(self, url: str) -> str:
         from sqlalchemy.engine import make_url
 
