@@ -4,7 +4,9 @@ Every module under ``plugins/`` and ``examples/`` is parsed (not imported)
 and each of its imports checked, those under ``if TYPE_CHECKING:`` and inside
 functions included. A plugin's tests may also import ``cms.testing``, the
 pytest plugin. Third-party libraries (pluggy, msgspec, litestar, sqlalchemy)
-are not ``cms``: they are allowed.
+are not ``cms``: they are allowed. The complete example plugin of
+``docs/plugins.md`` is scanned too, file by file, as the page shows it; and
+every name the plugin API exports has an entry on that page.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
+import cms.plugin
 from tests.conftest import REPO
+from tests.documented_plugin import DOCS, documented_files
 
 ALLOWED = frozenset({"cms.plugin"})
 ALLOWED_IN_TESTS = frozenset({"cms.plugin", "cms.testing"})
@@ -72,6 +76,26 @@ def test_the_first_party_plugins_are_scanned() -> None:
 def test_a_plugin_module_imports_only_the_plugin_api(path: Path) -> None:
     found = violations(path.read_text(encoding="utf-8"), test_module=is_test_module(path))
     assert not found, f"{path.relative_to(REPO)} imports past cms.plugin: {found}"
+
+
+def documented_modules() -> dict[str, str]:
+    """The Python files of the example plugin of docs/plugins.md: path to text."""
+    return {name: text for name, text in documented_files().items() if name.endswith(".py")}
+
+
+def test_the_documented_example_is_scanned() -> None:
+    assert {"clinic_workshops/__init__.py", "tests/test_workshops.py"} <= set(documented_modules())
+
+
+@pytest.mark.parametrize("name", sorted(documented_modules()))
+def test_the_documented_example_imports_only_the_plugin_api(name: str) -> None:
+    found = violations(documented_modules()[name], test_module=is_test_module(Path(name)))
+    assert not found, f"{DOCS.name}: {name} imports past cms.plugin: {found}"
+
+
+def test_every_name_of_the_plugin_api_is_documented() -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    assert [name for name in cms.plugin.__all__ if f"`{name}`" not in text] == []
 
 
 @pytest.mark.parametrize(
