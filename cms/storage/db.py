@@ -11,7 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
-SQLITE_BUSY_TIMEOUT_MS = 5000
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+"""How long a writer waits for another's lock before "database is locked". Writers of
+several processes (workers, `cms worker`, a command) share one file, and on a busy
+machine one write can hold the lock for seconds: five proved too short (a webhook
+attempt went unrecorded). The wait is in the driver's thread, never the event loop."""
 
 WRITE_OPTIONS = {"cms_write": True}
 """Execution options of a session that will write: on SQLite its transaction
