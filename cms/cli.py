@@ -103,6 +103,8 @@ def serve(
     """Serve the API with uvicorn."""
     import uvicorn
 
+    from cms.serving import uvicorn_options
+
     settings = _settings()
     uvicorn.run(
         app_factory,
@@ -113,7 +115,7 @@ def serve(
         workers=workers,
         log_level=settings.log_level,
         access_log=False,
-        proxy_headers=True,
+        **uvicorn_options(settings),
     )
 
 
