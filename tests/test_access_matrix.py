@@ -104,7 +104,6 @@ RULES: dict[str, Rule] = {
     "GET /ready": Rule(ANYONE),
     "GET /schema": Rule(ANYONE),
     "GET /schema/openapi.json": Rule(ANYONE),
-    "GET /schema/oauth2-redirect.html": Rule(ANYONE),
     "GET /schema/{path}": Rule(ANYONE),
     "GET /schema/assets/{file_path}": Rule(ANYONE),
     # Editing, per content type.

@@ -4,8 +4,9 @@
 :class:`Caller` for a valid token; a header with a bad token is a 401, never
 silently anonymous, on every route: :func:`check_credentials` guards the
 routes that read no token too (a feed, the health check), so a revoked or
-expired token is refused wherever it is presented. Failed attempts are counted per client address; too many
-and every further *failing* attempt from it is a 429 until the window closes.
+expired token is refused wherever it is presented. Failed attempts are
+counted per client address; too many and every further *failing* attempt
+from it is a 429 until the window closes.
 A valid token is always checked and served: a 32-byte random secret needs no
 lockout to be safe from guessing, and one misconfigured script behind an
 address a clinic shares must not lock its editors out.
