@@ -25,7 +25,12 @@ import cms
 from cms.access.throttle import FailureLimiter
 from cms.editorial.workflow import run_scheduler
 from cms.http.access.tokens import TOKEN_ROUTES
-from cms.http.auth import CALLER_DEPENDENCY, SECURITY_SCHEME, SECURITY_SCHEME_NAME
+from cms.http.auth import (
+    CALLER_DEPENDENCY,
+    SECURITY_SCHEME,
+    SECURITY_SCHEME_NAME,
+    check_credentials,
+)
 from cms.http.cache_headers import conditional_get
 from cms.http.cors import AllowedOrigins, cors
 from cms.http.docs_page import DOCS_PAGE_ASSETS, DocsPage
@@ -271,6 +276,7 @@ def create_app(
     app = Litestar(
         route_handlers=route_handlers,
         dependencies={"session": Provide(provide_session), "caller": CALLER_DEPENDENCY},
+        guards=[check_credentials],
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[conditional_get],
         lifespan=[lifespan],
@@ -282,6 +288,8 @@ def create_app(
             "conditions, articles and plugin types. Errors are RFC 9457 problem details. "
             "Every GET also answers HEAD (the same status and headers, no body), and every "
             "path OPTIONS (`Allow` names its methods); neither is listed per operation. "
+            "A bearer token is checked wherever it is sent, public routes included: an "
+            "unknown, revoked or expired one is a 401, never taken for no token. "
             "Browsers may call the API from the published clinics' sites and the origins "
             "the instance configures (CORS).",
             path=DOCS,

@@ -17,7 +17,8 @@ from sqlalchemy import text
 from cms.app import create_app
 from cms.cli import main
 from cms.storage.db import create_engine
-from tests.conftest import Editing, ManualClock
+from cms.testing import QUIET
+from tests.conftest import Editing, ManualClock, concurrent_client
 
 REDIS_URL = os.environ.get("CMS_TEST_REDIS_URL", "")
 
@@ -213,6 +214,26 @@ def test_a_known_id_with_a_wrong_secret_is_401(editing: Editing, client: TestCli
     forged = f"cms_{token_id}_{'B' * 43}"
     response = client.get("/api/v1/tokens", headers={"Authorization": f"Bearer {forged}"})
     assert response.status_code == 401
+
+
+def test_a_refused_token_does_not_hold_up_the_next_write(editing: Editing) -> None:
+    # The token used to be checked after the request's writing session had
+    # begun; the 401 left that session open, and on SQLite every later write
+    # of the process waited for it, for ever. A time limit turns a hang into
+    # a failure.
+    bad = {"Authorization": "Bearer cms_0123456789abcdef_" + "A" * 43}
+    body = {"title": "After a refusal", "clinics": ["calgary"]}
+
+    async def run() -> None:
+        async with concurrent_client(create_app(editing.settings(**QUIET))) as client:
+            refused = await client.post("/api/v1/articles", json=body, headers=bad)
+            assert refused.status_code == 401
+            made = await asyncio.wait_for(
+                client.post("/api/v1/articles", json=body, headers=editing.auth("author")), 30
+            )
+            assert made.status_code == 201, made.text
+
+    asyncio.run(run())
 
 
 def test_repeated_failures_from_one_client_are_rate_limited(editing: Editing) -> None:

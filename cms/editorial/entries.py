@@ -381,7 +381,7 @@ def attach_relations(
         fields = by_source.get(entry_id, {})
         for name, rel in relations.items():
             rows = fields.get(name, [])
-            refs = [_ref(r, rel.typed) for r in rows]
+            refs = [reference(r, rel.typed) for r in rows]
             if name == "clinics":
                 doc[name] = [r.slug for r in rows]
             elif rel.many:
@@ -392,7 +392,8 @@ def attach_relations(
     return out
 
 
-def _ref(row: RelatedRow, typed: bool) -> dict[str, str]:
+def reference(row: RelatedRow, typed: bool) -> dict[str, str]:
+    """The reference a relation shows: ``{slug, title}``, with ``type`` when ``typed``."""
     if typed:
         return {"type": row.type, "slug": row.slug, "title": row.title}
     return {"slug": row.slug, "title": row.title}

@@ -2,8 +2,11 @@
 
 ``caller`` is None for anonymous requests (no ``Authorization`` header), a
 :class:`Caller` for a valid token; a header with a bad token is a 401, never
-silently anonymous. Failed attempts are counted per client address; too many
-and every further *failing* attempt from it is a 429 until the window closes.
+silently anonymous, on every route: :func:`check_credentials` guards the
+routes that read no token too (a feed, the health check), so a revoked or
+expired token is refused wherever it is presented. Failed attempts are
+counted per client address; too many and every further *failing* attempt
+from it is a 429 until the window closes.
 A valid token is always checked and served: a 32-byte random secret needs no
 lockout to be safe from guessing, and one misconfigured script behind an
 address a clinic shares must not lock its editors out.
@@ -15,8 +18,9 @@ import logging
 from typing import Any
 
 from litestar import Request
-from litestar.datastructures import State
+from litestar.connection import ASGIConnection
 from litestar.di import Provide
+from litestar.handlers import BaseRouteHandler
 from litestar.openapi.spec import SecurityScheme
 
 from cms.access.throttle import FailureLimiter
@@ -76,17 +80,22 @@ def require(caller: Caller | None, permission: Permission) -> Caller:
     return caller
 
 
-def client_address(request: Request[Any, Any, Any]) -> str:
+def client_address(request: ASGIConnection[Any, Any, Any, Any]) -> str:
     """The address failures are counted against (the proxy's view when behind one)."""
     return request.client.host if request.client else "unknown"
 
 
-async def provide_caller(request: Request[Any, Any, Any], state: State) -> Caller | None:
+_CALLER_KEY = "cms.caller"
+"""Where a request's valid caller is kept in its scope state, once authenticated."""
+
+
+async def caller_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller | None:
     """The caller of this request: None when anonymous, else a valid token's.
 
-    The token is looked up in a session of its own: Litestar does not clean up
-    dependencies already resolved when a later one raises, so a 401 raised
-    here must not leave the request's session (and its connection) open.
+    The token is authenticated once per request, by :func:`check_credentials`
+    before any of the handler's dependencies (so a 401 never leaves the
+    request's session, and on SQLite its turn to write, held), and kept in
+    the request's scope state. It is looked up in a session of its own.
 
     The token is checked first, whatever the client's count: a valid one is
     served. Only a failing one meets the limit.
@@ -95,18 +104,23 @@ async def provide_caller(request: Request[Any, Any, Any], state: State) -> Calle
         ProblemException: 401 for a bad token; 429 for a bad token from a
             client that failed too often.
     """
-    header = request.headers.get("authorization")
+    header = connection.headers.get("authorization")
     if header is None:
         return None
-    services = state.services
+    scope_state: dict[str, Any] = connection.scope.setdefault("state", {})
+    known: Caller | None = scope_state.get(_CALLER_KEY)
+    if known is not None:
+        return known
+    services = connection.app.state.services
     scheme, _, credentials = header.partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():
         async with services.sessions() as session:
             caller = await authenticate(session, credentials.strip(), now=services.clock())
         if caller is not None:
+            scope_state[_CALLER_KEY] = caller
             return caller
     limiter: FailureLimiter = services.limiter
-    client = client_address(request)
+    client = client_address(connection)
     retry = await limiter.retry_after(client)
     if retry is not None:
         raise ProblemException(
@@ -119,6 +133,25 @@ async def provide_caller(request: Request[Any, Any, Any], state: State) -> Calle
     await limiter.record_failure(client)
     logger.info("failed authentication from %s", client)
     raise unauthorized("The bearer token is unknown, revoked or expired.", invalid=True)
+
+
+async def check_credentials(
+    connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler
+) -> None:
+    """Guard of every route: a request that presents a token has it checked.
+
+    Public routes that read no token (search, feeds, backlinks, the health
+    check, the API documents) would otherwise answer a revoked or expired
+    token as if it were absent, while the lists beside them refuse it: a
+    client would learn that its token no longer works only on some routes.
+    An invalid credential is never taken for anonymous, wherever it is sent.
+    """
+    await caller_of(connection)
+
+
+async def provide_caller(request: Request[Any, Any, Any]) -> Caller | None:
+    """The ``caller`` dependency: what :func:`caller_of` found for the request."""
+    return await caller_of(request)
 
 
 CALLER_DEPENDENCY = Provide(provide_caller)

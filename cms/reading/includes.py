@@ -22,7 +22,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cms.contenttypes import ContentType, TypeRegistry
-from cms.editorial.entries import RelatedRow, attach_relations, related_rows
+from cms.editorial.entries import RelatedRow, attach_relations, reference, related_rows
 from cms.errors import InvalidParameter
 from cms.storage.views import PUBLISHED, WORKING
 
@@ -125,21 +125,29 @@ async def embed(
     shape: Shape,
     *,
     published_only: bool = True,
+    clinic_scope: frozenset[str] | None = None,
 ) -> Embedded:
     """Replace the references ``shape.include`` names in ``docs`` by the entries.
 
     ``related`` are the relation rows ``docs`` were given (from the same read,
     so with the same visibility). Unpublished targets were never referenced
     for anonymous callers, so they are not embedded either.
+
+    Args:
+        published_only: embed published versions (the public's read), else
+            working copies (a token's).
+        clinic_scope: the clinics of a token limited to some: a working copy
+            on none of them is not the token's to read (its own read is a
+            404), so its reference stays a reference.
     """
     if not shape.include or not docs:
         return Embedded(ids=[], related=[])
     wanted = set(shape.include)
-    targets: dict[tuple[str, str], list[str]] = defaultdict(list)
+    targets: dict[tuple[str, str], list[RelatedRow]] = defaultdict(list)
     for row in related:
         if row.field in wanted:
-            targets[(row.source_id, row.field)].append(row.target_id)
-    ids = list(dict.fromkeys(t for ts in targets.values() for t in ts))
+            targets[(row.source_id, row.field)].append(row)
+    ids = list(dict.fromkeys(r.target_id for rows in targets.values() for r in rows))
     if not ids:
         return Embedded(ids=[], related=[])
     # The public embeds the published versions; editors the working copies.
@@ -150,13 +158,29 @@ async def embed(
         session, [r[0] for r in rows], published_only=published_only
     )
     entries = _attach_by_type(types, rows, nested_related)
+    hidden = set()
+    if clinic_scope is not None:
+        hidden = {i for i, doc in entries.items() if clinic_scope.isdisjoint(doc["clinics"])}
+        entries = {i: doc for i, doc in entries.items() if i not in hidden}
+        nested_related = [r for r in nested_related if r.source_id in entries]
     projected = {i: project(doc, shape.nested.get(doc["type"])) for i, doc in entries.items()}
     relations = ctype.all_relations()
     for doc in docs:
         for name in shape.include:
-            found = [projected[t] for t in targets.get((doc["id"], name), []) if t in projected]
+            found = [
+                _unembedded(name, row, relations[name].typed)
+                if row.target_id in hidden
+                else projected[row.target_id]
+                for row in targets.get((doc["id"], name), [])
+                if row.target_id in projected or row.target_id in hidden
+            ]
             doc[name] = found if relations[name].many else next(iter(found), None)
     return Embedded(ids=list(entries), related=nested_related)
+
+
+def _unembedded(name: str, row: RelatedRow, typed: bool) -> Any:
+    """A relation as it shows when not embedded: a clinic's slug, else a reference."""
+    return row.slug if name == "clinics" else reference(row, typed)
 
 
 def _attach_by_type(

@@ -324,6 +324,7 @@ def entry_routes(
         for value in statuses:
             if value not in STATUSES:
                 raise InvalidParameter("status", f"{value!r} is not one of {', '.join(STATUSES)}")
+        scope = caller.clinics if caller.limited else None
         async with sessions() as session:
             page = await list_page(
                 session,
@@ -331,9 +332,12 @@ def entry_routes(
                 list_query,
                 published_only=False,
                 statuses=statuses,
-                clinic_scope=caller.clinics if caller.limited else None,
+                clinic_scope=scope,
             )
-            await embed(session, types, ctype, page.docs, page.related, shape, published_only=False)
+            await embed(
+                session, types, ctype, page.docs, page.related, shape,
+                published_only=False, clinic_scope=scope,
+            )  # fmt: skip
         data = [project(doc, shape.fields) for doc in page.docs]
         body = _encoder.encode({"data": data, "next_cursor": page.next_cursor})
         return json_response(request, body, cache_control=PRIVATE, vary="Authorization")
@@ -355,8 +359,10 @@ def entry_routes(
                     )
                     assert shaped is not None, "read in the same transaction"
                     doc, related = shaped
-                    await embed(session, types, ctype, [doc], related, shape,
-                                published_only=False)  # fmt: skip
+                    await embed(
+                        session, types, ctype, [doc], related, shape, published_only=False,
+                        clinic_scope=caller.clinics if caller.limited else None,
+                    )  # fmt: skip
                     return working_response(request, _encoder.encode(project(doc, shape.fields)))
                 if found is None:
                     moved = await redirect_target(session, ctype.name, slug, published_only=False)
