@@ -19,6 +19,7 @@ from litestar.openapi.spec import SecurityScheme
 from cms.access.throttle import FailureLimiter
 from cms.access.tokens import Caller, Permission, authenticate
 from cms.http.problems import PROBLEM_BASE, ProblemError, ProblemException
+from cms.logs import current_request
 
 logger = logging.getLogger("cms.auth")
 
@@ -111,6 +112,9 @@ async def provide_caller(request: Request[Any, Any, Any], state: State) -> Calle
         await limiter.record_failure(client)
         logger.info("failed authentication from %s", client)
         raise unauthorized("The bearer token is unknown, revoked or expired.", invalid=True)
+    context = current_request()
+    if context is not None:  # the access log names the token by its public id
+        context.token_id = caller.token_id
     return caller
 
 
