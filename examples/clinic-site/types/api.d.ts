@@ -28,8 +28,31 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: the database answers */
+        /**
+         * Readiness: what serving depends on
+         * @description The state of each dependency: the database, its migrations, Redis (when configured), and this process's scheduled publishing and webhook delivery (when it runs them). 200 when none is failing, else a 503 problem listing them all.
+         */
         get: operations["ready"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Prometheus metrics
+         * @description Requests and latency by route template and status, response-cache hits and misses, the database pool, the webhook backlog and failures, and how late scheduled publishing runs, in Prometheus' text format. Open unless the instance sets `CMS_METRICS_TOKEN`; then only that bearer token may read them.
+         */
+        get: operations["metrics"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2364,6 +2387,13 @@ export interface components {
             data: components["schemas"]["DeliveryInfo"][];
             next_cursor: string | null;
         };
+        /** Dependency */
+        Dependency: {
+            /** @enum {string} */
+            status: "ok" | "off" | "failing";
+            /** @default  */
+            detail: string;
+        };
         /** EntryRef */
         EntryRef: {
             slug: string;
@@ -2466,6 +2496,21 @@ export interface components {
             slug: string;
             title: string;
             canonical_url?: string | null;
+        };
+        /** NotReadyProblem */
+        NotReadyProblem: {
+            title: string;
+            status: number;
+            /** @default about:blank */
+            type: string;
+            /** @default  */
+            detail: string;
+            /** @default  */
+            instance: string;
+            errors?: components["schemas"]["ProblemError"][];
+            dependencies?: {
+                [key: string]: components["schemas"]["Dependency"];
+            };
         };
         /** OpeningHours */
         OpeningHours: {
@@ -2680,6 +2725,14 @@ export interface components {
             reason: string;
             /** @default query */
             location: string;
+        };
+        /** Readiness */
+        Readiness: {
+            /** @constant */
+            status: "ready";
+            dependencies: {
+                [key: string]: components["schemas"]["Dependency"];
+            };
         };
         /** Reference */
         Reference: {
@@ -2965,13 +3018,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Request fulfilled, document follows */
+            /** @description No dependency is failing. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Health"];
+                    "application/json": components["schemas"]["Readiness"];
                 };
             };
             /** @description An unexpected error; it was logged, and no details are given. */
@@ -2983,8 +3036,55 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database cannot be reached. */
+            /** @description Some dependency is failing; `dependencies` names each one's state. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["NotReadyProblem"];
+                };
+            };
+        };
+    };
+    metrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metrics (Prometheus text exposition format). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain; version=0.0.4": string;
+                };
+            };
+            /** @description `CMS_METRICS_TOKEN` is set and the request does not carry it. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error; it was logged, and no details are given. */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
