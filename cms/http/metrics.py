@@ -220,15 +220,16 @@ async def database_snapshot(services: Any) -> Snapshot:
     )
 
 
-async def _check_token(request: Request[Any, Any, Any], expected: str, limiter: Any) -> None:
+async def _check_token(
+    request: Request[Any, Any, Any], expected: str, limiter: FailureLimiter
+) -> None:
     """Refuse a request without ``Bearer <expected>``, counting the failures as tokens' are.
 
     Raises:
         ProblemException: 401, or 429 when this client failed too often.
     """
-    checked: FailureLimiter = limiter
     client = client_address(request)
-    retry = await checked.retry_after(client)
+    retry = await limiter.retry_after(client)
     if retry is not None:
         raise ProblemException(
             429,
@@ -242,7 +243,7 @@ async def _check_token(request: Request[Any, Any, Any], expected: str, limiter: 
         presented.strip().encode(), expected.encode()
     ):
         return
-    await checked.record_failure(client)
+    await limiter.record_failure(client)
     raise ProblemException(
         401,
         "Unauthorized",
@@ -285,6 +286,7 @@ async def metrics(request: Request[Any, Any, Any], state: State) -> Response[byt
     if token:
         await _check_token(request, token, services.limiter)
     counted: Metrics = services.metrics
-    counted.sample_pool(services.engine.pool)
-    body = counted.exposition(await database_snapshot(services))
+    snapshot = await database_snapshot(services)
+    counted.sample_pool(services.engine.pool)  # after the snapshot gave its connection back
+    body = counted.exposition(snapshot)
     return Response(body, media_type=MEDIA_TYPE, headers={"Cache-Control": "no-store"})
