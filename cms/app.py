@@ -14,7 +14,6 @@ from litestar import Litestar, Request
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, Tag
 from litestar.static_files import create_static_files_router
 from litestar.stores.base import Store
@@ -29,6 +28,7 @@ from cms.http.access.tokens import TOKEN_ROUTES
 from cms.http.auth import CALLER_DEPENDENCY, SECURITY_SCHEME, SECURITY_SCHEME_NAME
 from cms.http.cache_headers import conditional_get
 from cms.http.cors import AllowedOrigins, cors
+from cms.http.docs_page import DOCS_PAGE_ASSETS, DocsPage
 from cms.http.editorial.preview import preview_handler
 from cms.http.editorial.writes import write_routes
 from cms.http.health import health, ready
@@ -44,6 +44,7 @@ from cms.http.reading.links import link_routes
 from cms.http.reading.search import search_routes
 from cms.http.response_cache import ResponseCache
 from cms.http.schema_names import check_schema_names
+from cms.http.security_headers import security_headers
 from cms.http.syndication.changes import change_routes
 from cms.http.syndication.webhooks import WEBHOOK_ROUTES
 from cms.markdown import Renderer
@@ -57,7 +58,6 @@ from cms.syndication.webhooks import run_webhooks
 DOCS = "/schema"
 DOCS_ASSETS = f"{DOCS}/assets"
 """Where the docs page's own copy of Swagger UI is served: the page needs no other origin."""
-DOCS_FAVICON = f"{DOCS_ASSETS}/favicon-32x32.png"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -278,7 +278,9 @@ def create_app(
     route_handlers[:0] = options_routes(route_handlers)
     route_handlers.append(
         create_static_files_router(
-            path=DOCS_ASSETS, directories=[swagger_ui_assets()], include_in_schema=False
+            path=DOCS_ASSETS,
+            directories=[swagger_ui_assets(), DOCS_PAGE_ASSETS],
+            include_in_schema=False,
         )
     )
 
@@ -314,15 +316,7 @@ def create_app(
                 Tag(name="Preview", description="Signed links to working copies, no token."),
             ],
             components=Components(security_schemes={SECURITY_SCHEME_NAME: SECURITY_SCHEME}),
-            render_plugins=[
-                SwaggerRenderPlugin(
-                    path="/",
-                    js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
-                    css_url=f"{DOCS_ASSETS}/swagger-ui.css",
-                    standalone_preset_js_url=f"{DOCS_ASSETS}/swagger-ui-standalone-preset.js",
-                    favicon=f"<link rel='icon' type='image/png' href='{DOCS_FAVICON}'>",
-                )
-            ],
+            render_plugins=[DocsPage(assets=DOCS_ASSETS)],
         ),
         debug=False,
         # The process configures logging (`cms serve`: cms.logs), never the app.
@@ -334,6 +328,8 @@ def create_app(
     # only a fixed list of origins and one set of methods for every path. Being
     # outside, they also see the response cache's bytes as sent, never cached.
     app.asgi_handler = cors(head_as_get(app.asgi_handler), services.origins)
+    # The security headers go on every answer, whoever made it.
+    app.asgi_handler = security_headers(app.asgi_handler)
     # Outside everything: request ids, the access log and request metrics see every answer.
     app.asgi_handler = observe(app.asgi_handler, services.metrics, services.engine.pool)
     check_schema_names(app, services.plugins.types, route_owners)

@@ -112,6 +112,7 @@ def serve(
     import uvicorn
 
     from cms.logs import log_config
+    from cms.serving import uvicorn_options
 
     settings = _settings()
     logging_config = log_config(settings)
@@ -126,7 +127,7 @@ def serve(
             log_config=logging_config,
             log_level=settings.log_level,
             access_log=False,  # the app writes its own (cms.access), with the request id
-            proxy_headers=True,
+            **uvicorn_options(settings),
         )
 
 

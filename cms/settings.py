@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -14,7 +15,7 @@ WEBHOOK_RETRY_SCHEDULE: tuple[float, ...] = (
     5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 14 * 3600, 20 * 3600, 24 * 3600,
 )  # fmt: skip
 """The Standard Webhooks reference schedule: retries over three days after the first try."""
-LIST_SETTINGS = ("plugins", "webhook_retry_schedule", "cors_origins")
+LIST_SETTINGS = ("plugins", "webhook_retry_schedule", "cors_origins", "trusted_proxies")
 """Settings given as comma-separated values."""
 CORS_ORIGIN_PATTERN = r"^(\*|[A-Za-z][A-Za-z0-9+.-]*://[^/?#\s]+/?)$"
 """``*``, or an origin: ``scheme://host[:port]`` (a trailing slash is tolerated)."""
@@ -125,10 +126,28 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     cors_origins: tuple[Annotated[str, msgspec.Meta(pattern=CORS_ORIGIN_PATTERN)], ...] = ()
     """Browser origins allowed to call the API besides the published clinics' sites;
     ``*`` lets any origin make public reads (GET and HEAD without a token)."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses (``10.0.0.5``) and networks (``10.0.0.0/8``) of the proxies in front of
+    the server, whose ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed; from
+    any other peer they are ignored. Empty, the default, believes no one. ``*`` believes
+    every peer: only for a server that nothing but its proxy can reach."""
     plugin_variables: dict[str, str] = msgspec.field(default_factory=dict)
     """The ``CMS_*`` variables that name no setting above, by name: plugins'
     settings are read from here (:meth:`plugin_settings`), not from the
     environment, so the environment is read once, by :meth:`from_env`."""
+
+    def __post_init__(self) -> None:
+        for proxy in self.trusted_proxies:
+            if proxy == "*":
+                continue
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise SettingsError(
+                    f"CMS_TRUSTED_PROXIES: {proxy!r} is not an IP address or network "
+                    "(comma-separated addresses or CIDR networks, such as 10.0.0.5,10.1.0.0/16, "
+                    "or *)"
+                ) from None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -37,6 +37,7 @@ from cms import testing
 from cms.app import build_services, create_app
 from cms.cli import main
 from cms.editorial.content_files import load_content
+from cms.serving import uvicorn_options
 from cms.settings import Settings
 from cms.testing import QUIET, Databases
 
@@ -95,7 +96,11 @@ def serving(url: str, environ: Mapping[str, str] | None = None) -> Iterator[str]
     )
     sock = loopback_socket()
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", log_level="warning", access_log=False
+        create_app(settings),
+        host="127.0.0.1",
+        log_level="warning",
+        access_log=False,
+        **uvicorn_options(settings),
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

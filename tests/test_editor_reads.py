@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
+from cms.schemas import STATUSES
 from tests.conftest import CONTENT, Editing
 
 
@@ -89,3 +90,96 @@ def test_a_clinic_limited_token_reads_only_its_clinics(
     assert refused.status_code == 404
     # Without the token it is the public's, like any published entry.
     assert client.get(f"/api/v1/practitioners/{edmonton_only[0]}").status_code == 200
+
+
+# --- `status` on every list (issue 15) -------------------------------------------------
+
+PLURALS = ("clinics", "practitioners", "conditions", "articles", "series", "case-stories")
+
+
+def _ids(response: Any) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [item["id"] for item in response.json()["data"]]
+
+
+def _change(
+    client: TestClient[Any], editing: Editing, path: str, action: str | None, **body: Any
+) -> dict[str, Any]:
+    """PATCH ``path`` with ``body`` (``action`` None), or run a workflow step on it, as admin."""
+    read = client.get(path, headers=editing.auth("admin"))
+    headers = {**editing.auth("admin"), "If-Match": read.headers["etag"]}
+    if action is None:
+        response = client.patch(path, json=body, headers=headers)
+    else:
+        response = client.post(f"{path}/{action}", json=body or None, headers=headers)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+# How an article gets each status from a draft: a workflow step and its body.
+STEPS: dict[str, tuple[str, dict[str, Any]]] = {
+    "in_review": ("submit", {}),
+    "scheduled": ("publish", {"at": "2099-01-01T00:00:00Z"}),
+    "archived": ("archive", {}),
+}
+
+
+def test_each_status_lists_the_articles_in_it(editing: Editing, client: TestClient[Any]) -> None:
+    made: dict[str, str] = {}
+    for status in ("draft", "in_review", "scheduled", "archived"):
+        body = {"title": f"Status {status}", "clinics": ["calgary"], "body": "Hello."}
+        created = client.post("/api/v1/articles", json=body, headers=editing.auth("admin"))
+        assert created.status_code == 201, created.text
+        path = f"/api/v1/articles/{created.json()['slug']}"
+        if status in STEPS:
+            action, step_body = STEPS[status]
+            assert _change(client, editing, path, action, **step_body)["status"] == status
+        made[status] = created.json()["id"]
+    published = _ids(client.get("/api/v1/articles?limit=100"))
+    mine = set(made.values())
+    for status in STATUSES:
+        listed = client.get(
+            f"/api/v1/articles?status={status}&limit=100", headers=editing.auth("viewer")
+        )
+        ids = _ids(listed)
+        assert {item["status"] for item in listed.json()["data"]} <= {status}
+        if status == "published":
+            assert set(ids) == set(published)
+        else:
+            assert set(ids) & mine == {made[status]}, status
+    # The review queue and the drafts together.
+    both = client.get("/api/v1/articles?status=draft,in_review", headers=editing.auth("viewer"))
+    assert set(_ids(both)) & mine == {made["draft"], made["in_review"]}
+
+
+@pytest.mark.parametrize("plural", PLURALS)
+def test_status_filters_every_types_list(
+    editing: Editing, client: TestClient[Any], plural: str
+) -> None:
+    # A published entry of each type, core and plugin, changed and submitted for review.
+    first = client.get(f"/api/v1/{plural}?limit=1").json()["data"][0]
+    path = f"/api/v1/{plural}/{first['slug']}"
+    _change(client, editing, path, None, summary="Waiting for review.")
+    assert _change(client, editing, path, "submit")["status"] == "in_review"
+    for status in STATUSES:
+        listed = client.get(
+            f"/api/v1/{plural}?status={status}&limit=100", headers=editing.auth("editor")
+        )
+        ids = _ids(listed)
+        assert {item["status"] for item in listed.json()["data"]} <= {status}
+        assert (first["id"] in ids) is (status == "in_review"), status
+    queue = client.get(f"/api/v1/{plural}?status=in_review", headers=editing.auth("editor"))
+    assert _ids(queue) == [first["id"]]
+    # The public still reads the published version.
+    assert client.get(path).json()["status"] == "published"
+
+
+@pytest.mark.parametrize("status", [*STATUSES, "draft,in_review"])
+def test_status_without_a_token_is_a_401_whatever_it_names(
+    client: TestClient[Any], status: str
+) -> None:
+    response = client.get(f"/api/v1/articles?status={status}")
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "`status`" in response.json()["detail"]
+    assert "data" not in response.json()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from litestar.testing import TestClient
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
@@ -18,7 +18,7 @@ from cms.settings import Settings
 from cms.storage import tables
 from cms.storage.db import create_engine
 from cms.storage.migrate import downgrade, upgrade
-from tests.conftest import CONTENT, load_folder, run_cms
+from tests.conftest import CONTENT, Editing, load_folder, run_cms
 
 T = TypeVar("T")
 
@@ -121,3 +121,70 @@ def test_search_rows_of_published_entries_come_back_with_a_rebuild(database_url:
     assert run_cms(database_url, "content", "rebuild").exit_code == 0
     with TestClient(create_app(Settings(database_url=database_url))) as client:
         assert client.get("/api/v1/search?q=sciatica&limit=100").json() == before
+
+
+def _published_indexes(url: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Every row of ``published_links`` and of ``published_facets``, in order."""
+
+    def read(connection: Connection) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        links = connection.execute(
+            text("SELECT source_id, position, target_type, target_slug FROM published_links"
+                 " ORDER BY source_id, position")
+        )  # fmt: skip
+        facets = connection.execute(
+            text("SELECT entry_id, field, value FROM published_facets"
+                 " ORDER BY entry_id, field, value")
+        )  # fmt: skip
+        return [tuple(r) for r in links], [tuple(r) for r in facets]
+
+    return _on_connection(url, read)
+
+
+PUBLIC_INDEXES = (
+    "/api/v1/conditions/sciatica/backlinks?limit=100",
+    "/api/v1/practitioners?modality=cupping&limit=100",
+    "/api/v1/practitioners?modality=tui-na&limit=100",
+)
+
+
+def test_upgrade_to_0008_gives_published_versions_their_links_and_facets(
+    editing: Editing,
+) -> None:
+    # Published entries with pending drafts that link elsewhere and filter on
+    # other values: 0008 gives each published version its own rows, from its
+    # published document, as publishing wrote them; so does a rebuild.
+    drafts = {
+        "/api/v1/articles/causes-of-low-back-pain-and-sciatica": {"body": "No links."},
+        "/api/v1/practitioners/maren-holt": {"modalities": ["tui-na"]},
+    }
+    ids = []
+    with TestClient(create_app(editing.settings())) as client:
+        for path, change in drafts.items():
+            read = client.get(path, headers=editing.auth("editor"))
+            ids.append(read.json()["id"])
+            headers = {**editing.auth("editor"), "If-Match": read.headers["etag"]}
+            assert client.patch(path, json=change, headers=headers).status_code == 200
+        public = [client.get(url).json() for url in PUBLIC_INDEXES]
+    before = _published_indexes(editing.url)
+    article_id, practitioner_id = ids
+    assert ("condition", "sciatica") in {(r[2], r[3]) for r in before[0] if r[0] == article_id}
+    assert (practitioner_id, "modalities", "cupping") in before[1]
+    assert article_id in {e["id"] for e in public[0]["data"]}
+    assert practitioner_id in {e["id"] for e in public[1]["data"]}
+    assert public[2]["data"] == []
+
+    downgrade(editing.url, "0007")
+    upgrade(editing.url)
+    assert _published_indexes(editing.url) == before
+
+    def empty(connection: Connection) -> None:
+        connection.execute(text("DELETE FROM published_links"))
+        connection.execute(text("DELETE FROM published_facets"))
+        connection.commit()
+
+    _on_connection(editing.url, empty)
+    result = run_cms(editing.url, "content", "rebuild")
+    assert result.exit_code == 0, result.output
+    assert _published_indexes(editing.url) == before
+    with TestClient(create_app(editing.settings())) as client:
+        assert [client.get(url).json() for url in PUBLIC_INDEXES] == public

@@ -74,7 +74,7 @@ from alembic import op
 revision = "shelf_0001"
 down_revision = None
 branch_labels = ("shelf",)
-depends_on = "0007"
+depends_on = "0008"
 
 
 def upgrade() -> None:
@@ -146,7 +146,7 @@ def _look(url: str) -> tuple[set[str], set[str], list[object]]:
 
 def test_hook_register_migrations(database_url: str, shelf: Path) -> None:
     # `database_url` was migrated before the plugin was installed: the core's head alone.
-    assert _look(database_url)[1] == {"0007"}
+    assert _look(database_url)[1] == {"0008"}
     result = cms(database_url, "db", "upgrade")
     assert result.exit_code == 0, result.output
     names, heads, differences = _look(database_url)
@@ -165,7 +165,7 @@ def test_an_older_database_gets_the_cores_versions_then_the_plugins(
 ) -> None:
     downgrade(database_url, "0005")
     assert cms(database_url, "db", "upgrade", plugins="blog_series").exit_code == 0
-    assert _look(database_url)[1] == {"0007"}
+    assert _look(database_url)[1] == {"0008"}
     downgrade(database_url, "0005")
     result = cms(database_url, "db", "upgrade")
     assert result.exit_code == 0, result.output
@@ -184,7 +184,7 @@ def test_a_plugin_with_tables_is_downgraded_before_it_is_turned_off(
     dropped = cms(database_url, "db", "downgrade", "shelf@base")
     assert dropped.exit_code == 0, dropped.output
     names, heads, _differences = _look(database_url)
-    assert ("shelf_items" in names, heads) == (False, {"0007"})
+    assert ("shelf_items" in names, heads) == (False, {"0008"})
     assert cms(database_url, "db", "upgrade", plugins="blog_series").exit_code == 0
 
 
@@ -198,7 +198,7 @@ def test_a_version_off_the_plugins_branch_or_a_taken_revision_id_is_refused(
     version.write_text(VERSION.replace('"shelf_0001"', '"0003"'), encoding="utf-8")
     with pytest.raises(MigrationError, match="Revision 0003 is present more than once"):
         upgrade(database_url, plugins={"shelf": shelf})
-    assert _look(database_url)[1] == {"0007"}
+    assert _look(database_url)[1] == {"0008"}
 
 
 def test_a_missing_folder_fails_start_up_naming_the_plugin(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from litestar.testing import TestClient
 
 from tests.conftest import Editing, create_article, read_entry_as, step
@@ -254,3 +255,119 @@ def test_token_reads_take_fields_and_include_of_the_working_copies(
     )
     assert listed.status_code == 200, listed.text
     assert all(isinstance(a["author"], dict) for a in listed.json()["data"] if a["author"])
+
+
+# --- a draft's links and facet values show nowhere public (issue 15) --------------------
+
+
+def _public(client: TestClient[Any], url: str) -> tuple[list[dict[str, Any]], str]:
+    """An anonymous list answer's ``data`` and its ETag."""
+    response = client.get(url)
+    assert response.status_code == 200, response.text
+    return response.json()["data"], response.headers["etag"]
+
+
+def _patch(client: TestClient[Any], editing: Editing, path: str, **fields: Any) -> str:
+    """Change the working copy at ``path`` (a draft of it); the new ETag."""
+    _doc, etag = read_entry_as(client, editing, path)
+    changed = client.patch(path, json=fields, headers={**editing.auth("editor"), "If-Match": etag})
+    assert changed.status_code == 200, changed.text
+    return str(changed.headers["etag"])
+
+
+def _unchanged(client: TestClient[Any], url: str, before: tuple[list[Any], str]) -> None:
+    """The anonymous answer at ``url`` is still ``before``: same body, same ETag, a 304."""
+    assert _public(client, url) == before
+    assert client.get(url, headers={"If-None-Match": before[1]}).status_code == 304
+
+
+def test_a_drafts_links_show_nowhere_public_until_it_is_published(
+    client: TestClient[Any], editing: Editing
+) -> None:
+    # The audit's case: a published entry whose draft links to an unannounced one.
+    created, etag = create_article(client, editing, "Spring hours")
+    _doc, etag = step(client, editing, created["slug"], "publish", etag)
+    path = f"/api/v1/articles/{created['slug']}"
+    broken_url = "/api/v1/links/broken?limit=100"
+    backlinks_url = "/api/v1/conditions/sciatica/backlinks?limit=100"
+    broken = _public(client, broken_url)
+    backlinks = _public(client, backlinks_url)
+    assert broken[0] == []
+    assert created["id"] not in {e["id"] for e in backlinks[0]}
+
+    etag = _patch(
+        client, editing, path,
+        body="Ahead of [the launch](cms:article/unannounced-launch), see "
+        "[sciatica](cms:condition/sciatica).",
+    )  # fmt: skip
+    # Anonymous readers see the published version's links: none. The answers,
+    # and so their ETags, are what they were before the draft was saved.
+    _unchanged(client, broken_url, broken)
+    _unchanged(client, backlinks_url, backlinks)
+    # A token reads these public lists as anyone does.
+    assert client.get(broken_url, headers=editing.auth("editor")).json()["data"] == []
+
+    # Published (forced past its link to a missing entry), its links are public.
+    _doc, _etag = step(client, editing, created["slug"], "publish", etag, force=True)
+    listed, _etag = _public(client, broken_url)
+    assert [(b["source"]["id"], b["target"], b["reason"]) for b in listed] == [
+        (created["id"], "article/unannounced-launch", "missing")
+    ]
+    linking, _etag = _public(client, backlinks_url)
+    assert created["id"] in {e["id"] for e in linking}
+
+
+def test_a_published_version_keeps_its_links_while_its_draft_drops_them(
+    client: TestClient[Any], editing: Editing
+) -> None:
+    path = f"/api/v1/articles/{ARTICLE}"
+    backlinks_url = f"{CONDITION}/backlinks?limit=100"
+    before = _public(client, backlinks_url)
+    article = client.get(path).json()
+    assert article["id"] in {e["id"] for e in before[0]}
+
+    etag = _patch(client, editing, path, body="## About\n\nNo links in this draft.")
+    _unchanged(client, backlinks_url, before)
+    # Its published version still links to the condition: taking it down would break it.
+    _doc, condition_etag = read_entry_as(client, editing, CONDITION)
+    refused = _post(client, editing, f"{CONDITION}/unpublish", condition_etag)
+    assert refused.status_code == 409, refused.text
+    dependents = {d["source"]["id"] for d in refused.json()["dependents"]}
+    assert article["id"] in dependents
+
+    # Once the draft is published, it no longer links there.
+    step(client, editing, ARTICLE, "publish", etag)
+    after, _etag = _public(client, backlinks_url)
+    assert article["id"] not in {e["id"] for e in after}
+
+
+@pytest.mark.parametrize(
+    ("plural", "slug"), [("practitioners", "maren-holt"), ("conditions", "back-strain")]
+)
+def test_a_drafts_facet_values_filter_no_public_list(
+    client: TestClient[Any], editing: Editing, plural: str, slug: str
+) -> None:
+    path = f"/api/v1/{plural}/{slug}"
+    old, new = (
+        f"/api/v1/{plural}?modality={m}&limit=100" for m in ("electro-acupuncture", "tui-na")
+    )
+    entry_id = client.get(path).json()["id"]
+    listed_old, listed_new = _public(client, old), _public(client, new)
+    assert entry_id in {e["id"] for e in listed_old[0]}
+    assert listed_new[0] == []
+
+    etag = _patch(client, editing, path, modalities=["tui-na"])
+    # The public lists filter on the published values: unchanged, ETags and all.
+    _unchanged(client, old, listed_old)
+    _unchanged(client, new, listed_new)
+    # Editors' lists are of working copies, and filter on the draft's values.
+    drafts = client.get(new, headers=editing.auth("editor")).json()["data"]
+    assert [e["id"] for e in drafts] == [entry_id]
+    assert entry_id not in {
+        e["id"] for e in client.get(old, headers=editing.auth("editor")).json()["data"]
+    }
+
+    published = _post(client, editing, f"{path}/publish", etag)
+    assert published.status_code == 200, published.text
+    assert [e["id"] for e in _public(client, new)[0]] == [entry_id]
+    assert entry_id not in {e["id"] for e in _public(client, old)[0]}

@@ -1,8 +1,9 @@
 """Failed authentications per client, in a Litestar store (memory, or Redis when shared).
 
 A fixed window per client: the first failure opens it; once ``limit``
-failures fall in it, every authentication attempt from that client is refused
-until it closes, a valid token included, so that guessing cannot go on.
+failures fall in it, every further failing attempt from that client is refused
+(429 rather than 401) until it closes. A valid token is never refused: the
+caller checks it first (see :func:`cms.http.auth.provide_caller`).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ class FailureLimiter:
         return count, closes
 
     async def retry_after(self, client: str) -> int | None:
-        """Seconds until ``client`` may try again, or None when it may now."""
+        """Seconds until a failing attempt of ``client`` is a 401 again, or None when it is now."""
         state = await self._read(client)
         if state is None:
             return None

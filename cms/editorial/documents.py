@@ -47,7 +47,8 @@ from cms.dates import iso
 from cms.editorial.entries import index_own_content
 from cms.markdown import Renderer, resolve_internal_links
 from cms.plugin_manager import PluginError
-from cms.reading.links import CHUNK, split_link
+from cms.reading.facets import save_published_facets
+from cms.reading.links import CHUNK, save_published_links, split_link
 from cms.reading.search import index_entry, index_text
 from cms.schemas import DETAIL_ONLY_FIELDS
 from cms.storage.db import select_columns
@@ -607,10 +608,11 @@ async def rebuild_all(
 async def _reindex_published(
     session: AsyncSession, types: TypeRegistry, renderer: Renderer, ids: Sequence[str]
 ) -> None:
-    """Write the search text of every published version among ``ids``.
+    """Write the search text, links and facet values of every published version among ``ids``.
 
-    Search finds what the public reads: an entry with a pending draft is
-    indexed under its published version (its published document).
+    Search, the public link lists and the public list filters follow what
+    the public reads: an entry with a pending draft is indexed under its
+    published version (its published document).
     """
     for chunk in _chunks(ids):
         rows = await session.exec(
@@ -623,11 +625,15 @@ async def _reindex_published(
             if entry.published_version == entry.version:
                 text = renderer.render(entry.body).text
                 await index_entry(session, ctype, entry, text)
+                await save_published_links(session, entry.id)
+                await save_published_facets(session, ctype, entry.id)
                 continue
             doc = msgspec.json.decode(live.doc)
+            rendered = renderer.render(doc.get("body", ""))
             await index_text(
                 session, ctype, entry.id, status="published", title=doc.get("title", ""),
-                summary=doc.get("summary", ""), data=doc,
-                body_text=renderer.render(doc.get("body", "")).text,
+                summary=doc.get("summary", ""), data=doc, body_text=rendered.text,
             )  # fmt: skip
+            await save_published_links(session, entry.id, rendered.links)
+            await save_published_facets(session, ctype, entry.id, doc)
         await session.flush()

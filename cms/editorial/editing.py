@@ -21,6 +21,7 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -34,6 +35,10 @@ from cms.editorial.validation import EntryInput, parse_entry
 from cms.errors import FieldError, Forbidden, InvalidEntry
 from cms.storage.tables import Entry as Entry  # the handle a write's handler holds
 from cms.storage.tables import EntryRelation, Revision
+
+MAX_CREATE_ATTEMPTS = 100
+"""How many slugs a create without one tries: each that fails was taken by a create
+committed meanwhile, so this bounds the creates of one title racing each other."""
 
 # Keys of the write-side document the API never takes from a client.
 IMMUTABLE = ("id",)
@@ -132,10 +137,15 @@ async def create_entry(
 ) -> Entry:
     """Create a draft from ``raw``: common and own fields, ``slug`` optional.
 
-    Without a slug, one is made from the title, unique within the type.
+    Without a slug, one is made from the title, unique within the type
+    (``title``, ``title-2``, …). Concurrent creates may pick the same one:
+    on PostgreSQL they see one another only once committed, so the loser's
+    insert fails on the unique index (or finds the winner's row). The loser
+    then takes the next free slug and tries again, in the same transaction.
 
     Raises:
-        InvalidEntry: naming each bad field (a taken slug included).
+        InvalidEntry: naming each bad field (a slug given and taken included,
+            whenever it was taken).
         Forbidden: the entry would appear on a clinic outside ``caller``'s.
     """
     if not isinstance(raw, dict):
@@ -160,13 +170,24 @@ async def create_entry(
     if errors:
         raise InvalidEntry(errors)
     _check_scope(caller, inp)
-    if slug is None:
-        inp = dataclasses.replace(inp, slug=await available_slug(session, ctype.name, base))
-    elif not await slug_is_free(session, ctype.name, slug):
-        raise InvalidEntry([FieldError("slug", f"another {ctype.name} already uses {slug!r}")])
-    await release_slug(session, ctype.name, inp.slug)
-    result = await pipeline.save(session, ctx, [pipeline.Save(inp, action="create")])
-    return result.saved[0].entry
+    attempts = 0
+    while True:
+        attempts += 1
+        if slug is None:
+            inp = dataclasses.replace(inp, slug=await available_slug(session, ctype.name, base))
+        elif not await slug_is_free(session, ctype.name, slug):
+            raise InvalidEntry([FieldError("slug", f"another {ctype.name} already uses {slug!r}")])
+        try:
+            # A savepoint: a create that loses its slug to another one made at
+            # the same moment undoes its own writes and tries again.
+            async with session.begin_nested():
+                await release_slug(session, ctype.name, inp.slug)
+                result = await pipeline.save(session, ctx, [pipeline.Save(inp, action="create")])
+        except (IntegrityError, InvalidEntry):
+            if attempts == MAX_CREATE_ATTEMPTS or await slug_is_free(session, ctype.name, inp.slug):
+                raise
+            continue
+        return result.saved[0].entry
 
 
 async def update_entry(

@@ -22,9 +22,10 @@ another module calls one of them.
 3. **Rename**: an entry saved under a new slug keeps the old one as a redirect.
 4. **Entry rows** (:func:`~cms.editorial.entries.save_entry`), one by one:
    rendering, the entry's own fields, a revision, the change to its working
-   copy; then its tag, link and facet indexes. A save that changes nothing
-   is skipped, here and in every later step. The unit's first write moves the
-   content generation on (cache invalidation, :mod:`cms.syndication.generation`).
+   copy; then its tag, link and facet indexes (the working copy's). A save
+   that changes nothing is skipped, here and in every later step. The unit's
+   first write moves the content generation on (cache invalidation,
+   :mod:`cms.syndication.generation`).
 5. **Relations**, once every row of the batch is written, so that entries
    may name each other in any order.
 6. **Documents** (:func:`~cms.editorial.documents.finish_writes`): canonical
@@ -34,8 +35,11 @@ another module calls one of them.
    entry's own links, for every entry the save leaves published or
    scheduled, before anything goes live.
 8. **Published copies** (:mod:`cms.editorial.published`):
-   :attr:`Published.PUBLISH` and :attr:`Published.FOLLOW`; a batch whose
-   entries show one another is built again when one's published face moved.
+   :attr:`Published.PUBLISH` and :attr:`Published.FOLLOW`, with the link and
+   facet indexes of the published version (what the public link lists and
+   list filters read: a draft's own, from step 4, show nowhere public); a
+   batch whose entries show one another is built again when one's published
+   face moved.
 9. **Dependents**: the documents that show a published face that just moved.
 10. **Checks** (:attr:`Checks.BATCH`): the same, and what the batch leaves
     linking nowhere, on the state after the whole batch.

@@ -1,7 +1,8 @@
 """The published version beside the working copy: writing it, and taking it down.
 
 An entry row is the working copy. Publishing copies what the public reads
-into the ``published_*`` tables (see :mod:`cms.storage.tables`); unpublishing
+(documents, relations, tags, links, facet values, search text) into the
+``published_*`` tables (see :mod:`cms.storage.tables`); unpublishing
 and archiving remove that copy. The public read path only ever reads the
 published tables, so a published entry with draft changes keeps serving the
 version that was published.
@@ -20,11 +21,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from cms.contenttypes import ContentType
 from cms.editorial.documents import copy_to_published
 from cms.editorial.entries import refresh_documents
+from cms.reading.facets import save_published_facets
+from cms.reading.links import save_published_links
 from cms.reading.search import index_entry, unindex_entry
 from cms.storage.tables import (
     Entry,
     EntryRelation,
     PublishedEntry,
+    PublishedFacet,
+    PublishedLink,
     PublishedRelation,
     PublishedTag,
 )
@@ -78,6 +83,9 @@ async def write_published(
         )
     )
     session.add_all(PublishedTag(entry_id=entry.id, tag=tag) for tag in entry.tags)
+    # What the public is told links where, and filters on: this version's.
+    await save_published_links(session, entry.id, new=True)
+    await save_published_facets(session, ctype, entry.id, new=True)
     # Search finds what the public reads: the published version's text.
     await index_entry(session, ctype, entry, body_text(entry))
     await session.flush()
@@ -143,6 +151,8 @@ async def _delete_published_parts(session: AsyncSession, entry_id: str) -> None:
         delete(PublishedRelation).where(col(PublishedRelation.source_id) == entry_id)
     )
     await session.exec(delete(PublishedTag).where(col(PublishedTag.entry_id) == entry_id))
+    await session.exec(delete(PublishedLink).where(col(PublishedLink.source_id) == entry_id))
+    await session.exec(delete(PublishedFacet).where(col(PublishedFacet.entry_id) == entry_id))
 
 
 async def follow_status(

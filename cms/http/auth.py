@@ -3,7 +3,10 @@
 ``caller`` is None for anonymous requests (no ``Authorization`` header), a
 :class:`Caller` for a valid token; a header with a bad token is a 401, never
 silently anonymous. Failed attempts are counted per client address; too many
-and every attempt from it is a 429 until the window closes.
+and every further *failing* attempt from it is a 429 until the window closes.
+A valid token is always checked and served: a 32-byte random secret needs no
+lockout to be safe from guessing, and one misconfigured script behind an
+address a clinic shares must not lock its editors out.
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ REALM = 'Bearer realm="cms"'
 # The refusals any route that reads a token may answer, for error_responses().
 TOKEN_ERRORS = {
     "http_401": "The bearer token is missing (where one is needed), unknown, revoked or expired.",
-    "http_429": "Too many failed authentications from this client; see `Retry-After`.",
+    "http_429": "The bearer token failed, and this client failed too often; see "
+    "`Retry-After`. A valid token is still served.",
 }
 
 
@@ -85,13 +89,26 @@ async def provide_caller(request: Request[Any, Any, Any], state: State) -> Calle
     dependencies already resolved when a later one raises, so a 401 raised
     here must not leave the request's session (and its connection) open.
 
+    The token is checked first, whatever the client's count: a valid one is
+    served. Only a failing one meets the limit.
+
     Raises:
-        ProblemException: 401 for a bad token, 429 when this client failed too often.
+        ProblemException: 401 for a bad token; 429 for a bad token from a
+            client that failed too often.
     """
     header = request.headers.get("authorization")
     if header is None:
         return None
     services = state.services
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        async with services.sessions() as session:
+            caller = await authenticate(session, credentials.strip(), now=services.clock())
+        if caller is not None:
+            context = current_request()
+            if context is not None:  # the access log names the token by its public id
+                context.token_id = caller.token_id
+            return caller
     limiter: FailureLimiter = services.limiter
     client = client_address(request)
     retry = await limiter.retry_after(client)
@@ -103,19 +120,9 @@ async def provide_caller(request: Request[Any, Any, Any], state: State) -> Calle
             type_=PROBLEM_BASE + "rate-limited",
             headers={"Retry-After": str(retry), "Cache-Control": "no-store"},
         )
-    scheme, _, credentials = header.partition(" ")
-    caller = None
-    if scheme.lower() == "bearer" and credentials.strip():
-        async with services.sessions() as session:
-            caller = await authenticate(session, credentials.strip(), now=services.clock())
-    if caller is None:
-        await limiter.record_failure(client)
-        logger.info("failed authentication from %s", client)
-        raise unauthorized("The bearer token is unknown, revoked or expired.", invalid=True)
-    context = current_request()
-    if context is not None:  # the access log names the token by its public id
-        context.token_id = caller.token_id
-    return caller
+    await limiter.record_failure(client)
+    logger.info("failed authentication from %s", client)
+    raise unauthorized("The bearer token is unknown, revoked or expired.", invalid=True)
 
 
 CALLER_DEPENDENCY = Provide(provide_caller)

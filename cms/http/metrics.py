@@ -223,11 +223,19 @@ async def database_snapshot(services: Any) -> Snapshot:
 async def _check_token(
     request: Request[Any, Any, Any], expected: str, limiter: FailureLimiter
 ) -> None:
-    """Refuse a request without ``Bearer <expected>``, counting the failures as tokens' are.
+    """Refuse a request without ``Bearer <expected>``, as a failing API token is refused.
+
+    The token is checked first: the right one is always served; only a
+    failing one meets the limit of failed authentications per client.
 
     Raises:
         ProblemException: 401, or 429 when this client failed too often.
     """
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and hmac.compare_digest(
+        presented.strip().encode(), expected.encode()
+    ):
+        return
     client = client_address(request)
     retry = await limiter.retry_after(client)
     if retry is not None:
@@ -238,11 +246,6 @@ async def _check_token(
             type_=PROBLEM_BASE + "rate-limited",
             headers={"Retry-After": str(retry), "Cache-Control": "no-store"},
         )
-    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and hmac.compare_digest(
-        presented.strip().encode(), expected.encode()
-    ):
-        return
     await limiter.record_failure(client)
     raise ProblemException(
         401,

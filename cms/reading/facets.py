@@ -3,6 +3,8 @@
 A type's own list filter on a field that is not a relation (a practitioner's
 ``modality``) would otherwise have to look inside the JSON of every entry;
 one row per value in ``entry_facets`` makes it an index lookup instead.
+Publishing copies the rows to ``published_facets``, which the public lists
+filter on.
 """
 
 from __future__ import annotations
@@ -10,12 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists
-from sqlmodel import col, delete
+from sqlalchemy import ColumnElement, exists, insert
+from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cms.contenttypes import ContentType
-from cms.storage.tables import Entry, EntryFacet
+from cms.storage.tables import EntryFacet, PublishedFacet
+from cms.storage.views import WORKING, View
 
 
 def facet_values(ctype: ContentType, data: Mapping[str, Any]) -> set[tuple[str, str]]:
@@ -51,16 +54,52 @@ async def save_facets(
     )
 
 
-def facet_clause(field: str, values: Sequence[str], entry: Any = Entry) -> ColumnElement[bool]:
-    """Entries whose ``field`` holds any of ``values``.
+async def save_published_facets(
+    session: AsyncSession,
+    ctype: ContentType,
+    entry_id: str,
+    data: Mapping[str, Any] | None = None,
+    *,
+    new: bool = False,
+) -> None:
+    """Replace the facet rows of ``entry_id``'s published version.
 
-    ``entry`` is the table listed (working copies or published versions).
-    The facets are the working copy's: a published entry with a pending
-    draft filters on its draft's values (as ``q`` does not: search text is
-    the published version's).
+    Args:
+        data: the published version's fields; None for the values of the
+            working copy as saved (flushed), which is being published.
+        new: its rows were just removed, there are none to replace.
     """
+    if not new:
+        await session.exec(delete(PublishedFacet).where(col(PublishedFacet.entry_id) == entry_id))
+    if not ctype.facet_fields():
+        return
+    if data is not None:
+        session.add_all(
+            PublishedFacet(entry_id=entry_id, field=name, value=value)
+            for name, value in sorted(facet_values(ctype, data))
+        )
+        return
+    await session.exec(
+        insert(PublishedFacet).from_select(
+            ["entry_id", "field", "value"],
+            select(EntryFacet.entry_id, EntryFacet.field, EntryFacet.value).where(
+                col(EntryFacet.entry_id) == entry_id
+            ),
+        )
+    )
+
+
+def facet_clause(field: str, values: Sequence[str], view: View = WORKING) -> ColumnElement[bool]:
+    """Entries of ``view`` whose ``field`` holds any of ``values``.
+
+    Each view filters on its own values: the working copies on their last
+    save's, the published versions on what was published (a published
+    entry's pending draft changes no public list).
+    """
+    entry: Any = view.entry
+    facet: Any = view.facet
     return exists().where(
-        col(EntryFacet.entry_id) == col(entry.id),
-        col(EntryFacet.field) == field,
-        col(EntryFacet.value).in_(values),
+        col(facet.entry_id) == col(entry.id),
+        col(facet.field) == field,
+        col(facet.value).in_(values),
     )

@@ -3,7 +3,12 @@
 Markdown links name entries (``cms:condition/sciatica``). Each save stores an
 entry's links as rows of ``entry_links`` by target type and slug, so that
 "what links here" is an index lookup and a link to an entry that does not
-exist yet is kept (and found again when it is created).
+exist yet is kept (and found again when it is created). Publishing copies
+them to ``published_links``
+(:func:`cms.editorial.published.write_published`): what the public is told
+links where (backlinks, broken links) and what taking an entry down would
+break are read there, so that a published entry's pending draft links
+nowhere public until it is published.
 
 A link is *broken* when its target does not exist or is not published. The
 write paths keep published entries free of broken links unless forced:
@@ -23,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any, Literal
 
-from sqlalchemy import and_, exists, or_, tuple_
+from sqlalchemy import and_, exists, insert, or_, tuple_
 from sqlalchemy.orm import aliased
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -31,7 +36,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from cms.reading.cursors import pack, unpack
 from cms.schemas import Base
 from cms.storage.db import select_columns
-from cms.storage.tables import Entry, EntryLink, PublishedEntry
+from cms.storage.tables import Entry, EntryLink, PublishedEntry, PublishedLink
+from cms.storage.views import PUBLISHED, WORKING
 
 # IN-lists are split so that no statement exceeds a database's bind-parameter limit.
 CHUNK = 500
@@ -86,6 +92,42 @@ async def save_links(
     )
 
 
+async def save_published_links(
+    session: AsyncSession,
+    entry_id: str,
+    links: Sequence[str] | None = None,
+    *,
+    new: bool = False,
+) -> None:
+    """Replace the link rows of ``entry_id``'s published version.
+
+    Args:
+        links: the published version's links (``type/slug``, in order); None
+            for those of the working copy as saved (flushed), which is being
+            published.
+        new: its rows were just removed, there are none to replace.
+    """
+    if not new:
+        await session.exec(delete(PublishedLink).where(col(PublishedLink.source_id) == entry_id))
+    if links is not None:
+        session.add_all(
+            PublishedLink(source_id=entry_id, position=n, target_type=t, target_slug=s)
+            for n, (t, s) in enumerate(split_link(link) for link in links)
+        )
+        return
+    await session.exec(
+        insert(PublishedLink).from_select(
+            ["source_id", "position", "target_type", "target_slug"],
+            select(
+                EntryLink.source_id,
+                EntryLink.position,
+                EntryLink.target_type,
+                EntryLink.target_slug,
+            ).where(col(EntryLink.source_id) == entry_id),
+        )
+    )
+
+
 def _linked(row: tuple[str, str, str, str, str | None]) -> LinkedEntry:
     return LinkedEntry(id=row[0], type=row[1], slug=row[2], title=row[3], canonical_url=row[4])
 
@@ -109,17 +151,23 @@ async def backlinks(
     cursor: str | None = None,
     published_only: bool = True,
 ) -> tuple[list[LinkedEntry], str | None]:
-    """Entries whose body links to ``type_name/slug``, by title, and the next cursor."""
+    """Entries whose body links to ``type_name/slug``, by title, and the next cursor.
+
+    Args:
+        published_only: the published versions of the linking entries, by
+            the links, slug and title they were published with (what the
+            public sees); otherwise every working copy, by its own links.
+    """
     tag = f"backlinks:{type_name}/{slug}"
     after = unpack("cursor", cursor, tag, (str, str))
-    # The public sees the published versions of the linking entries (their
-    # published slug and title); editors see every working copy.
-    src: Any = PublishedEntry if published_only else Entry
+    view = PUBLISHED if published_only else WORKING
+    src: Any = view.entry
+    link: Any = view.link
     stmt = select_columns(src.id, src.type, src.slug, src.title, src.canonical_url).where(
         exists().where(
-            col(EntryLink.source_id) == col(src.id),
-            col(EntryLink.target_type) == type_name,
-            col(EntryLink.target_slug) == slug,
+            col(link.source_id) == col(src.id),
+            col(link.target_type) == type_name,
+            col(link.target_slug) == slug,
         )
     )
     if after is not None:
@@ -150,34 +198,38 @@ async def broken_links(
         limit: a page size, with ``cursor`` for the pages after the first;
             None for all of them.
         include_unpublished: check the working copies of ``source_ids``
-            whether or not they are published (an entry about to go live).
+            and their links, whether or not they are published (an entry
+            about to go live).
 
     Returns:
         The links by source type, source slug and position, and the next cursor.
     """
     # Published means has a published version (``published_entries``), not
     # the working copy's status: a published entry with a pending draft is
-    # still public, and still links.
-    source: Any = aliased(Entry if include_unpublished else PublishedEntry, name="source")
+    # still public, and still links, as its published version does (never
+    # as its draft does, which is no one's business until it is published).
+    view = WORKING if include_unpublished else PUBLISHED
+    source: Any = aliased(view.entry, name="source")
+    link: Any = view.link
     target = aliased(Entry, name="target")
     live = aliased(PublishedEntry, name="live")
     after = unpack("cursor", cursor, "broken", (str, str, int))
     stmt = (
         select_columns(source.id, source.type, source.slug, source.title, source.canonical_url,
-               EntryLink.target_type, EntryLink.target_slug, EntryLink.position, target.status)
-        .join(EntryLink, col(EntryLink.source_id) == col(source.id))
-        .outerjoin(target, and_(col(target.type) == col(EntryLink.target_type),
-                                col(target.slug) == col(EntryLink.target_slug)))
+               link.target_type, link.target_slug, link.position, target.status)
+        .join(link, col(link.source_id) == col(source.id))
+        .outerjoin(target, and_(col(target.type) == col(link.target_type),
+                                col(target.slug) == col(link.target_slug)))
         .outerjoin(live, col(live.id) == col(target.id))
         .where(col(live.id).is_(None))
     )  # fmt: skip
     if after is not None:
         a_type, a_slug, a_pos = after
         stmt = stmt.where(
-            tuple_(col(source.type), col(source.slug), col(EntryLink.position))
+            tuple_(col(source.type), col(source.slug), col(link.position))
             > tuple_(a_type, a_slug, a_pos)
         )
-    stmt = stmt.order_by(col(source.type), col(source.slug), col(EntryLink.position))
+    stmt = stmt.order_by(col(source.type), col(source.slug), col(link.position))
     rows: list[tuple[str, str, str, str, str | None, str, str, int, str | None]] = []
     if source_ids is None:
         if limit is not None:
@@ -207,6 +259,9 @@ async def dependents_blocking(
 ) -> list[Dependent]:
     """Published entries that link to any of ``targets`` (type, slug), by target.
 
+    By the links of their published versions: those are what would break.
+    A pending draft's links are checked when it is published.
+
     Call it on the state after a write: an entry that is itself being
     unpublished in the same write no longer counts as published.
     """
@@ -215,13 +270,14 @@ async def dependents_blocking(
     for start in range(0, len(wanted), CHUNK):
         chunk = wanted[start : start + CHUNK]
         stmt = (
-            select_columns(EntryLink.target_type, EntryLink.target_slug, PublishedEntry.id,
-                   PublishedEntry.type, PublishedEntry.slug, PublishedEntry.title,
-                   PublishedEntry.canonical_url)
+            select_columns(PublishedLink.target_type, PublishedLink.target_slug,
+                   PublishedEntry.id, PublishedEntry.type, PublishedEntry.slug,
+                   PublishedEntry.title, PublishedEntry.canonical_url)
             .distinct()
-            .join(PublishedEntry, col(PublishedEntry.id) == col(EntryLink.source_id))
-            .where(tuple_(col(EntryLink.target_type), col(EntryLink.target_slug)).in_(chunk))
-            .order_by(col(EntryLink.target_type), col(EntryLink.target_slug),
+            .join(PublishedEntry, col(PublishedEntry.id) == col(PublishedLink.source_id))
+            .where(tuple_(col(PublishedLink.target_type),
+                          col(PublishedLink.target_slug)).in_(chunk))
+            .order_by(col(PublishedLink.target_type), col(PublishedLink.target_slug),
                       col(PublishedEntry.type), col(PublishedEntry.slug))
         )  # fmt: skip
         for row in (await session.exec(stmt)).all():

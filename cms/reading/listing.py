@@ -268,7 +268,7 @@ async def _own_filter(
     """A filter the type declares: on a relation field, or on an indexed value."""
     relation = ctype.relations.get(field_name)
     if relation is None:
-        return facet_clause(field_name, values, view.entry)
+        return facet_clause(field_name, values, view)
     ids = await _resolve(session, view, relation.target, values)
     if not ids:
         return false()

@@ -249,10 +249,11 @@ class ContentFileState(SQLModel, table=True):
 # --- The published versions ---------------------------------------------------
 #
 # An entry row is the working copy editors change. Publishing copies what the
-# public reads (the pre-encoded documents, the sort keys, relations and tags)
-# into these three tables, so that a published entry with pending draft changes
-# keeps serving its published version, and public lists and filters stay one
-# indexed query over rows that are all live.
+# public reads (the pre-encoded documents, the sort keys, relations, tags,
+# internal links and facet values) into these tables, so that a published
+# entry with pending draft changes keeps serving its published version, none
+# of its draft shows anywhere public, and public lists, filters and link
+# lists stay one indexed query over rows that are all live.
 
 
 class PublishedEntry(SQLModel, table=True):
@@ -314,6 +315,41 @@ class PublishedTag(SQLModel, table=True):
         )
     )
     tag: str = Field(primary_key=True, max_length=120)
+
+
+class PublishedLink(SQLModel, table=True):
+    """An internal link of a published version (see :class:`EntryLink`), as it was when
+    published: the public link lists (backlinks, broken links) read these, never a draft's."""
+
+    __tablename__ = "published_links"
+    __table_args__ = (
+        Index("ix_published_links_target", "target_type", "target_slug", "source_id"),
+    )
+
+    source_id: str = Field(
+        sa_column=Column(
+            String(36), ForeignKey("published_entries.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    position: int = Field(primary_key=True)
+    target_type: str = Field(max_length=40)
+    target_slug: str = Field(max_length=120)
+
+
+class PublishedFacet(SQLModel, table=True):
+    """A facet value of a published version (see :class:`EntryFacet`): public list filters
+    (a practitioner's ``modality``) read these, never a draft's."""
+
+    __tablename__ = "published_facets"
+    __table_args__ = (Index("ix_published_facets_value", "field", "value", "entry_id"),)
+
+    entry_id: str = Field(
+        sa_column=Column(
+            String(36), ForeignKey("published_entries.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    field: str = Field(primary_key=True, max_length=60)
+    value: str = Field(primary_key=True, max_length=120)
 
 
 class SlugRedirect(SQLModel, table=True):

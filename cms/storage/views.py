@@ -1,7 +1,7 @@
 """The two views of the content: working copies (editors) and published versions (public).
 
 Both are the same shape: entries with pre-encoded documents and sort keys,
-their relations and their tags. Reads and lists take a :class:`View` and
+their relations, tags, internal links and facet values. Reads and lists take a :class:`View` and
 never mix the two.
 """
 
@@ -11,9 +11,13 @@ from dataclasses import dataclass
 
 from cms.storage.tables import (
     Entry,
+    EntryFacet,
+    EntryLink,
     EntryRelation,
     EntryTag,
     PublishedEntry,
+    PublishedFacet,
+    PublishedLink,
     PublishedRelation,
     PublishedTag,
 )
@@ -26,7 +30,15 @@ class View:
     entry: type[Entry] | type[PublishedEntry]
     relation: type[EntryRelation] | type[PublishedRelation]
     tag: type[EntryTag] | type[PublishedTag]
+    link: type[EntryLink] | type[PublishedLink]
+    facet: type[EntryFacet] | type[PublishedFacet]
 
 
-WORKING = View(entry=Entry, relation=EntryRelation, tag=EntryTag)
-PUBLISHED = View(entry=PublishedEntry, relation=PublishedRelation, tag=PublishedTag)
+WORKING = View(entry=Entry, relation=EntryRelation, tag=EntryTag, link=EntryLink, facet=EntryFacet)
+PUBLISHED = View(
+    entry=PublishedEntry,
+    relation=PublishedRelation,
+    tag=PublishedTag,
+    link=PublishedLink,
+    facet=PublishedFacet,
+)

@@ -2,6 +2,8 @@
 
 Swagger UI 5 (vendored by swagger-ui-py, served from /schema/assets) renders
 the OpenAPI 3.1 document; "Try it out" calls the API on the page's own origin.
+The page's Content-Security-Policy runs scripts of its own origin only: the
+page must work under it (cms/http/docs_page.py).
 """
 
 from __future__ import annotations
@@ -30,7 +32,13 @@ def test_docs_page_renders_every_operation_and_tries_one_on_its_own_origin(
     live_demo: str, browser_page: BrowserPage
 ) -> None:
     page = browser_page.page
-    page.goto(f"{live_demo}/schema")
+    served = page.goto(f"{live_demo}/schema")
+    # The page works under its strict policy: scripts of its own origin only, no
+    # inline code (a refusal would be a console error, asserted at the end).
+    assert served is not None
+    assert "script-src 'self'" in served.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in served.headers["content-security-policy"]
+    assert "server" not in served.headers
 
     list_articles = page.locator("#operations-Article-listArticles")
     expect(list_articles).to_be_visible(timeout=RENDER_TIMEOUT_MS)
@@ -63,6 +71,6 @@ def test_docs_page_renders_every_operation_and_tries_one_on_its_own_origin(
     icon = page.locator("link[rel=icon]").get_attribute("href")
     assert icon is not None
     assert re.fullmatch(r"/schema/assets/[\w.-]+\.png", icon), icon
-    served = httpx.get(f"{live_demo}{icon}", timeout=HTTP_TIMEOUT)
-    assert served.status_code == 200
-    assert served.headers["content-type"] == "image/png"
+    fetched = httpx.get(f"{live_demo}{icon}", timeout=HTTP_TIMEOUT)
+    assert fetched.status_code == 200
+    assert fetched.headers["content-type"] == "image/png"

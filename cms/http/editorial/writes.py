@@ -326,7 +326,10 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
         responses={
             201: ResponseSpec(detail_struct, description="The draft.", generate_examples=False),
             **change_errors,
-            409: problem_spec("Another entry took the slug at the same moment; try again."),
+            409: problem_spec(
+                "Other creates took every slug this one tried (a hundred); try again. "
+                "A `slug` given and taken is a 422 naming it."
+            ),
         },
     )
     async def create_handler(

@@ -319,7 +319,8 @@ def entry_routes(
                 request, cache, build, cache_control=public_cache, vary=ENTRY_VARY
             )
         require(caller, Permission.READ_DRAFTS)
-        statuses = params.split("status", status) if status is not None else []
+        # Statuses are words, not slugs: `in_review` has an underscore.
+        statuses = params.split("status", status, slugs=False) if status is not None else []
         for value in statuses:
             if value not in STATUSES:
                 raise InvalidParameter("status", f"{value!r} is not one of {', '.join(STATUSES)}")
@@ -398,7 +399,8 @@ def entry_routes(
     status_param = params.query(
         "status", str | None, None,
         "With a token only: statuses of the working copies to list, comma-separated "
-        "(`draft,in_review`); all when omitted.",
+        f"(`draft,in_review`), of: {', '.join(STATUSES)}; all when omitted. "
+        "`in_review` is the review queue. Without a token: 401.",
     )  # fmt: skip
     list_accepts.append("status")
     params.with_signature(list_handler, [*common, *list_params, status_param], Response[bytes])

@@ -3074,7 +3074,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4207,7 +4207,7 @@ export interface operations {
                 "fields[clinic]"?: string | null;
                 /** @description Only these fields of embedded practitioner entries. */
                 "fields[practitioner]"?: string | null;
-                /** @description With a token only: statuses of the working copies to list, comma-separated (`draft,in_review`); all when omitted. */
+                /** @description With a token only: statuses of the working copies to list, comma-separated (`draft,in_review`), of: draft, in_review, scheduled, published, archived; all when omitted. `in_review` is the review queue. Without a token: 401. */
                 status?: string | null;
             };
             header?: never;
@@ -4250,7 +4250,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4401,7 +4401,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Another entry took the slug at the same moment; try again. */
+            /** @description Other creates took every slug this one tried (a hundred); try again. A `slug` given and taken is a 422 naming it. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4437,7 +4437,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4536,7 +4536,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4669,7 +4669,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4832,7 +4832,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4965,7 +4965,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5106,7 +5106,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5239,7 +5239,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5372,7 +5372,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5486,7 +5486,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5576,7 +5576,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5663,7 +5663,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5795,7 +5795,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5859,7 +5859,7 @@ export interface operations {
                 "fields[practitioner]"?: string | null;
                 /** @description Only these fields of embedded condition entries. */
                 "fields[condition]"?: string | null;
-                /** @description With a token only: statuses of the working copies to list, comma-separated (`draft,in_review`); all when omitted. */
+                /** @description With a token only: statuses of the working copies to list, comma-separated (`draft,in_review`), of: draft, in_review, scheduled, published, archived; all when omitted. `in_review` is the review queue. Without a token: 401. */
                 status?: string | null;
             };
             header?: never;
@@ -5902,7 +5902,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6035,7 +6035,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Another entry took the slug at the same moment; try again. */
+            /** @description Other creates took every slug this one tried (a hundred); try again. A `slug` given and taken is a 422 naming it. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6071,7 +6071,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6172,7 +6172,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6305,7 +6305,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6459,7 +6459,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6592,7 +6592,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6733,7 +6733,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6866,7 +6866,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6999,7 +6999,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7113,7 +7113,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7203,7 +7203,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7290,7 +7290,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7422,7 +7422,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7488,7 +7488,7 @@ export interface operations {
                 "fields[practitioner]"?: string | null;
                 /** @description Only these fields of embedded condition entries. */
                 "fields[condition]"?: string | null;
-                /** @description With a token only: statuses of the working copies to list, comma-separated (`draft,in_review`); all when omitted. */
+                /** @description With a token only: statuses of the working copies to list, comma-separated (`draft,in_review`), of: draft, in_review, scheduled, published, archived; all when omitted. `in_review` is the review queue. Without a token: 401. */
                 status?: string | null;
             };
             header?: never;
@@ -7531,7 +7531,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7656,7 +7656,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Another entry took the slug at the same moment; try again. */
+            /** @description Other creates took every slug this one tried (a hundred); try again. A `slug` given and taken is a 422 naming it. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7692,7 +7692,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7793,7 +7793,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7926,7 +7926,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8084,7 +8084,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8217,7 +8217,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8358,7 +8358,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8491,7 +8491,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8624,7 +8624,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8738,7 +8738,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8828,7 +8828,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8915,7 +8915,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9047,7 +9047,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9109,7 +9109,7 @@ export interface operations {
                 "fields[practitioner]"?: string | null;
                 /** @description Only these fields of embedded condition entries. */
                 "fields[condition]"?: string | null;
-                /** @description With a token only: statuses of the working copies to list, comma-separated (`draft,in_review`); all when omitted. */
+                /** @description With a token only: statuses of the working copies to list, comma-separated (`draft,in_review`), of: draft, in_review, scheduled, published, archived; all when omitted. `in_review` is the review queue. Without a token: 401. */
                 status?: string | null;
             };
             header?: never;
@@ -9152,7 +9152,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9267,7 +9267,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Another entry took the slug at the same moment; try again. */
+            /** @description Other creates took every slug this one tried (a hundred); try again. A `slug` given and taken is a 422 naming it. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9303,7 +9303,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9404,7 +9404,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9537,7 +9537,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9688,7 +9688,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9821,7 +9821,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9962,7 +9962,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10095,7 +10095,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10228,7 +10228,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10342,7 +10342,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10432,7 +10432,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10519,7 +10519,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10651,7 +10651,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10713,7 +10713,7 @@ export interface operations {
                 "fields[practitioner]"?: string | null;
                 /** @description Only these fields of embedded article entries. */
                 "fields[article]"?: string | null;
-                /** @description With a token only: statuses of the working copies to list, comma-separated (`draft,in_review`); all when omitted. */
+                /** @description With a token only: statuses of the working copies to list, comma-separated (`draft,in_review`), of: draft, in_review, scheduled, published, archived; all when omitted. `in_review` is the review queue. Without a token: 401. */
                 status?: string | null;
             };
             header?: never;
@@ -10756,7 +10756,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10870,7 +10870,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Another entry took the slug at the same moment; try again. */
+            /** @description Other creates took every slug this one tried (a hundred); try again. A `slug` given and taken is a 422 naming it. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10906,7 +10906,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -11007,7 +11007,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -11140,7 +11140,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -11289,7 +11289,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -11422,7 +11422,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -11563,7 +11563,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -11696,7 +11696,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -11829,7 +11829,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -11943,7 +11943,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -12033,7 +12033,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -12120,7 +12120,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -12252,7 +12252,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -12314,7 +12314,7 @@ export interface operations {
                 "fields[practitioner]"?: string | null;
                 /** @description Only these fields of embedded condition entries. */
                 "fields[condition]"?: string | null;
-                /** @description With a token only: statuses of the working copies to list, comma-separated (`draft,in_review`); all when omitted. */
+                /** @description With a token only: statuses of the working copies to list, comma-separated (`draft,in_review`), of: draft, in_review, scheduled, published, archived; all when omitted. `in_review` is the review queue. Without a token: 401. */
                 status?: string | null;
             };
             header?: never;
@@ -12357,7 +12357,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -12497,7 +12497,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Another entry took the slug at the same moment; try again. */
+            /** @description Other creates took every slug this one tried (a hundred); try again. A `slug` given and taken is a 422 naming it. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -12533,7 +12533,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -12634,7 +12634,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -12767,7 +12767,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -12924,7 +12924,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -13057,7 +13057,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -13198,7 +13198,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -13331,7 +13331,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -13464,7 +13464,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -13578,7 +13578,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -13668,7 +13668,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -13755,7 +13755,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -13887,7 +13887,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
