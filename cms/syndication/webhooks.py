@@ -821,7 +821,7 @@ class Backlog:
     pending: int
     """Deliveries waiting to be sent (due now or later)."""
     retrying: int
-    """Pending deliveries that failed at least once."""
+    """Pending deliveries whose last attempt failed: waiting to be sent again."""
     failed: int
     """Deliveries given up after the whole retry schedule."""
     disabled_endpoints: int
@@ -840,11 +840,17 @@ async def backlog(session: AsyncSession, *, now: dt.datetime) -> Backlog:
     every query reads the pending and failed rows alone, by their index.
     """
     by_status: dict[str, tuple[int, int, dt.datetime | None]] = {}
+    # Its last attempt failed (an attempt under way has no answer yet: not counted).
+    code = col(WebhookDelivery.last_status_code)
+    failed_before = or_(
+        col(WebhookDelivery.last_error).is_not(None),
+        and_(code.is_not(None), or_(code < 200, code >= 300)),
+    )
     rows = await session.exec(
         select(
             WebhookDelivery.status,
             func.count(),
-            func.sum(case((col(WebhookDelivery.attempts) > 0, 1), else_=0)),
+            func.sum(case((failed_before, 1), else_=0)),
             func.min(
                 case(
                     (col(WebhookDelivery.next_attempt_at) <= now, WebhookDelivery.next_attempt_at),
