@@ -39,6 +39,8 @@ from cms.http.editorial.writes import write_routes
 from cms.http.health import health, ready
 from cms.http.index import index_routes
 from cms.http.methods import head_as_get, options_routes
+from cms.http.metrics import Metrics, metrics
+from cms.http.observability import observe, record_route
 from cms.http.plugins import list_plugins
 from cms.http.problems import EXCEPTION_HANDLERS
 from cms.http.reading.entries import entry_routes
@@ -101,6 +103,10 @@ class Services:
     timeout). None on PostgreSQL, whose row locks let writers overlap."""
     plugin_report: PluginList | None = None
     """What each plugin registered, routes included (set by :func:`create_app`)."""
+    metrics: Metrics = field(default_factory=Metrics)
+    """What this process counts, for ``GET /metrics``."""
+    tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    """The background tasks the app runs, by name (``scheduler``, ``webhooks``), for ``/ready``."""
 
 
 def make_store(settings: Settings) -> Store:
@@ -134,7 +140,8 @@ def build_services(
     generations = generation_reader(settings.database_url, engine)
     store = make_store(settings)
     sessions = session_factory(engine)
-    cache = ResponseCache(generations)
+    counted = Metrics()
+    cache = ResponseCache(generations, counted=counted.count_cache)
     return Services(
         settings=settings,
         plugins=loaded,
@@ -152,6 +159,7 @@ def build_services(
         origins=AllowedOrigins(settings.cors_origins, sessions, cache.generation),
         clock=clock,
         write_turns=asyncio.Lock() if is_sqlite(settings.database_url) else None,
+        metrics=counted,
     )
 
 
@@ -206,9 +214,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
-        scheduler = None
+        tasks = services.tasks
         if settings.scheduler_interval > 0:
-            scheduler = asyncio.create_task(
+            tasks["scheduler"] = asyncio.create_task(
                 run_scheduler(
                     services.sessions,
                     services.plugins,
@@ -218,24 +226,32 @@ def create_app(
                 ),
                 name="cms-scheduler",
             )
-        deliverer = None
         if settings.webhook_delivery == "server":
-            deliverer = asyncio.create_task(webhook_loop(services), name="cms-webhooks")
+            tasks["webhooks"] = asyncio.create_task(webhook_loop(services), name="cms-webhooks")
         try:
             async with services.store:
                 yield
         finally:
-            for task in (scheduler, deliverer):
-                if task is not None:
-                    task.cancel()
-                    with suppress(asyncio.CancelledError):
-                        await task
+            for task in tasks.values():
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
+            tasks.clear()
             services.cache.generations.close()
             await services.engine.dispose()
+            services.metrics.close()
 
     # Every route with the plugin that serves it: a route served twice fails
     # here, naming both plugins, before Litestar sees it.
-    core_routes = (health, ready, list_plugins, *TOKEN_ROUTES, *WEBHOOK_ROUTES, preview_handler)
+    core_routes = (
+        health,
+        ready,
+        metrics,
+        list_plugins,
+        *TOKEN_ROUTES,
+        *WEBHOOK_ROUTES,
+        preview_handler,
+    )
     owned: list[tuple[str, Any]] = [("cms", h) for h in core_routes]
     owned.extend(("cms", h) for h in index_routes(settings, services.plugins.types, docs=DOCS))
     for ctype in services.plugins.types:
@@ -278,7 +294,7 @@ def create_app(
         dependencies={"session": Provide(provide_session), "caller": CALLER_DEPENDENCY},
         guards=[check_credentials],
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[conditional_get],
+        middleware=[conditional_get, record_route],
         lifespan=[lifespan],
         state=State({"services": services}),
         openapi_config=OpenAPIConfig(
@@ -290,6 +306,8 @@ def create_app(
             "path OPTIONS (`Allow` names its methods); neither is listed per operation. "
             "A bearer token is checked wherever it is sent, public routes included: an "
             "unknown, revoked or expired one is a 401, never taken for no token. "
+            "Every response carries `X-Request-ID`: the request's own when it sent a sane one "
+            "(1 to 128 of `A-Z a-z 0-9 - _ . : + / = @`), else a new one; the logs name it. "
             "Browsers may call the API from the published clinics' sites and the origins "
             "the instance configures (CORS).",
             path=DOCS,
@@ -309,6 +327,8 @@ def create_app(
             render_plugins=[DocsPage(assets=DOCS_ASSETS)],
         ),
         debug=False,
+        # The process configures logging (`cms serve`: cms.logs), never the app.
+        logging_config=None,
     )
     # HEAD, the methods' Allow and CORS wrap the router itself, as Litestar's own
     # CORSConfig does: the app's `middleware` runs only once a route has matched
@@ -316,7 +336,9 @@ def create_app(
     # only a fixed list of origins and one set of methods for every path. Being
     # outside, they also see the response cache's bytes as sent, never cached.
     app.asgi_handler = cors(head_as_get(app.asgi_handler), services.origins)
-    # Outermost: the security headers go on every answer, whoever made it.
+    # The security headers go on every answer, whoever made it.
     app.asgi_handler = security_headers(app.asgi_handler)
+    # Outside everything: request ids, the access log and request metrics see every answer.
+    app.asgi_handler = observe(app.asgi_handler, services.metrics, services.engine.pool)
     check_schema_names(app, services.plugins.types, route_owners)
     return app

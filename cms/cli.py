@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+import tempfile
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -100,23 +104,54 @@ def main() -> None:
 def serve(
     host: str | None, port: int | None, workers: int, fd: int | None, app_factory: str
 ) -> None:
-    """Serve the API with uvicorn."""
+    """Serve the API with uvicorn.
+
+    Logs go to stderr, one line each (CMS_LOG_FORMAT, CMS_LOG_LEVEL), the
+    access log included; see docs/operations.md, "Metrics and logs".
+    """
     import uvicorn
 
+    from cms.logs import log_config
     from cms.serving import uvicorn_options
 
     settings = _settings()
-    uvicorn.run(
-        app_factory,
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        fd=fd,
-        workers=workers,
-        log_level=settings.log_level,
-        access_log=False,
-        **uvicorn_options(settings),
-    )
+    logging_config = log_config(settings)
+    with _metrics_folder(workers):
+        uvicorn.run(
+            app_factory,
+            factory=True,
+            host=host or settings.host,
+            port=port or settings.port,
+            fd=fd,
+            workers=workers,
+            log_config=logging_config,
+            log_level=settings.log_level,
+            access_log=False,  # the app writes its own (cms.access), with the request id
+            **uvicorn_options(settings),
+        )
+
+
+METRICS_FOLDER = "PROMETHEUS_MULTIPROC_DIR"
+
+
+@contextmanager
+def _metrics_folder(workers: int) -> Iterator[None]:
+    """For several workers, a fresh folder where each keeps its metrics, removed at the end.
+
+    prometheus-client's multi-process mode: the workers (spawned with this
+    environment) write there, and a scrape of any of them reads them all. A
+    folder the operator names in ``PROMETHEUS_MULTIPROC_DIR`` is used as it is.
+    """
+    if workers <= 1 or os.environ.get(METRICS_FOLDER):
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="cms-metrics-")
+    os.environ[METRICS_FOLDER] = folder
+    try:
+        yield
+    finally:
+        del os.environ[METRICS_FOLDER]
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @main.command()
@@ -128,18 +163,15 @@ def worker() -> None:
     twice. Scheduled publishing runs too unless CMS_SCHEDULER_INTERVAL is 0.
     Stops on Ctrl-C or SIGTERM.
     """
-    import logging
     import signal
 
     from cms.app import build_services, webhook_loop
     from cms.editorial.workflow import run_scheduler
+    from cms.logs import configure_logging
 
     settings = _settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # One line per webhook request is for debugging, not for a worker's log.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # The same lines as the server's; httpx's one per webhook request is held back.
+    configure_logging(settings)
     services = _loading_plugins(lambda: build_services(settings))
 
     async def go() -> None:

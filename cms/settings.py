@@ -98,7 +98,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """Prefix of this deployment's Redis keys, so deployments can share one Redis."""
     public_max_age: Annotated[int, msgspec.Meta(ge=0)] = 60
     stale_while_revalidate: Annotated[int, msgspec.Meta(ge=0)] = 300
-    log_level: str = "info"
+    log_level: Annotated[
+        str, msgspec.Meta(pattern=r"(?i)^(critical|error|warning|info|debug|trace)$")
+    ] = "info"
+    log_format: Literal["json", "text"] = "json"
+    """How ``cms serve`` and ``cms worker`` write their logs: JSON lines, or text lines."""
+    metrics_token: str | None = None
+    """When set, ``GET /metrics`` answers only ``Authorization: Bearer <this>``; open otherwise."""
     secret_key: str | None = None
     """Signs preview links; when unset, a random key is made once and kept in the database."""
     scheduler_interval: Annotated[float, msgspec.Meta(ge=0)] = 1.0

@@ -29,13 +29,16 @@ QUIET = {"CMS_SCHEDULER_INTERVAL": "0", "CMS_WEBHOOK_DELIVERY": "worker"}
 
 
 @contextmanager
-def cms_serve(env: Mapping[str, str], log: Path, *, cwd: Path | None = None) -> Iterator[str]:
+def cms_serve(
+    env: Mapping[str, str], log: Path, *options: str, cwd: Path | None = None
+) -> Iterator[str]:
     """`cms serve` with environment ``env`` until the block ends; yields its base URL.
 
     Args:
         env: the whole environment of the server (``CMS_DATABASE_URL`` and
             any other setting).
         log: where the server's output goes (shown when it fails to start).
+        options: more options of `cms serve` (``--workers 2``).
         cwd: the folder it runs in (a relative SQLite path is read from there).
     """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock, log.open("wb") as output:
@@ -43,7 +46,7 @@ def cms_serve(env: Mapping[str, str], log: Path, *, cwd: Path | None = None) -> 
         sock.listen(128)
         base = f"http://127.0.0.1:{sock.getsockname()[1]}"
         server = subprocess.Popen(
-            [str(CMS), "serve", "--fd", str(sock.fileno())],
+            [str(CMS), "serve", "--fd", str(sock.fileno()), *options],
             env=dict(env), cwd=cwd, stdout=output, stderr=subprocess.STDOUT,
             pass_fds=[sock.fileno()],
         )  # fmt: skip

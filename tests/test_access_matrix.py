@@ -58,6 +58,10 @@ ANYONE = "anyone"
 role and clinics decide what it reads where the route reads working copies."""
 LINK = "link"
 """No token needed: the signed link in the path is the credential (preview links)."""
+METRICS = "metrics"
+"""Its own bearer value: open while ``CMS_METRICS_TOKEN`` is unset (as here), else only
+that value, which grants nothing else (tests/test_observability.py); API tokens mean
+nothing to it."""
 ROLES = ("viewer", "author", "editor", "admin")
 """Least to most: each role may do everything the one before it may."""
 
@@ -102,6 +106,7 @@ RULES: dict[str, Rule] = {
     # Probes and the API's documents.
     "GET /health": Rule(ANYONE),
     "GET /ready": Rule(ANYONE),
+    "GET /metrics": Rule(METRICS),
     "GET /schema": Rule(ANYONE),
     "GET /schema/openapi.json": Rule(ANYONE),
     "GET /schema/{path}": Rule(ANYONE),
@@ -135,7 +140,7 @@ RULES: dict[str, Rule] = {
 
 def allows(rule: Rule, role: str) -> bool:
     """Whether a token of ``role``, limited to no clinic, may call a route of ``rule``."""
-    return rule.who in (ANYONE, LINK) or ROLES.index(role) >= ROLES.index(rule.who)
+    return rule.who in (ANYONE, LINK, METRICS) or ROLES.index(role) >= ROLES.index(rule.who)
 
 
 # --- The routes of the app ----------------------------------------------------------
@@ -218,7 +223,7 @@ def test_the_openapi_document_says_which_operations_need_a_token(routes_app: Lit
             (key,) = rules_of(method.upper(), path, plurals)
             security = operation.get("security") or [{}]
             optional = {} in security
-            if optional != (RULES[key].who in (ANYONE, LINK)):
+            if optional != (RULES[key].who in (ANYONE, LINK, METRICS)):
                 wrong.append(f"{method.upper()} {path}: security {security}, rule {RULES[key]}")
     assert not wrong, "\n".join(wrong)
 
@@ -415,6 +420,8 @@ def targets(rule: Rule, path: str, caller: str, entries: Entries | None) -> list
 
 def expected(rule: Rule, plural: str | None, caller: str, which: str) -> int | None:
     """The refusal ``caller`` must get, or None where it is let through."""
+    if rule.who == METRICS:
+        return None
     if caller in (EXPIRED, REVOKED):
         return 401
     if caller == ANONYMOUS:

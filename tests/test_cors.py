@@ -18,7 +18,7 @@ EDMONTON = "https://edmonton.example.com"
 STRANGER = "https://stranger.example"
 ARTICLE = "/api/v1/articles/causes-of-low-back-pain-and-sciatica"
 ALL_HEADERS = "Authorization, Content-Type, If-Match, If-None-Match"
-EXPOSED = "Allow, ETag, Link, Location, Retry-After, WWW-Authenticate"
+EXPOSED = "Allow, ETag, Link, Location, Retry-After, WWW-Authenticate, X-Request-ID"
 
 
 def preflight(client: TestClient[Any], path: str, origin: str, method: str = "PATCH") -> Any:

@@ -21,7 +21,9 @@ def test_health(demo: TestClient[Any]) -> None:
 def test_ready_when_the_database_answers(demo: TestClient[Any]) -> None:
     response = demo.get("/ready")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready"}
+    assert response.headers["cache-control"] == "no-store"
+    assert response.json()["status"] == "ready"
+    assert response.json()["dependencies"]["database"] == {"status": "ok", "detail": ""}
 
 
 def test_not_ready_when_the_database_is_gone(tmp_path: Any) -> None:
@@ -33,6 +35,7 @@ def test_not_ready_when_the_database_is_gone(tmp_path: Any) -> None:
         response = client.get("/ready")
         assert response.status_code == 503
         assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["dependencies"]["database"]["status"] == "failing"
         assert client.get("/health").status_code == 200
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import feedparser
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import REPO, Databases, EditingTemplate
 from tests.servers import cms_serve
@@ -98,6 +99,8 @@ def _parse(body: str, content_type: str) -> None:
     elif media in ("application/atom+xml", "application/rss+xml"):
         parsed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
         assert parsed.bozo == 0, parsed.get("bozo_exception")
+    elif media == "text/plain":  # Prometheus' text format (/metrics)
+        assert list(text_string_to_metric_families(body))
     else:
         raise AssertionError(f"unexpected content type {content_type!r}")
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from dataclasses import dataclass
 
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -294,6 +296,35 @@ async def publish_due(
             await session.commit()
             published += 1
     return published
+
+
+@dataclass(frozen=True)
+class Overdue:
+    """Scheduled entries whose time has come and which are not published yet."""
+
+    count: int
+    oldest: dt.datetime | None
+    """When the longest-waiting of them was due; None when there is none."""
+
+    def lag(self, now: dt.datetime) -> float:
+        """Seconds the longest-waiting one has waited (0 when none waits)."""
+        return max(0.0, (now - self.oldest).total_seconds()) if self.oldest else 0.0
+
+
+async def overdue(session: AsyncSession, *, now: dt.datetime) -> Overdue:
+    """What scheduled publishing has yet to do at ``now``: one indexed query.
+
+    An entry stays here while no scheduler runs, and while one that runs
+    cannot publish it (it fails a publish check): its wait grows either way.
+    """
+    count, oldest = (
+        await session.exec(
+            select(func.count(), func.min(Entry.scheduled_at)).where(
+                Entry.status == "scheduled", col(Entry.scheduled_at) <= now
+            )
+        )
+    ).one()
+    return Overdue(count=int(count), oldest=oldest)
 
 
 async def run_scheduler(

@@ -26,6 +26,7 @@ from litestar.openapi.spec import SecurityScheme
 from cms.access.throttle import FailureLimiter
 from cms.access.tokens import Caller, Permission, authenticate
 from cms.http.problems import PROBLEM_BASE, ProblemError, ProblemException
+from cms.logs import current_request
 
 logger = logging.getLogger("cms.auth")
 
@@ -118,6 +119,9 @@ async def caller_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller | 
             caller = await authenticate(session, credentials.strip(), now=services.clock())
         if caller is not None:
             scope_state[_CALLER_KEY] = caller
+            context = current_request()
+            if context is not None:  # the access log names the token by its public id
+                context.token_id = caller.token_id
             return caller
     limiter: FailureLimiter = services.limiter
     client = client_address(connection)
@@ -135,8 +139,12 @@ async def caller_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller | 
     raise unauthorized("The bearer token is unknown, revoked or expired.", invalid=True)
 
 
+OWN_CREDENTIALS = "own_credentials"
+"""A route's ``opt`` key: the route checks the bearer value it is sent itself (``/metrics``)."""
+
+
 async def check_credentials(
-    connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
     """Guard of every route: a request that presents a token has it checked.
 
@@ -145,7 +153,10 @@ async def check_credentials(
     token as if it were absent, while the lists beside them refuse it: a
     client would learn that its token no longer works only on some routes.
     An invalid credential is never taken for anonymous, wherever it is sent.
+    A route marked :data:`OWN_CREDENTIALS` checks its own.
     """
+    if handler.opt.get(OWN_CREDENTIALS):
+        return
     await caller_of(connection)
 
 

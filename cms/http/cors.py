@@ -48,7 +48,7 @@ ALLOW_HEADERS = "Authorization, Content-Type, If-Match, If-None-Match"
 READ_HEADERS = "If-None-Match"
 """What a public read (``*``) may send: a revalidation, never a token."""
 READ_METHODS = frozenset({HttpMethod.GET, HttpMethod.HEAD})
-EXPOSE_HEADERS = "Allow, ETag, Link, Location, Retry-After, WWW-Authenticate"
+EXPOSE_HEADERS = "Allow, ETag, Link, Location, Retry-After, WWW-Authenticate, X-Request-ID"
 """Response headers a page may read beside the safelisted ones (Content-Type, Cache-Control...)."""
 MAX_AGE = 600
 """Seconds a browser may reuse a preflight's answer."""

@@ -44,9 +44,20 @@ class Cached:
 class ResponseCache:
     """URL → response, valid while the content generation has not moved."""
 
-    def __init__(self, generations: GenerationReader, size: int = DEFAULT_SIZE) -> None:
+    def __init__(
+        self,
+        generations: GenerationReader,
+        size: int = DEFAULT_SIZE,
+        *,
+        counted: Callable[[bool], None] | None = None,
+    ) -> None:
+        """
+        Args:
+            counted: told of every look-up, whether it was a hit (the metrics).
+        """
         self.generations = generations
         self.size = size
+        self.counted = counted
         self._items: OrderedDict[str, Cached] = OrderedDict()
 
     async def generation(self, scope: Scope) -> int:
@@ -65,7 +76,11 @@ class ResponseCache:
     def get(self, key: str, current: int) -> Cached | None:
         """The response for ``key`` if it was built at generation ``current``."""
         item = self._items.get(key)
-        if item is None or item.generation != current:
+        if item is not None and item.generation != current:
+            item = None
+        if self.counted is not None:
+            self.counted(item is not None)
+        if item is None:
             return None
         self._items.move_to_end(key)
         return item

@@ -70,7 +70,9 @@ def create_engine(url: str, *, for_migrations: bool = False) -> AsyncEngine:
             engine begins them itself (see :func:`_sqlite_begin`).
     """
     ensure_sqlite_folder(url)
-    engine = create_async_engine(url, pool_pre_ping=not is_sqlite(url))
+    # hide_parameters: an error's message (and so a log line) names the
+    # statement but not its values, which may be a webhook secret or a URL's.
+    engine = create_async_engine(url, pool_pre_ping=not is_sqlite(url), hide_parameters=True)
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         if not for_migrations:

@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import msgspec
-from sqlalchemy import and_, delete, or_, update
+from sqlalchemy import and_, case, delete, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
@@ -810,6 +810,74 @@ async def send_due(
         if isinstance(result, Exception):
             logger.warning("recording a webhook attempt failed", exc_info=result)
     return len(claimed)
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What webhook delivery has yet to do, and what it gave up on."""
+
+    undispatched: int
+    """Changes not yet turned into deliveries."""
+    pending: int
+    """Deliveries waiting to be sent (due now or later)."""
+    retrying: int
+    """Pending deliveries whose last attempt failed: waiting to be sent again."""
+    failed: int
+    """Deliveries given up after the whole retry schedule."""
+    disabled_endpoints: int
+    oldest_due: dt.datetime | None
+    """When the longest-waiting due delivery was due; None when none is."""
+
+    def lag(self, now: dt.datetime) -> float:
+        """Seconds the longest-waiting due delivery has waited (0 when none waits)."""
+        return max(0.0, (now - self.oldest_due).total_seconds()) if self.oldest_due else 0.0
+
+
+async def backlog(session: AsyncSession, *, now: dt.datetime) -> Backlog:
+    """Where delivery stands at ``now``, from the database: whichever process sends.
+
+    Delivered and cancelled deliveries are not counted (they only grow), so
+    every query reads the pending and failed rows alone, by their index.
+    """
+    by_status: dict[str, tuple[int, int, dt.datetime | None]] = {}
+    # Its last attempt failed (an attempt under way has no answer yet: not counted).
+    code = col(WebhookDelivery.last_status_code)
+    failed_before = or_(
+        col(WebhookDelivery.last_error).is_not(None),
+        and_(code.is_not(None), or_(code < 200, code >= 300)),
+    )
+    rows = await session.exec(
+        select(
+            WebhookDelivery.status,
+            func.count(),
+            func.sum(case((failed_before, 1), else_=0)),
+            func.min(
+                case(
+                    (col(WebhookDelivery.next_attempt_at) <= now, WebhookDelivery.next_attempt_at),
+                    else_=None,
+                )
+            ),
+        )
+        .where(col(WebhookDelivery.status).in_((PENDING, FAILED)))
+        .group_by(WebhookDelivery.status)
+    )
+    for status, count, tried, due in rows.all():
+        by_status[status] = (int(count), int(tried or 0), due)
+    dispatched = (await session.exec(select(WebhookState.seq).where(WebhookState.id == 1))).first()
+    disabled = (
+        await session.exec(
+            select(func.count()).where(col(WebhookEndpoint.disabled_at).is_not(None))
+        )
+    ).one()
+    pending, retrying, oldest_due = by_status.get(PENDING, (0, 0, None))
+    return Backlog(
+        undispatched=max(0, await last_seq(session) - int(dispatched or 0)),
+        pending=pending,
+        retrying=retrying,
+        failed=by_status.get(FAILED, (0, 0, None))[0],
+        disabled_endpoints=int(disabled),
+        oldest_due=oldest_due,
+    )
 
 
 async def run_webhooks(

@@ -28,8 +28,31 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: the database answers */
+        /**
+         * Readiness: what serving depends on
+         * @description The state of each dependency: the database, its migrations, Redis (when configured), and this process's scheduled publishing and webhook delivery (when it runs them). 200 when none is failing, else a 503 problem listing them all.
+         */
         get: operations["ready"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Prometheus metrics
+         * @description Requests and latency by route template and status, response-cache hits and misses, the database pool, the webhook backlog and failures, and how late scheduled publishing runs, in Prometheus' text format. Open unless the instance sets `CMS_METRICS_TOKEN`; then only that bearer token may read them.
+         */
+        get: operations["metrics"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2364,6 +2387,13 @@ export interface components {
             data: components["schemas"]["DeliveryInfo"][];
             next_cursor: string | null;
         };
+        /** Dependency */
+        Dependency: {
+            /** @enum {string} */
+            status: "ok" | "off" | "failing";
+            /** @default  */
+            detail: string;
+        };
         /** EntryRef */
         EntryRef: {
             slug: string;
@@ -2466,6 +2496,21 @@ export interface components {
             slug: string;
             title: string;
             canonical_url?: string | null;
+        };
+        /** NotReadyProblem */
+        NotReadyProblem: {
+            title: string;
+            status: number;
+            /** @default about:blank */
+            type: string;
+            /** @default  */
+            detail: string;
+            /** @default  */
+            instance: string;
+            errors?: components["schemas"]["ProblemError"][];
+            dependencies?: {
+                [key: string]: components["schemas"]["Dependency"];
+            };
         };
         /** OpeningHours */
         OpeningHours: {
@@ -2680,6 +2725,14 @@ export interface components {
             reason: string;
             /** @default query */
             location: string;
+        };
+        /** Readiness */
+        Readiness: {
+            /** @constant */
+            status: "ready";
+            dependencies: {
+                [key: string]: components["schemas"]["Dependency"];
+            };
         };
         /** Reference */
         Reference: {
@@ -2965,13 +3018,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Request fulfilled, document follows */
+            /** @description No dependency is failing. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Health"];
+                    "application/json": components["schemas"]["Readiness"];
                 };
             };
             /** @description An unexpected error; it was logged, and no details are given. */
@@ -2983,8 +3036,55 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database cannot be reached. */
+            /** @description Some dependency is failing; `dependencies` names each one's state. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["NotReadyProblem"];
+                };
+            };
+        };
+    };
+    metrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metrics (Prometheus text exposition format). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain; version=0.0.4": string;
+                };
+            };
+            /** @description `CMS_METRICS_TOKEN` is set and the request does not carry it. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error; it was logged, and no details are given. */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4107,7 +4207,7 @@ export interface operations {
                 "fields[clinic]"?: string | null;
                 /** @description Only these fields of embedded practitioner entries. */
                 "fields[practitioner]"?: string | null;
-                /** @description With a token only: statuses of the working copies to list, comma-separated (`draft,in_review`); all when omitted. */
+                /** @description With a token only: statuses of the working copies to list, comma-separated (`draft,in_review`), of: draft, in_review, scheduled, published, archived; all when omitted. `in_review` is the review queue. Without a token: 401. */
                 status?: string | null;
             };
             header?: never;
@@ -4150,7 +4250,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4301,7 +4401,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Another entry took the slug at the same moment; try again. */
+            /** @description Other creates took every slug this one tried (a hundred); try again. A `slug` given and taken is a 422 naming it. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4337,7 +4437,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4436,7 +4536,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4569,7 +4669,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4732,7 +4832,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4865,7 +4965,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5006,7 +5106,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5139,7 +5239,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5272,7 +5372,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5386,7 +5486,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5476,7 +5576,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5563,7 +5663,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5695,7 +5795,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5759,7 +5859,7 @@ export interface operations {
                 "fields[practitioner]"?: string | null;
                 /** @description Only these fields of embedded condition entries. */
                 "fields[condition]"?: string | null;
-                /** @description With a token only: statuses of the working copies to list, comma-separated (`draft,in_review`); all when omitted. */
+                /** @description With a token only: statuses of the working copies to list, comma-separated (`draft,in_review`), of: draft, in_review, scheduled, published, archived; all when omitted. `in_review` is the review queue. Without a token: 401. */
                 status?: string | null;
             };
             header?: never;
@@ -5802,7 +5902,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5935,7 +6035,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Another entry took the slug at the same moment; try again. */
+            /** @description Other creates took every slug this one tried (a hundred); try again. A `slug` given and taken is a 422 naming it. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5971,7 +6071,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6072,7 +6172,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6205,7 +6305,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6359,7 +6459,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6492,7 +6592,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6633,7 +6733,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6766,7 +6866,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6899,7 +6999,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7013,7 +7113,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7103,7 +7203,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7190,7 +7290,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7322,7 +7422,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7388,7 +7488,7 @@ export interface operations {
                 "fields[practitioner]"?: string | null;
                 /** @description Only these fields of embedded condition entries. */
                 "fields[condition]"?: string | null;
-                /** @description With a token only: statuses of the working copies to list, comma-separated (`draft,in_review`); all when omitted. */
+                /** @description With a token only: statuses of the working copies to list, comma-separated (`draft,in_review`), of: draft, in_review, scheduled, published, archived; all when omitted. `in_review` is the review queue. Without a token: 401. */
                 status?: string | null;
             };
             header?: never;
@@ -7431,7 +7531,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7556,7 +7656,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Another entry took the slug at the same moment; try again. */
+            /** @description Other creates took every slug this one tried (a hundred); try again. A `slug` given and taken is a 422 naming it. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7592,7 +7692,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7693,7 +7793,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7826,7 +7926,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7984,7 +8084,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8117,7 +8217,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8258,7 +8358,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8391,7 +8491,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8524,7 +8624,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8638,7 +8738,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8728,7 +8828,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8815,7 +8915,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8947,7 +9047,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9009,7 +9109,7 @@ export interface operations {
                 "fields[practitioner]"?: string | null;
                 /** @description Only these fields of embedded condition entries. */
                 "fields[condition]"?: string | null;
-                /** @description With a token only: statuses of the working copies to list, comma-separated (`draft,in_review`); all when omitted. */
+                /** @description With a token only: statuses of the working copies to list, comma-separated (`draft,in_review`), of: draft, in_review, scheduled, published, archived; all when omitted. `in_review` is the review queue. Without a token: 401. */
                 status?: string | null;
             };
             header?: never;
@@ -9052,7 +9152,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9167,7 +9267,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Another entry took the slug at the same moment; try again. */
+            /** @description Other creates took every slug this one tried (a hundred); try again. A `slug` given and taken is a 422 naming it. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9203,7 +9303,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9304,7 +9404,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9437,7 +9537,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9588,7 +9688,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9721,7 +9821,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9862,7 +9962,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9995,7 +10095,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10128,7 +10228,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10242,7 +10342,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10332,7 +10432,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10419,7 +10519,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10551,7 +10651,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10613,7 +10713,7 @@ export interface operations {
                 "fields[practitioner]"?: string | null;
                 /** @description Only these fields of embedded article entries. */
                 "fields[article]"?: string | null;
-                /** @description With a token only: statuses of the working copies to list, comma-separated (`draft,in_review`); all when omitted. */
+                /** @description With a token only: statuses of the working copies to list, comma-separated (`draft,in_review`), of: draft, in_review, scheduled, published, archived; all when omitted. `in_review` is the review queue. Without a token: 401. */
                 status?: string | null;
             };
             header?: never;
@@ -10656,7 +10756,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10770,7 +10870,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Another entry took the slug at the same moment; try again. */
+            /** @description Other creates took every slug this one tried (a hundred); try again. A `slug` given and taken is a 422 naming it. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10806,7 +10906,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10907,7 +11007,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -11040,7 +11140,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -11189,7 +11289,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -11322,7 +11422,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -11463,7 +11563,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -11596,7 +11696,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -11729,7 +11829,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -11843,7 +11943,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -11933,7 +12033,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -12020,7 +12120,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -12152,7 +12252,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -12214,7 +12314,7 @@ export interface operations {
                 "fields[practitioner]"?: string | null;
                 /** @description Only these fields of embedded condition entries. */
                 "fields[condition]"?: string | null;
-                /** @description With a token only: statuses of the working copies to list, comma-separated (`draft,in_review`); all when omitted. */
+                /** @description With a token only: statuses of the working copies to list, comma-separated (`draft,in_review`), of: draft, in_review, scheduled, published, archived; all when omitted. `in_review` is the review queue. Without a token: 401. */
                 status?: string | null;
             };
             header?: never;
@@ -12257,7 +12357,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -12397,7 +12497,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Another entry took the slug at the same moment; try again. */
+            /** @description Other creates took every slug this one tried (a hundred); try again. A `slug` given and taken is a 422 naming it. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -12433,7 +12533,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -12534,7 +12634,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -12667,7 +12767,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -12824,7 +12924,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -12957,7 +13057,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -13098,7 +13198,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -13231,7 +13331,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -13364,7 +13464,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -13478,7 +13578,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -13568,7 +13668,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -13655,7 +13755,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -13787,7 +13887,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed authentications from this client; see `Retry-After`. */
+            /** @description The bearer token failed, and this client failed too often; see `Retry-After`. A valid token is still served. */
             429: {
                 headers: {
                     [name: string]: unknown;
