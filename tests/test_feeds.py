@@ -23,6 +23,7 @@ from cms.app import create_app
 from cms.settings import Settings
 from cms.syndication.generation import SqliteGenerationReader
 from tests.conftest import (
+    PUBLIC_BASE,
     QUIET,
     REPO,
     Editing,
@@ -230,9 +231,7 @@ def test_clinic_json_feed_is_valid_json_feed_1_1(demo: TestClient[Any]) -> None:
 
     assert document["title"] == clinic["title"]
     assert document["home_page_url"] == clinic["site_url"]
-    assert (
-        document["feed_url"] == f"http://testserver.local{API}/clinics/calgary/feed.json?limit=100"
-    )
+    assert document["feed_url"] == f"{PUBLIC_BASE}{API}/clinics/calgary/feed.json?limit=100"
     assert "next_url" not in document  # everything fits on this page
     assert document["authors"] == [{"name": clinic["title"], "url": clinic["site_url"]}]
     items = document["items"]
@@ -352,7 +351,7 @@ def test_pages_follow_each_other_without_gaps_or_repeats(demo: TestClient[Any], 
         return
     for number, page in enumerate(pages):
         links = {link.rel: link.href for link in page.feed.links}
-        assert links["first"] == f"http://testserver.local{API}/clinics/calgary/feed.{fmt}?limit=5"
+        assert links["first"] == f"{PUBLIC_BASE}{API}/clinics/calgary/feed.{fmt}?limit=5"
         query = parse_qs(urlsplit(links["self"]).query)
         assert query["limit"] == ["5"]
         assert ("cursor" in query) == (number > 0)

@@ -559,7 +559,9 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
             wanted.expires_in,
             now=state.services.clock(),
         )
-        url = f"{str(request.base_url).rstrip('/')}{API}/preview/{token}"
+        # From the configured base, never the request's Host: a forged Host would
+        # otherwise hand the editor a link to someone else's server.
+        url = f"{state.services.settings.public_base}{API}/preview/{token}"
         link = PreviewLink(
             url=url, token=token, expires_at=dt.datetime.fromtimestamp(expires, dt.UTC)
         )

@@ -39,7 +39,7 @@ from cms.http import params
 from cms.http.cache_headers import PUBLIC_VARY, public_cache_control
 from cms.http.problems import error_responses, not_found
 from cms.http.reading.entries import camel
-from cms.http.response_cache import ResponseCache, cache_key, cached_json
+from cms.http.response_cache import ResponseCache, cached_json
 from cms.reading.feeds import Feed, read_feed
 from cms.settings import Settings
 from cms.syndication import cache_keys
@@ -243,11 +243,10 @@ FORMATS = (
 )
 
 
-def _page_url(request: Request[Any, Any, Any], **query: Any) -> str:
-    """This route's absolute URL with ``query`` (None values left out)."""
+def _page_url(page: str, **query: Any) -> str:
+    """``page`` (an absolute URL) with ``query`` (None values left out)."""
     kept = {k: v for k, v in query.items() if v is not None}
-    base = str(request.base_url).rstrip("/") + request.url.path
-    return base + ("?" + urlencode(kept) if kept else "")
+    return page + ("?" + urlencode(kept) if kept else "")
 
 
 def feed_routes(
@@ -259,7 +258,7 @@ def feed_routes(
     """The feed handlers of every type with ``has_feed``, each with the plugin that owns it."""
     cache_control = public_cache_control(settings)
     return [
-        (ctype.plugin, _route(ctype, fmt, types, cache, sessions, cache_control))
+        (ctype.plugin, _route(ctype, fmt, types, cache, sessions, cache_control, settings))
         for ctype in types
         if ctype.has_feed
         for fmt in FORMATS
@@ -273,6 +272,7 @@ def _route(
     cache: ResponseCache,
     sessions: async_sessionmaker[AsyncSession],
     cache_control: str,
+    settings: Settings,
 ) -> HTTPRouteHandler:
     what = "appear on this clinic" if ctype.name == "clinic" else f"relate to this {ctype.name}"
     in_feeds = ", ".join(t.plural for t in types if t.in_feeds)
@@ -293,11 +293,13 @@ def _route(
             if feed is None:
                 raise not_found(f"published {ctype.name} with slug {slug!r}")
             explicit = limit if "limit" in request.query_params else None
+            # The configured base, never the request's Host (docs/operations.md).
+            page = f"{settings.public_base}{API}/{ctype.plural}/{slug}/feed.{fmt.extension}"
             links = Links(
-                self=_page_url(request, limit=explicit, cursor=cursor),
-                first=_page_url(request, limit=explicit),
+                self=_page_url(page, limit=explicit, cursor=cursor),
+                first=_page_url(page, limit=explicit),
                 next=(
-                    _page_url(request, limit=explicit, cursor=feed.next_cursor)
+                    _page_url(page, limit=explicit, cursor=feed.next_cursor)
                     if feed.next_cursor
                     else None
                 ),
@@ -305,10 +307,9 @@ def _route(
             keys = cache_keys.feed_keys((t.name for t in types if t.in_feeds), feed.shown_ids)
             return fmt.render(feed, links), keys
 
-        # The links are absolute, so the host is part of what the body depends on.
         return await cached_json(
             request, cache, build, cache_control=cache_control, vary=PUBLIC_VARY,
-            media_type=fmt.media_type, key=str(request.base_url) + cache_key(request),
+            media_type=fmt.media_type,
         )  # fmt: skip
 
     return get(
