@@ -16,6 +16,7 @@ only, with strong ETags, ``Cache-Control: public`` and ``Surrogate-Key``.
 # annotations, which refer to values local to `feed_routes`.
 
 import datetime as dt
+import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -165,11 +166,28 @@ def _xml(text: str) -> str:
     return _NOT_XML.sub("", text)
 
 
+def _rss_html(text: str) -> str:
+    """Plain text for an RSS element that readers take as HTML: escaped as HTML here.
+
+    The RSS specification lets ``description`` hold HTML, and readers take it
+    (and titles, which the specification leaves unsaid) as HTML: a summary
+    reading ``<img src=x onerror=...>`` would reach them as an element if it
+    were only escaped once, as XML (feedgen does that). Escaped as HTML first,
+    it reaches them as the text it is; feedparser then reports it as
+    ``text/html`` holding ``&lt;img ...``, and ``&`` as ``&amp;``. Atom says
+    ``type="text"`` and JSON Feed's ``title`` and ``summary`` are plain
+    text by definition: both are sent as they are.
+    """
+    return html.escape(_xml(text), quote=False)
+
+
 def _generator(feed: Feed, links: Links, *, rss: bool) -> Any:
+    # Titles and descriptions are plain text: HTML-escaped for RSS (see _rss_html).
+    text = _rss_html if rss else _xml
     fg = FeedGenerator()
     fg.id(feed.id)
-    fg.title(_xml(feed.title))
-    fg.description(_xml(feed.description))
+    fg.title(text(feed.title))
+    fg.description(text(feed.description))
     fg.updated(feed.updated)
     fg.generator("Clinic CMS", version=cms.__version__)
     for author in feed.authors:
@@ -189,13 +207,13 @@ def _generator(feed: Feed, links: Links, *, rss: bool) -> Any:
     for item in feed.items:
         entry = fg.add_entry(order="append")
         entry.id(item.id)
-        entry.title(_xml(item.title))
+        entry.title(text(item.title))
         entry.published(item.published)
         entry.updated(item.updated)
         if item.url:
             entry.link(href=item.url, rel="alternate", type="text/html")
         if item.summary:
-            entry.summary(_xml(item.summary))
+            entry.summary(text(item.summary))
         entry.content(_xml(item.content_html), type="CDATA" if rss else "html")
         for author in item.authors:
             if rss:
