@@ -38,6 +38,7 @@ import cms
 from cms.contenttypes import ContentType, TypeRegistry
 from cms.http import params
 from cms.http.cache_headers import PUBLIC_VARY, public_cache_control
+from cms.http.json_text import encode_json
 from cms.http.problems import error_responses, not_found
 from cms.http.reading.entries import camel
 from cms.http.response_cache import ResponseCache, cached_json
@@ -94,9 +95,6 @@ class JsonFeed(msgspec.Struct, kw_only=True, omit_defaults=True):
     items: list[JsonFeedItem]
 
 
-_json_encoder = msgspec.json.Encoder()
-
-
 @dataclass(frozen=True)
 class Links:
     """The absolute URLs of a feed page: itself, the first page, the next one."""
@@ -131,7 +129,7 @@ def render_json(feed: Feed, links: Links) -> bytes:
             for item in feed.items
         ],
     )
-    return _json_encoder.encode(document)
+    return encode_json(document)
 
 
 # --- Atom and RSS, with feedgen ---------------------------------------------------
