@@ -13,7 +13,8 @@ What it offers, in the order of a plugin's life:
   arguments are those of :mod:`cms.hookspecs` (documented in ``docs/plugins.md``).
 - **Content types**: :class:`ContentType` and what a declaration uses
   (:class:`Relation`, :class:`ListFilter`, :class:`ResponseField`, the
-  schema base :class:`Base` and field types such as :data:`Slug`), and
+  schema base :class:`Base` and field types such as :data:`Slug` and
+  :data:`WebUrl`, the one type of every URL field), and
   JSON-LD mappings (:class:`LdEntry` in, a list of :data:`Node` out).
 - **Saving**: what the writing hooks receive (:class:`EntryInput`,
   :class:`SavedEntry`), how they refuse (:class:`FieldError`,
@@ -71,7 +72,16 @@ from cms.reading.reads import (
     relations_from,
     relations_to,
 )
-from cms.schemas import Base, EntryKey, EntryRef, Slug, Status, TypedEntryRef
+from cms.schemas import (
+    Base,
+    EntryKey,
+    EntryRef,
+    Slug,
+    Status,
+    TypedEntryRef,
+    WebUrl,
+    WebUrlOrEmpty,
+)
 from cms.settings import PluginSettings, Settings, SettingsError
 from cms.storage.db import writing
 
@@ -118,6 +128,8 @@ __all__ = [
     "Status",
     "TypeRegistry",
     "TypedEntryRef",
+    "WebUrl",
+    "WebUrlOrEmpty",
     "app_services",
     "clear_extras",
     "compact",

@@ -37,6 +37,53 @@ EntryKey = Annotated[
     ),
 ]
 
+# --- URLs -------------------------------------------------------------------------
+# One rule for every URL an entry, a webhook or a setting holds: an absolute
+# `http` or `https` URL with a host. What a field holds ends up in an `href`,
+# a JSON-LD `urlTemplate` or an HTTP request, so `javascript:`, `data:`,
+# relative and protocol-relative URLs are refused, and so is a user name
+# before the host (`https://clinic.example@elsewhere.example/` leads
+# elsewhere). Control characters and spaces are refused anywhere.
+URL_MAX_LENGTH = 2000
+_HOST = r"(?:[\w-]+(?:\.[\w-]+)*\.?|\[[0-9A-Fa-f:.]+\])"
+_WEB_URL = rf"https?://{_HOST}(?::\d{{1,5}})?(?:[/?#][^\s\x00-\x1f\x7f]*)?"
+# `(?!\n)`: in Python, `$` also matches before a final newline.
+WEB_URL_PATTERN = f"^{_WEB_URL}$(?!\\n)"
+WEB_URL_OR_EMPTY_PATTERN = f"^(?:{_WEB_URL})?$(?!\\n)"
+WEB_URL_RE = re.compile(WEB_URL_PATTERN)
+WEB_URL_RULE = "must be an absolute http or https URL with a host, e.g. https://clinic.example/"
+"""What a field that breaks the rule is told (``javascript:`` URLs included)."""
+
+WebUrl = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=WEB_URL_PATTERN,
+        max_length=URL_MAX_LENGTH,
+        description="An absolute `http` or `https` URL with a host, "
+        "e.g. `https://clinic.example/book`.",
+        extra_json_schema={"format": "uri"},
+    ),
+]
+"""A URL field: an absolute ``http`` or ``https`` URL with a host, never empty."""
+
+WebUrlOrEmpty = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=WEB_URL_OR_EMPTY_PATTERN,
+        max_length=URL_MAX_LENGTH,
+        description="An absolute `http` or `https` URL with a host, or empty for none.",
+    ),
+]
+"""A URL field that may be left empty (``""``, its default): :data:`WebUrl` or nothing."""
+
+
+def web_url_problem(url: str) -> str | None:
+    """Why ``url`` breaks the rule of :data:`WebUrl`, or None when it keeps it."""
+    if len(url) > URL_MAX_LENGTH:
+        return f"is longer than {URL_MAX_LENGTH} characters"
+    return None if WEB_URL_RE.match(url) else WEB_URL_RULE
+
+
 Status = Literal["draft", "in_review", "scheduled", "published", "archived"]
 STATUSES: tuple[str, ...] = ("draft", "in_review", "scheduled", "published", "archived")
 
@@ -61,7 +108,7 @@ class Reference(Base):
     """A published source an entry cites."""
 
     title: Annotated[str, msgspec.Meta(min_length=1)]
-    url: Annotated[str, msgspec.Meta(pattern=r"^https?://")]
+    url: WebUrl
     publisher: str = ""
 
 

@@ -10,6 +10,8 @@ from typing import Annotated, Literal, TypeVar
 
 import msgspec
 
+from cms.schemas import web_url_problem
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/cms.db"
 WEBHOOK_RETRY_SCHEDULE: tuple[float, ...] = (
     5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 14 * 3600, 20 * 3600, 24 * 3600,
@@ -27,8 +29,26 @@ _SEQUENCE_TYPES = (
 )  # fmt: skip
 
 
+WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})  # noqa: S104  (names them, binds nothing)
+"""Values of ``CMS_HOST`` that bind every address, and so name none to link to."""
+
+
 class SettingsError(Exception):
     """A ``CMS_*`` variable has a value that cannot be used."""
+
+
+def public_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be ``CMS_PUBLIC_URL``, or None when it can.
+
+    The rule of every URL (:func:`cms.schemas.web_url_problem`), and no query
+    or fragment: paths are appended to it.
+    """
+    problem = web_url_problem(url)
+    if problem:
+        return problem
+    if "?" in url or "#" in url:
+        return "may not have a query or a fragment (paths are appended to it)"
+    return None
 
 
 class PluginSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -91,6 +111,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     database_url: str = DEFAULT_DATABASE_URL
     host: str = "127.0.0.1"
     port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 8000
+    public_url: str | None = None
+    """The address readers reach the API at (``https://cms.example.org``, no
+    ``/api/v1``): the base of every absolute URL the API writes (preview links,
+    feeds' links). Never the request's ``Host``; see :attr:`public_base`."""
     plugins: tuple[str, ...] | None = None
     """Names of the entry-point plugins to enable; None enables all installed."""
     redis_url: str | None = None
@@ -148,6 +172,26 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                     "(comma-separated addresses or CIDR networks, such as 10.0.0.5,10.1.0.0/16, "
                     "or *)"
                 ) from None
+        if self.public_url is not None:
+            problem = public_url_problem(self.public_url)
+            if problem:
+                raise SettingsError(f"CMS_PUBLIC_URL {problem}")
+
+    @property
+    def public_base(self) -> str:
+        """The base of absolute URLs, without a trailing slash.
+
+        :attr:`public_url`, or else the address ``cms serve`` binds
+        (``http://127.0.0.1:8000`` by default; ``127.0.0.1`` for a wildcard
+        :attr:`host`, which no client can reach). Never the request's
+        ``Host`` or ``X-Forwarded-Host``: anyone can send those.
+        """
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in WILDCARD_HOSTS else self.host
+        if ":" in host:
+            host = f"[{host}]"  # an IPv6 address
+        return f"http://{host}:{self.port}"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -43,6 +43,9 @@ from cms.testing import QUIET, Databases
 
 REPO = Path(__file__).resolve().parent.parent
 CONTENT = REPO / "content"
+PUBLIC_BASE = "http://127.0.0.1:8000"
+"""The base of the absolute URLs the API writes when ``CMS_PUBLIC_URL`` is unset:
+the address ``cms serve`` binds by default (docs/operations.md)."""
 FIRST_PARTY_PLUGINS: tuple[str, ...] = ("blog_series", "case_stories")
 """The plugins the core's tests build their apps with: the installed ones less any
 third-party plugin, so installing one never changes what the core's tests see."""

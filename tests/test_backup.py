@@ -41,6 +41,7 @@ from cms.storage.db import create_engine
 from cms.storage.migrate import upgrade
 from cms.testing import QUIET, Databases, require_backend
 from tests.conftest import (
+    PUBLIC_BASE,
     Editing,
     concurrent_client,
     create_article,
@@ -53,7 +54,6 @@ from tests.test_plugin_migrations import cms as shelf_cms
 from tests.test_plugin_migrations import fixture_shelf  # noqa: F401  (the `shelf` fixture)
 
 API = "/api/v1"
-HOST = "http://testserver.local"
 IDENTITY = {"Accept-Encoding": "identity"}
 """Asked of both instances: the exact bytes, uncompressed (the gzip'd ones derive from them)."""
 COMPARED_HEADERS = ("etag", "content-type", "cache-control", "surrogate-key", "vary", "location")
@@ -133,7 +133,7 @@ def make_activity(editing: Editing) -> list[str]:
             return bool(log) and all(d["status"] == "failed" for d in log)
 
         wait_for(all_given_up, message="every delivery tried and given up on")
-    return [str(preview.json()["url"]).removeprefix(HOST)]
+    return [str(preview.json()["url"]).removeprefix(PUBLIC_BASE)]
 
 
 # --- The crawl -----------------------------------------------------------------------
@@ -220,14 +220,17 @@ class Crawl:
 
     def _links(self, url: str, response: httpx.Response) -> list[str]:
         path = urlsplit(url).path
-        found = [
-            html.unescape(m).removeprefix(HOST)
-            for m in re.findall(rf"{re.escape(HOST)}/[^\s\"'<>]*", response.text)
-        ]
-        json_type = response.headers.get("content-type", "").startswith("application/json")
+        # JSON (JSON Feed too): URLs are read from its strings, as a client reads them.
+        json_type = response.headers.get("content-type", "").startswith(
+            ("application/json", "application/feed+json")
+        )
         if not json_type or not response.content:
-            return found
+            return [
+                html.unescape(m).removeprefix(PUBLIC_BASE)
+                for m in re.findall(rf"{re.escape(PUBLIC_BASE)}/[^\s\"'<>]*", response.text)
+            ]
         body = response.json()
+        found = [s.removeprefix(PUBLIC_BASE) for s in _strings(body) if s.startswith(PUBLIC_BASE)]
         if isinstance(body, dict) and isinstance(body.get("types"), list):  # the index
             self.type_lists.update({t["type"]: t["list"] for t in body["types"]})
         found += [s for s in _strings(body) if s.startswith(f"{API}/") and "{" not in s]

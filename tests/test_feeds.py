@@ -9,7 +9,10 @@ read API (the list filters and the details), never from the feed code.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -23,6 +26,7 @@ from cms.app import create_app
 from cms.settings import Settings
 from cms.syndication.generation import SqliteGenerationReader
 from tests.conftest import (
+    PUBLIC_BASE,
     QUIET,
     REPO,
     Editing,
@@ -230,9 +234,7 @@ def test_clinic_json_feed_is_valid_json_feed_1_1(demo: TestClient[Any]) -> None:
 
     assert document["title"] == clinic["title"]
     assert document["home_page_url"] == clinic["site_url"]
-    assert (
-        document["feed_url"] == f"http://testserver.local{API}/clinics/calgary/feed.json?limit=100"
-    )
+    assert document["feed_url"] == f"{PUBLIC_BASE}{API}/clinics/calgary/feed.json?limit=100"
     assert "next_url" not in document  # everything fits on this page
     assert document["authors"] == [{"name": clinic["title"], "url": clinic["site_url"]}]
     items = document["items"]
@@ -352,7 +354,7 @@ def test_pages_follow_each_other_without_gaps_or_repeats(demo: TestClient[Any], 
         return
     for number, page in enumerate(pages):
         links = {link.rel: link.href for link in page.feed.links}
-        assert links["first"] == f"http://testserver.local{API}/clinics/calgary/feed.{fmt}?limit=5"
+        assert links["first"] == f"{PUBLIC_BASE}{API}/clinics/calgary/feed.{fmt}?limit=5"
         query = parse_qs(urlsplit(links["self"]).query)
         assert query["limit"] == ["5"]
         assert ("cursor" in query) == (number > 0)
@@ -559,3 +561,97 @@ def test_control_characters_never_break_a_feed(editing: Editing) -> None:
         document = client.get("/api/v1/clinics/calgary/feed.json").json()
         check_json_feed(document)
         assert document["items"][0]["title"] == title
+
+
+# --- Text that looks like markup ----------------------------------------------------
+# Issue 15, finding 4: an RSS `<description>` escaped once (as XML only) handed
+# feed readers, which take it as HTML, a live `<img onerror>`. Titles and
+# summaries are plain text and must reach a reader as that text, in every format.
+
+HOSTILE = (
+    "<img src=x onerror=alert(1)>",
+    "</script><script>alert(1)</script>",
+    "Salt &amp; pepper: R&D <3",
+)
+RSS_CONTENT = "{http://purl.org/rss/1.0/modules/content/}encoded"
+
+
+class _Tags(HTMLParser):
+    """The start tags of an HTML fragment, as a browser would find them."""
+
+    def __init__(self, markup: str) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+        self.feed(markup)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, attrs))
+
+
+def _xml(body: bytes) -> ET.Element:
+    """A feed's XML tree, as a reader's XML parser sees it."""
+    return ET.fromstring(body)  # noqa: S314  (the app under test wrote it; no DTD in it)
+
+
+def _as_html_text(markup: str) -> str:
+    """What an HTML fragment says as text, once it has been checked to hold no element."""
+    assert _Tags(markup).tags == [], markup
+    return html.unescape(markup)
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_titles_and_summaries_reach_feed_readers_as_text(
+    client: TestClient[Any], editing: Editing, text: str
+) -> None:
+    draft, etag = create_article(
+        client, editing, f"{text} title", summary=f"{text} summary",
+        body=f"## Heading\n\n{text} body <b>bold</b>",
+    )  # fmt: skip
+    published, _ = step(client, editing, draft["slug"], "publish", etag)
+    feed = f"{API}/clinics/calgary/feed"
+    title, summary = f"{text} title", f"{text} summary"
+
+    # RSS: `title` and `description` are HTML to readers, so they carry the text
+    # escaped as HTML (then as XML): once the XML is parsed, no element is left.
+    rss = _xml(client.get(f"{feed}.rss", headers=IDENTITY).content)
+    item = next(i for i in rss.iter("item") if i.findtext("guid") == f"urn:uuid:{draft['id']}")
+    assert _as_html_text(item.findtext("title") or "") == title
+    assert _as_html_text(item.findtext("description") or "") == summary
+    encoded = item.findtext(RSS_CONTENT) or ""
+    assert encoded == published["body_html"]  # the sanitised body, as HTML
+    # ...and a feed reader (feedparser, sanitising nothing) says the same.
+    entry = next(e for e in parse(client.get(f"{feed}.rss").content).entries
+                 if e.id == f"urn:uuid:{draft['id']}")  # fmt: skip
+    for detail, expected in ((entry.title_detail, title), (entry.summary_detail, summary)):
+        shown = detail.value if detail.type == "text/plain" else _as_html_text(detail.value)
+        assert shown == expected, detail
+
+    # Atom: `type="text"` (the default) says what they are; XML escaping is all they need.
+    atom = _xml(client.get(f"{feed}.atom", headers=IDENTITY).content)
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    node = next(
+        e for e in atom.iterfind("a:entry", ns)
+        if e.findtext("a:id", namespaces=ns) == f"urn:uuid:{draft['id']}"
+    )  # fmt: skip
+    for tag, expected in (("title", title), ("summary", summary)):
+        element = node.find(f"a:{tag}", ns)
+        assert element is not None
+        assert element.get("type", "text") == "text"
+        assert element.text == expected
+    content = node.find("a:content", ns)
+    assert content is not None
+    assert content.get("type") == "html"
+    assert content.text == published["body_html"]
+
+    # JSON Feed: `title` and `summary` are plain text by definition.
+    document = client.get(f"{feed}.json").json()
+    check_json_feed(document)
+    got = next(i for i in document["items"] if i["id"] == f"urn:uuid:{draft['id']}")
+    assert (got["title"], got["summary"]) == (title, summary)
+    assert got["content_html"] == published["body_html"]
+    # The body's own markup-like text stays text: the sanitised body holds the
+    # elements the Markdown made, and no attribute but the heading's anchor.
+    tags = _Tags(published["body_html"]).tags
+    assert {t for t, _ in tags} <= {"h2", "p", "a"}, tags
+    assert all(name in {"id", "href", "class", "aria-hidden"} for _, a in tags for name, _ in a)

@@ -6,11 +6,14 @@ Documents are expanded and converted to RDF with pyld, offline (see
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import frontmatter
+import msgspec
 import pytest
 from litestar.testing import TestClient
 from pyld import jsonld
@@ -23,7 +26,7 @@ from cms.jsonld import LdEntry, Node
 from cms.schemas import Base, Slug
 from cms.settings import Settings
 from tests import schemaorg
-from tests.conftest import CONTENT, load_folder, write_entry
+from tests.conftest import CONTENT, Editing, create_article, load_folder, step, write_entry
 
 OPTIONS = {"documentLoader": schemaorg.document_loader}
 # The core types and the first-party plugins' (the demo enables them).
@@ -268,3 +271,61 @@ def test_a_failing_mapping_stops_the_write_naming_its_plugin(
         load_folder(database_url, tmp_path / "content", [Broken()])
     with TestClient(create_app(Settings(database_url=database_url), plugins=[Broken()])) as c:
         assert c.get("/api/v1/memos").json()["data"] == []
+
+
+# --- Embedding -------------------------------------------------------------------------
+# Issue 15, finding 8: a title reading `</script>...` reached `json_ld` as it
+# was, while the docs said it was ready to embed in a script element.
+
+HOSTILE_TITLE = "</script><script>alert(1)</script> <!-- & \u2028\u2029 </SCRIPT >"
+
+
+class _Page(HTMLParser):
+    """The script elements of a page and the text of each, as a browser splits them."""
+
+    def __init__(self, markup: str) -> None:
+        super().__init__()
+        self.scripts: list[str] = []
+        self.inside = False
+        self.feed(markup)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "script":
+            self.scripts.append("")
+            self.inside = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self.inside = False
+
+    def handle_data(self, data: str) -> None:
+        if self.inside:
+            self.scripts[-1] += data
+
+
+def _embeds_safely(body: bytes) -> dict[str, Any]:
+    """``json_ld`` of an answer, checked to stay one script element when embedded as sent."""
+    for raw in (b"<", b">", b"&", "\u2028".encode(), "\u2029".encode()):
+        assert raw not in body, raw  # anywhere in the answer, escaped as \u003c...
+    sent = msgspec.json.decode(body, type=dict[str, msgspec.Raw])["json_ld"]
+    page = f'<script type="application/ld+json">{bytes(sent).decode()}</script><p>after</p>'
+    scripts = _Page(page).scripts
+    assert len(scripts) == 1, scripts
+    document: dict[str, Any] = json.loads(scripts[0])
+    return document
+
+
+def test_json_ld_as_sent_embeds_in_a_script_element(
+    client: TestClient[Any], editing: Editing
+) -> None:
+    draft, etag = create_article(client, editing, HOSTILE_TITLE, summary=HOSTILE_TITLE)
+    step(client, editing, draft["slug"], "publish", etag)
+    path = f"/api/v1/articles/{draft['slug']}"
+    for headers in ({}, editing.auth("editor")):  # the public document, the working copy
+        response = client.get(path, headers={**headers, "Accept-Encoding": "identity"})
+        assert response.status_code == 200
+        document = _embeds_safely(response.content)
+        assert document == response.json()["json_ld"]
+        node = document["@graph"][0]
+        assert (node["name"], node["headline"], node["description"]) == (HOSTILE_TITLE,) * 3

@@ -13,7 +13,14 @@ import pytest
 from litestar.testing import TestClient
 
 from cms.app import create_app
-from tests.conftest import Editing, ManualClock, create_article, read_entry_as, step
+from tests.conftest import (
+    PUBLIC_BASE,
+    Editing,
+    ManualClock,
+    create_article,
+    read_entry_as,
+    step,
+)
 
 ARTICLES = "/api/v1/articles"
 
@@ -191,7 +198,7 @@ def _preview(
 
 
 def _path(url: str) -> str:
-    return url.removeprefix("http://testserver.local")
+    return url.removeprefix(PUBLIC_BASE)
 
 
 def test_a_preview_link_shows_the_draft_without_a_token(
@@ -201,7 +208,7 @@ def test_a_preview_link_shows_the_draft_without_a_token(
     _doc, etag = read_entry_as(client, editing, url)
     draft, _ = _patch(client, editing, url, etag, "editor", title="Unpublished wording")
     link = _preview(client, editing, "opioids-and-back-pain")
-    assert link["url"].startswith("http://testserver.local/api/v1/preview/")
+    assert link["url"].startswith(f"{PUBLIC_BASE}/api/v1/preview/")
     shown = client.get(_path(link["url"]))
     assert shown.status_code == 200
     assert shown.json() == draft

@@ -251,7 +251,7 @@ def test_the_documented_tests_pass(installed: Path, pytester: pytest.Pytester) -
     pytester.makepyfile(test_workshops=documented_files()["tests/test_workshops.py"])
     result = pytester.runpytest_subprocess("-p", "no:randomly", "-W", "error")
     # Each test runs on SQLite, and on PostgreSQL when CMS_TEST_POSTGRES_URL is set.
-    result.assert_outcomes(**({"passed": 6} if POSTGRES_URL else {"passed": 3, "skipped": 3}))
+    result.assert_outcomes(**({"passed": 8} if POSTGRES_URL else {"passed": 4, "skipped": 4}))
 
 
 def test_plugins_list_shows_the_installed_plugin(installed: Path) -> None:

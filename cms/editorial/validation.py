@@ -10,10 +10,24 @@ import msgspec
 
 from cms.contenttypes import ContentType, Relation
 from cms.errors import FieldError, InvalidEntry
-from cms.schemas import COMMON_FIELDS, SLUG_MAX_LENGTH, SLUG_RE, EntryCommon
+from cms.schemas import (
+    COMMON_FIELDS,
+    SLUG_MAX_LENGTH,
+    SLUG_RE,
+    WEB_URL_OR_EMPTY_PATTERN,
+    WEB_URL_PATTERN,
+    WEB_URL_RULE,
+    EntryCommon,
+)
 
 _PATH_RE = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 _UNKNOWN_RE = re.compile(r"(?:unknown|missing required) field `(?P<name>[^`]+)`")
+# What msgspec says of a URL field that breaks the rule: its regular expression,
+# which tells an editor less than the rule in words.
+_URL_MESSAGES = frozenset(
+    f"Expected `str` matching regex {pattern!r}"
+    for pattern in (WEB_URL_PATTERN, WEB_URL_OR_EMPTY_PATTERN)
+)
 
 
 def field_error(exc: msgspec.ValidationError, prefix: str = "") -> FieldError:
@@ -21,6 +35,8 @@ def field_error(exc: msgspec.ValidationError, prefix: str = "") -> FieldError:
     match = _PATH_RE.match(str(exc))
     assert match is not None  # the pattern matches any string
     message, path = match.group("msg"), (match.group("path") or "").lstrip(".")
+    if message in _URL_MESSAGES:
+        message = WEB_URL_RULE
     unknown = _UNKNOWN_RE.search(message)
     if unknown:
         path = f"{path}.{unknown.group('name')}" if path else unknown.group("name")

@@ -19,6 +19,7 @@ from litestar.openapi.datastructures import ResponseSpec
 import cms
 from cms.contenttypes import TypeRegistry
 from cms.http.cache_headers import PUBLIC_VARY, public_cache_control, representations, respond
+from cms.http.json_text import encode_json
 from cms.http.problems import error_responses
 from cms.http.reading.feeds import FORMATS
 from cms.schemas import Base
@@ -94,7 +95,7 @@ def build_index(types: TypeRegistry, *, docs: str) -> Index:
 
 def index_routes(settings: Settings, types: TypeRegistry, *, docs: str) -> list[HTTPRouteHandler]:
     """``GET /`` and ``GET /api/v1``, both answering the same document."""
-    reps = representations(msgspec.json.encode(build_index(types, docs=docs)))
+    reps = representations(encode_json(build_index(types, docs=docs)))
     cache_control = public_cache_control(settings)
 
     async def handler(request: Request[Any, Any, Any]) -> Response[bytes]:

@@ -24,7 +24,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import msgspec
 from litestar import Request, Response, get
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
@@ -35,6 +34,7 @@ from cms.contenttypes import ContentType, TypeRegistry
 from cms.editorial.entries import RelatedRow, read_entry_with_relations
 from cms.http import params
 from cms.http.cache_headers import PUBLIC_VARY, public_cache_control
+from cms.http.json_text import encode_json
 from cms.http.problems import error_responses
 from cms.http.response_cache import cached_json
 from cms.reading.listing import ListQuery, list_page
@@ -46,7 +46,6 @@ _PATH_KINDS: Mapping[str, type] = {
     "str": str, "int": int, "float": float, "uuid": uuid.UUID, "date": dt.date,
 }  # fmt: skip
 _FROM_PATH: Any = FromPath  # indexed with a type known only when the route is built
-_encoder = msgspec.json.Encoder()
 
 
 @dataclass(frozen=True)
@@ -202,7 +201,7 @@ def public_get(
                 async with services.sessions() as session:
                     public = PublicRead(session, services.plugins.types, services.settings)
                     body = await read(public, **arguments)
-                return _encoder.encode(body), public.surrogate_keys
+                return encode_json(body), public.surrogate_keys
 
             return await cached_json(
                 request,

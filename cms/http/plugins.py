@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 from litestar import Request, Response, get
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 
 from cms.http.cache_headers import json_response
+from cms.http.json_text import encode_json
 from cms.http.problems import error_responses
 from cms.plugin_manager import PluginList
 from cms.urls import API
@@ -39,6 +39,6 @@ async def list_plugins(request: Request[Any, Any, Any], state: State) -> Respons
     settings = services.settings
     return json_response(
         request,
-        msgspec.json.encode(services.plugin_report),
+        encode_json(services.plugin_report),
         cache_control=f"public, max-age={settings.public_max_age}",
     )

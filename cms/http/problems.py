@@ -37,6 +37,7 @@ from cms.errors import (
     InvalidParameter,
     LinkedFromPublished,
 )
+from cms.http.json_text import encode_json
 from cms.http.methods import with_head
 from cms.reading.links import BrokenLink, Dependent
 from cms.schemas import Base
@@ -94,7 +95,7 @@ def problem_response(
     """Encode ``problem`` with the request path as its instance."""
     problem = msgspec.structs.replace(problem, instance=request.url.path)
     return Response(
-        content=msgspec.json.encode(problem),
+        content=encode_json(problem),
         status_code=problem.status,
         media_type=PROBLEM_MEDIA_TYPE,
         headers=headers,

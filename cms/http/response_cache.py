@@ -107,17 +107,18 @@ async def cached_json(
     cache_control: str,
     vary: str | Sequence[str] = ENTRY_VARY,
     media_type: str = JSON,
-    key: str | None = None,
 ) -> Response[bytes]:
     """Answer from the cache, or ``build()`` the body and its surrogate keys and keep it.
 
     Args:
         media_type: the body's ``Content-Type`` (feeds are XML or JSON Feed).
-        key: the cache key, when the body depends on more than the path and
-            query (a feed's absolute links name the host); :func:`cache_key` else.
+
+    A body depends on the path and the query alone (:func:`cache_key`): one
+    with absolute URLs builds them from the configured base, never the
+    request's ``Host``, so a forged ``Host`` can never be cached for others.
     """
     now = await cache.generation(request.scope)
-    key = key or cache_key(request)
+    key = cache_key(request)
     item = cache.get(key, now)
     if item is None:
         body, keys = await build()

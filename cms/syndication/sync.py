@@ -33,7 +33,6 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import update
@@ -63,6 +62,7 @@ from cms.errors import Conflict, InvalidEntry
 from cms.markdown import Renderer
 from cms.plugin_manager import PluginError, Plugins
 from cms.reading.links import split_link
+from cms.schemas import web_url_problem
 from cms.storage.db import writing
 from cms.storage.tables import Entry, EntryRelation, PublishedRelation, SyncSource, utcnow
 from cms.urls import API
@@ -174,12 +174,12 @@ class Origin:
 
 
 def web_url(value: Any) -> str | None:
-    """``value`` when it is an absolute http(s) URL, else None: what an origin says is
-    written into documents here, so nothing else (``javascript:``) gets through."""
-    if not isinstance(value, str):
+    """``value`` when it keeps the rule of every URL field (:data:`cms.schemas.WebUrl`),
+    else None: what an origin says is written into documents here, so nothing
+    else (``javascript:``) gets through."""
+    if not isinstance(value, str) or web_url_problem(value):
         return None
-    parts = urlsplit(value)
-    return value if parts.scheme in ("http", "https") and parts.netloc else None
+    return value
 
 
 # --- Turning an origin document into a write ---------------------------------------

@@ -9,7 +9,7 @@ import msgspec
 from cms.contenttypes import ContentType, Relation
 from cms.dates import iso
 from cms.jsonld import LdEntry, Node, citations
-from cms.schemas import Base, Reference, Slug
+from cms.schemas import Base, Reference, Slug, WebUrlOrEmpty
 
 # Google truncates longer headlines; schema.org itself sets no limit.
 HEADLINE_LENGTH = 110
@@ -24,7 +24,10 @@ class ArticleFields(Base):
     conditions: Annotated[
         list[Slug], msgspec.Meta(description="Conditions the article is about.")
     ] = msgspec.field(default_factory=list)
-    hero_image_url: Annotated[str, msgspec.Meta(pattern=r"^(https?://.*)?$")] = ""
+    hero_image_url: Annotated[
+        WebUrlOrEmpty,
+        msgspec.Meta(description="The article's main image: an absolute http(s) URL, or empty."),
+    ] = ""
     references: list[Reference] = msgspec.field(default_factory=list)
 
 

@@ -8,7 +8,7 @@ import msgspec
 
 from cms.contenttypes import ContentType
 from cms.jsonld import DAYS, LdEntry, Node
-from cms.schemas import Base
+from cms.schemas import Base, WebUrlOrEmpty
 
 Day = Literal["Mo", "Tu", "We", "Th", "Fr", "Sa", "Su"]
 UrlPattern = Annotated[
@@ -46,11 +46,17 @@ class ClinicFields(Base):
     time_zone: Annotated[str, msgspec.Meta(description="IANA time zone.")] = "America/Edmonton"
     geo: Geo | None = None
     opening_hours: list[OpeningHours] = msgspec.field(default_factory=list)
-    booking_url: str = ""
-    site_url: Annotated[
-        str,
+    booking_url: Annotated[
+        WebUrlOrEmpty,
         msgspec.Meta(
-            pattern=r"^(https?://\S+)?$", description="Root URL of the clinic's public website."
+            description="Where patients book an appointment: an absolute http(s) URL, or empty."
+        ),
+    ] = ""
+    site_url: Annotated[
+        WebUrlOrEmpty,
+        msgspec.Meta(
+            description="Root URL of the clinic's public website: an absolute http(s) URL, "
+            "or empty."
         ),
     ] = ""
     url_patterns: Annotated[

@@ -8,7 +8,7 @@ import msgspec
 
 from cms.contenttypes import ContentType, ListFilter, Relation
 from cms.jsonld import LdEntry, Node
-from cms.schemas import Base, Slug
+from cms.schemas import Base, Slug, WebUrlOrEmpty
 
 
 class PractitionerFields(Base):
@@ -25,7 +25,13 @@ class PractitionerFields(Base):
     languages: Annotated[
         list[str], msgspec.Meta(description="BCP 47 language tags, e.g. `en`.")
     ] = msgspec.field(default_factory=list)
-    booking_url: str = ""
+    booking_url: Annotated[
+        WebUrlOrEmpty,
+        msgspec.Meta(
+            description="Where patients book with this practitioner: an absolute http(s) "
+            "URL, or empty."
+        ),
+    ] = ""
     example_profile: Annotated[
         bool, msgspec.Meta(description="True when the person is invented for demo data.")
     ] = False

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 from litestar import Request, Response
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cms.contenttypes import ContentType
 from cms.editorial.entries import read_entry
 from cms.http.cache_headers import PRIVATE, json_response
+from cms.http.json_text import encode_json
 from cms.urls import API
-
-_encoder = msgspec.json.Encoder()
 
 
 async def working_document(
@@ -32,7 +30,7 @@ async def working_document(
     doc = await read_entry(session, ctype, slug, published_only=False, entry_id=entry_id)
     if doc is None:
         return None
-    return doc, _encoder.encode(doc)
+    return doc, encode_json(doc)
 
 
 def working_response(

@@ -37,6 +37,7 @@ from cms.http.bodies import JSON, MERGE_PATCH, body_operation, convert_body, jso
 from cms.http.cache_headers import PRIVATE, json_response
 from cms.http.editorial.preview import signing_key
 from cms.http.editorial.working import working_document, working_response
+from cms.http.json_text import encode_json
 from cms.http.preconditions import PreconditionFailedProblem, check_precondition, if_match_header
 from cms.http.problems import (
     PROBLEM_BASE,
@@ -53,7 +54,6 @@ from cms.urls import API
 
 NO_STORE = {"Cache-Control": "no-store"}
 MAX_PREVIEW_SECONDS = 7 * 24 * 3600
-_encoder = msgspec.json.Encoder()
 
 # Versions are stored as 32-bit integers; a larger one is no version, not an overflow.
 MAX_VERSION = 2**31 - 1
@@ -562,7 +562,9 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
             wanted.expires_in,
             now=state.services.clock(),
         )
-        url = f"{str(request.base_url).rstrip('/')}{API}/preview/{token}"
+        # From the configured base, never the request's Host: a forged Host would
+        # otherwise hand the editor a link to someone else's server.
+        url = f"{state.services.settings.public_base}{API}/preview/{token}"
         link = PreviewLink(
             url=url, token=token, expires_at=dt.datetime.fromtimestamp(expires, dt.UTC)
         )
@@ -607,7 +609,7 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
             before = int(cursor)
         doc = await _readable(session, ctype, slug, reader)
         page, next_before = await list_revisions(session, doc["id"], limit=limit, before=before)
-        body = _encoder.encode(
+        body = encode_json(
             EntryRevisionList(
                 data=[_revision(r) for r in page],
                 next_cursor=None if next_before is None else str(next_before),
@@ -644,7 +646,7 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
             raise not_found(f"version {version} of {ctype.name} {slug!r}")
         info, snapshot = found
         detail = EntryRevisionDetail(**msgspec.structs.asdict(_revision(info)), entry=snapshot)
-        body = _encoder.encode(detail)
+        body = encode_json(detail)
         return json_response(request, body, cache_control=PRIVATE, vary="Authorization")
 
     @post(

@@ -31,6 +31,7 @@ from cms.http import params
 from cms.http.auth import SECURITY, TOKEN_ERRORS, require, unauthorized
 from cms.http.cache_headers import ENTRY_VARY, PRIVATE, json_response, public_cache_control
 from cms.http.editorial.working import redirect_response, working_document, working_response
+from cms.http.json_text import encode_json
 from cms.http.problems import error_responses, not_found
 from cms.http.response_cache import ResponseCache, cached_json
 from cms.reading.includes import Shape, embed, parse_shape, project, surrogate_ids
@@ -48,8 +49,6 @@ from cms.schemas import (
 from cms.settings import Settings
 from cms.syndication import cache_keys
 from cms.urls import API
-
-_encoder = msgspec.json.Encoder()
 
 
 def camel(plural: str) -> str:
@@ -312,7 +311,7 @@ def entry_routes(
                     embedded = await embed(session, types, ctype, page.docs, page.related, shape)
                 ids = surrogate_ids(page.docs, page.related, embedded, shape)
                 data = [project(doc, shape.fields) for doc in page.docs]
-                body = _encoder.encode({"data": data, "next_cursor": page.next_cursor})
+                body = encode_json({"data": data, "next_cursor": page.next_cursor})
                 return body, cache_keys.list_page_keys(ctype.name, ids)
 
             return await cached_json(
@@ -339,7 +338,7 @@ def entry_routes(
                 published_only=False, clinic_scope=scope,
             )  # fmt: skip
         data = [project(doc, shape.fields) for doc in page.docs]
-        body = _encoder.encode({"data": data, "next_cursor": page.next_cursor})
+        body = encode_json({"data": data, "next_cursor": page.next_cursor})
         return json_response(request, body, cache_control=PRIVATE, vary="Authorization")
 
     async def detail_handler(
@@ -363,7 +362,7 @@ def entry_routes(
                         session, types, ctype, [doc], related, shape, published_only=False,
                         clinic_scope=caller.clinics if caller.limited else None,
                     )  # fmt: skip
-                    return working_response(request, _encoder.encode(project(doc, shape.fields)))
+                    return working_response(request, encode_json(project(doc, shape.fields)))
                 if found is None:
                     moved = await redirect_target(session, ctype.name, slug, published_only=False)
                     # Only to an entry the token may read: the new slug of
@@ -388,7 +387,7 @@ def entry_routes(
                 doc, related = found
                 embedded = await embed(session, types, ctype, [doc], related, shape)
             ids = surrogate_ids([doc], related, embedded, shape)
-            return _encoder.encode(project(doc, shape.fields)), cache_keys.detail_keys(ids)
+            return encode_json(project(doc, shape.fields)), cache_keys.detail_keys(ids)
 
         try:
             return await cached_json(

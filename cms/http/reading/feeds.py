@@ -16,6 +16,7 @@ only, with strong ETags, ``Cache-Control: public`` and ``Surrogate-Key``.
 # annotations, which refer to values local to `feed_routes`.
 
 import datetime as dt
+import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,9 +38,10 @@ import cms
 from cms.contenttypes import ContentType, TypeRegistry
 from cms.http import params
 from cms.http.cache_headers import PUBLIC_VARY, public_cache_control
+from cms.http.json_text import encode_json
 from cms.http.problems import error_responses, not_found
 from cms.http.reading.entries import camel
-from cms.http.response_cache import ResponseCache, cache_key, cached_json
+from cms.http.response_cache import ResponseCache, cached_json
 from cms.reading.feeds import Feed, read_feed
 from cms.settings import Settings
 from cms.syndication import cache_keys
@@ -93,9 +95,6 @@ class JsonFeed(msgspec.Struct, kw_only=True, omit_defaults=True):
     items: list[JsonFeedItem]
 
 
-_json_encoder = msgspec.json.Encoder()
-
-
 @dataclass(frozen=True)
 class Links:
     """The absolute URLs of a feed page: itself, the first page, the next one."""
@@ -130,7 +129,7 @@ def render_json(feed: Feed, links: Links) -> bytes:
             for item in feed.items
         ],
     )
-    return _json_encoder.encode(document)
+    return encode_json(document)
 
 
 # --- Atom and RSS, with feedgen ---------------------------------------------------
@@ -165,11 +164,28 @@ def _xml(text: str) -> str:
     return _NOT_XML.sub("", text)
 
 
+def _rss_html(text: str) -> str:
+    """Plain text for an RSS element that readers take as HTML: escaped as HTML here.
+
+    The RSS specification lets ``description`` hold HTML, and readers take it
+    (and titles, which the specification leaves unsaid) as HTML: a summary
+    reading ``<img src=x onerror=...>`` would reach them as an element if it
+    were only escaped once, as XML (feedgen does that). Escaped as HTML first,
+    it reaches them as the text it is; feedparser then reports it as
+    ``text/html`` holding ``&lt;img ...``, and ``&`` as ``&amp;``. Atom says
+    ``type="text"`` and JSON Feed's ``title`` and ``summary`` are plain
+    text by definition: both are sent as they are.
+    """
+    return html.escape(_xml(text), quote=False)
+
+
 def _generator(feed: Feed, links: Links, *, rss: bool) -> Any:
+    # Titles and descriptions are plain text: HTML-escaped for RSS (see _rss_html).
+    text = _rss_html if rss else _xml
     fg = FeedGenerator()
     fg.id(feed.id)
-    fg.title(_xml(feed.title))
-    fg.description(_xml(feed.description))
+    fg.title(text(feed.title))
+    fg.description(text(feed.description))
     fg.updated(feed.updated)
     fg.generator("Clinic CMS", version=cms.__version__)
     for author in feed.authors:
@@ -189,13 +205,13 @@ def _generator(feed: Feed, links: Links, *, rss: bool) -> Any:
     for item in feed.items:
         entry = fg.add_entry(order="append")
         entry.id(item.id)
-        entry.title(_xml(item.title))
+        entry.title(text(item.title))
         entry.published(item.published)
         entry.updated(item.updated)
         if item.url:
             entry.link(href=item.url, rel="alternate", type="text/html")
         if item.summary:
-            entry.summary(_xml(item.summary))
+            entry.summary(text(item.summary))
         entry.content(_xml(item.content_html), type="CDATA" if rss else "html")
         for author in item.authors:
             if rss:
@@ -243,11 +259,10 @@ FORMATS = (
 )
 
 
-def _page_url(request: Request[Any, Any, Any], **query: Any) -> str:
-    """This route's absolute URL with ``query`` (None values left out)."""
+def _page_url(page: str, **query: Any) -> str:
+    """``page`` (an absolute URL) with ``query`` (None values left out)."""
     kept = {k: v for k, v in query.items() if v is not None}
-    base = str(request.base_url).rstrip("/") + request.url.path
-    return base + ("?" + urlencode(kept) if kept else "")
+    return page + ("?" + urlencode(kept) if kept else "")
 
 
 def feed_routes(
@@ -259,7 +274,7 @@ def feed_routes(
     """The feed handlers of every type with ``has_feed``, each with the plugin that owns it."""
     cache_control = public_cache_control(settings)
     return [
-        (ctype.plugin, _route(ctype, fmt, types, cache, sessions, cache_control))
+        (ctype.plugin, _route(ctype, fmt, types, cache, sessions, cache_control, settings))
         for ctype in types
         if ctype.has_feed
         for fmt in FORMATS
@@ -273,6 +288,7 @@ def _route(
     cache: ResponseCache,
     sessions: async_sessionmaker[AsyncSession],
     cache_control: str,
+    settings: Settings,
 ) -> HTTPRouteHandler:
     what = "appear on this clinic" if ctype.name == "clinic" else f"relate to this {ctype.name}"
     in_feeds = ", ".join(t.plural for t in types if t.in_feeds)
@@ -293,11 +309,13 @@ def _route(
             if feed is None:
                 raise not_found(f"published {ctype.name} with slug {slug!r}")
             explicit = limit if "limit" in request.query_params else None
+            # The configured base, never the request's Host (docs/operations.md).
+            page = f"{settings.public_base}{API}/{ctype.plural}/{slug}/feed.{fmt.extension}"
             links = Links(
-                self=_page_url(request, limit=explicit, cursor=cursor),
-                first=_page_url(request, limit=explicit),
+                self=_page_url(page, limit=explicit, cursor=cursor),
+                first=_page_url(page, limit=explicit),
                 next=(
-                    _page_url(request, limit=explicit, cursor=feed.next_cursor)
+                    _page_url(page, limit=explicit, cursor=feed.next_cursor)
                     if feed.next_cursor
                     else None
                 ),
@@ -305,10 +323,9 @@ def _route(
             keys = cache_keys.feed_keys((t.name for t in types if t.in_feeds), feed.shown_ids)
             return fmt.render(feed, links), keys
 
-        # The links are absolute, so the host is part of what the body depends on.
         return await cached_json(
             request, cache, build, cache_control=cache_control, vary=PUBLIC_VARY,
-            media_type=fmt.media_type, key=str(request.base_url) + cache_key(request),
+            media_type=fmt.media_type,
         )  # fmt: skip
 
     return get(

@@ -12,7 +12,6 @@ Writes that would break links are refused with the problems of
 
 from typing import Annotated, Any
 
-import msgspec
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
@@ -23,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from cms.contenttypes import ContentType, TypeRegistry
 from cms.http import params
 from cms.http.cache_headers import json_response, public_cache_control
+from cms.http.json_text import encode_json
 from cms.http.problems import error_responses, not_found
 from cms.http.reading.entries import camel
 from cms.reading.links import BrokenLink, LinkedEntry, backlinks, broken_links, published_id
@@ -53,8 +53,7 @@ class BrokenLinks(Base):
 def link_routes(settings: Settings, types: TypeRegistry) -> list[HTTPRouteHandler]:
     """The backlinks route of each type and the broken-links route."""
     cache_control = public_cache_control(settings)
-    encoder = msgspec.json.Encoder()
-    routes = [_backlinks_route(ctype, cache_control, encoder) for ctype in types]
+    routes = [_backlinks_route(ctype, cache_control) for ctype in types]
 
     @get(
         f"{API}/links/broken",
@@ -77,16 +76,14 @@ def link_routes(settings: Settings, types: TypeRegistry) -> list[HTTPRouteHandle
     ) -> Response[bytes]:
         params.reject_unknown(list(request.query_params), params.PAGING)
         links, next_cursor = await broken_links(session, limit=limit, cursor=cursor)
-        body = encoder.encode(BrokenLinks(data=links, next_cursor=next_cursor))
+        body = encode_json(BrokenLinks(data=links, next_cursor=next_cursor))
         keys = cache_keys.broken_links_keys(b.source.id for b in links)
         return json_response(request, body, cache_control=cache_control, surrogate_keys=keys)
 
     return [*routes, broken_handler]
 
 
-def _backlinks_route(
-    ctype: ContentType, cache_control: str, encoder: msgspec.json.Encoder
-) -> HTTPRouteHandler:
+def _backlinks_route(ctype: ContentType, cache_control: str) -> HTTPRouteHandler:
     @get(
         f"{API}/{ctype.plural}/{{slug:str}}/backlinks",
         operation_id=f"get{camel(ctype.name)}Backlinks",
@@ -114,7 +111,7 @@ def _backlinks_route(
         if target is None:
             raise not_found(f"published {ctype.name} with slug {slug!r}")
         found, next_cursor = await backlinks(session, ctype.name, slug, limit=limit, cursor=cursor)
-        body = encoder.encode(Backlinks(data=found, next_cursor=next_cursor))
+        body = encode_json(Backlinks(data=found, next_cursor=next_cursor))
         keys = cache_keys.backlinks_page_keys(target, (e.id for e in found))
         return json_response(request, body, cache_control=cache_control, surrogate_keys=keys)
 

@@ -5,7 +5,6 @@
 
 from typing import Annotated, Any
 
-import msgspec
 from litestar import Request, Response, get
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
@@ -16,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from cms.contenttypes import TypeRegistry
 from cms.http import params
 from cms.http.cache_headers import PUBLIC_VARY, public_cache_control
+from cms.http.json_text import encode_json
 from cms.http.problems import error_responses
 from cms.http.response_cache import ResponseCache, cached_json
 from cms.reading.search import MAX_QUERY_LENGTH, SearchQuery, SearchResults, search
@@ -44,7 +44,6 @@ def search_routes(
     """
     cache_control = public_cache_control(settings)
     type_names = [t.name for t in types]
-    encoder = msgspec.json.Encoder()
 
     @get(
         f"{API}/search",
@@ -85,7 +84,7 @@ def search_routes(
         async def build() -> tuple[bytes, list[str]]:
             async with sessions() as session:
                 hits, next_cursor = await search(session, query)
-            body = encoder.encode(SearchResults(data=hits, next_cursor=next_cursor))
+            body = encode_json(SearchResults(data=hits, next_cursor=next_cursor))
             return body, cache_keys.search_keys(hit.id for hit in hits)
 
         # The same answer whoever asks: it varies with the coding only.

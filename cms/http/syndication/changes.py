@@ -13,7 +13,6 @@ clinics reads those for one of its clinics at a time.
 
 from typing import Annotated, Any
 
-import msgspec
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
@@ -28,6 +27,7 @@ from cms.errors import InvalidParameter
 from cms.http import params
 from cms.http.auth import forbidden, require
 from cms.http.cache_headers import ENTRY_VARY, PRIVATE, json_response, public_cache_control
+from cms.http.json_text import encode_json
 from cms.http.problems import error_responses
 from cms.http.response_cache import ResponseCache, cached_json
 from cms.schemas import Base
@@ -63,7 +63,6 @@ def change_routes(
     """The change feed handler."""
     cache_control = public_cache_control(settings)
     type_names = [t.name for t in types]
-    encoder = msgspec.json.Encoder()
 
     @get(
         f"{API}/changes",
@@ -149,7 +148,7 @@ def change_routes(
             seen = events[-1].seq if events else since
             next_since = seen if len(events) == limit else max(seen, newest)
             page = ChangePage(data=events, next_since=next_since, last_seq=max(newest, next_since))
-            return encoder.encode(page), cache_keys.change_feed_keys()
+            return encode_json(page), cache_keys.change_feed_keys()
 
         if WORKING not in states:
             return await cached_json(

@@ -21,7 +21,7 @@ from cms.http import params
 from cms.http.auth import SECURITY, require
 from cms.http.bodies import body_operation, convert_body, json_body
 from cms.http.problems import error_responses, not_found
-from cms.schemas import Base, Slug
+from cms.schemas import Base, Slug, WebUrl
 from cms.syndication import webhooks
 from cms.syndication.webhooks import DeliveryInfo, WebhookInfo, delivery_info, webhook_info
 from cms.urls import API
@@ -53,11 +53,10 @@ class WebhookCreate(Base):
     """An endpoint to subscribe."""
 
     url: Annotated[
-        str,
+        WebUrl,
         msgspec.Meta(
-            min_length=1,
-            max_length=webhooks.MAX_URL_LENGTH,
-            description="Where to POST the messages: an `http` or `https` URL.",
+            description="Where to POST the messages: an absolute `http` or `https` URL with "
+            "a host, without a fragment.",
         ),
     ]
     events: Annotated[

@@ -1940,6 +1940,7 @@ export interface components {
             } | null;
             author: components["schemas"]["EntryRef"] | null;
             conditions: components["schemas"]["EntryRef"][];
+            /** @description The article's main image: an absolute http(s) URL, or empty. */
             hero_image_url: string;
             references: components["schemas"]["Reference"][];
             /** @description The published series this entry is a part of, and its neighbours there; null when it is in none. */
@@ -1982,6 +1983,7 @@ export interface components {
             links: string[];
             author: components["schemas"]["EntryRef"] | null;
             conditions: components["schemas"]["EntryRef"][];
+            /** @description The article's main image: an absolute http(s) URL, or empty. */
             hero_image_url: string;
             references: components["schemas"]["Reference"][];
             /** @description The published series this entry is a part of, and its neighbours there; null when it is in none. */
@@ -2191,8 +2193,9 @@ export interface components {
             time_zone: string;
             geo: components["schemas"]["Geo"] | null;
             opening_hours: components["schemas"]["OpeningHours"][];
+            /** @description Where patients book an appointment: an absolute http(s) URL, or empty. */
             booking_url: string;
-            /** @description Root URL of the clinic's public website. */
+            /** @description Root URL of the clinic's public website: an absolute http(s) URL, or empty. */
             site_url: string;
             /** @description Per content type, the site's path for an entry, with `{slug}`, e.g. `{"article": "/blog/{slug}"}`. Canonical URLs and internal links are built from it. */
             url_patterns: {
@@ -2249,8 +2252,9 @@ export interface components {
             time_zone: string;
             geo: components["schemas"]["Geo"] | null;
             opening_hours: components["schemas"]["OpeningHours"][];
+            /** @description Where patients book an appointment: an absolute http(s) URL, or empty. */
             booking_url: string;
-            /** @description Root URL of the clinic's public website. */
+            /** @description Root URL of the clinic's public website: an absolute http(s) URL, or empty. */
             site_url: string;
             /** @description Per content type, the site's path for an entry, with `{slug}`, e.g. `{"article": "/blog/{slug}"}`. Canonical URLs and internal links are built from it. */
             url_patterns: {
@@ -2630,6 +2634,7 @@ export interface components {
             modalities: string[];
             /** @description BCP 47 language tags, e.g. `en`. */
             languages: string[];
+            /** @description Where patients book with this practitioner: an absolute http(s) URL, or empty. */
             booking_url: string;
             /** @description True when the person is invented for demo data. */
             example_profile: boolean;
@@ -2677,6 +2682,7 @@ export interface components {
             modalities: string[];
             /** @description BCP 47 language tags, e.g. `en`. */
             languages: string[];
+            /** @description Where patients book with this practitioner: an absolute http(s) URL, or empty. */
             booking_url: string;
             /** @description True when the person is invented for demo data. */
             example_profile: boolean;
@@ -2737,6 +2743,7 @@ export interface components {
         /** Reference */
         Reference: {
             title: string;
+            /** @description An absolute `http` or `https` URL with a host, e.g. `https://clinic.example/book`. */
             url: string;
             /** @default  */
             publisher: string;
@@ -3468,7 +3475,10 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description Where to POST the messages: an `http` or `https` URL. */
+                    /**
+                     * Format: uri
+                     * @description Where to POST the messages: an absolute `http` or `https` URL with a host, without a fragment.
+                     */
                     url: string;
                     /**
                      * @description Event types to send; empty for all. `entry.published`: A published version was written (`action` `publish`) or refreshed because something it shows changed (`refresh`).; `entry.unpublished`: A published version was removed (`unpublish`, `archive`, `delete`); for a subscriber of some clinics, also an entry that left all of them.; `entry.created`: An editor created an entry (its first working copy).; `entry.updated`: An editor saved a working copy (`update`, `submit`, `schedule`, `restore`, ...).; `entry.deleted`: An editor deleted an entry.; `cache.purge`: After every published change: the `Surrogate-Key`s a CDN should purge.
@@ -4333,10 +4343,13 @@ export interface operations {
                     geo?: components["schemas"]["Geo"] | null;
                     /** @default [] */
                     opening_hours?: components["schemas"]["OpeningHours"][];
-                    /** @default  */
+                    /**
+                     * @description Where patients book an appointment: an absolute http(s) URL, or empty.
+                     * @default
+                     */
                     booking_url?: string;
                     /**
-                     * @description Root URL of the clinic's public website.
+                     * @description Root URL of the clinic's public website: an absolute http(s) URL, or empty.
                      * @default
                      */
                     site_url?: string;
@@ -5979,7 +5992,10 @@ export interface operations {
                      * @default []
                      */
                     languages?: string[];
-                    /** @default  */
+                    /**
+                     * @description Where patients book with this practitioner: an absolute http(s) URL, or empty.
+                     * @default
+                     */
                     booking_url?: string;
                     /**
                      * @description True when the person is invented for demo data.
@@ -9214,7 +9230,10 @@ export interface operations {
                      * @default []
                      */
                     conditions?: string[];
-                    /** @default  */
+                    /**
+                     * @description The article's main image: an absolute http(s) URL, or empty.
+                     * @default
+                     */
                     hero_image_url?: string;
                     /** @default [] */
                     references?: components["schemas"]["Reference"][];
