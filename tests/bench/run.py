@@ -13,6 +13,10 @@ Run it as ``.venv/bin/python tests/bench/run.py``. It
 
 Environment: ``BENCH_DURATION`` (seconds per scenario, default 10) and
 ``BENCH_WARMUP`` (seconds of warm-up before each, default 2).
+
+5. then runs the load run of ``load.py`` on PostgreSQL: 500 connections for
+   60 seconds, 95% public reads and 5% editors' writes, ``cms serve --workers 2``
+   (``BENCH_LOAD=0`` skips it; ``BENCH_READS=0`` skips the read scenarios).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import load  # tests/bench/load.py: this script's folder is first on sys.path
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -335,8 +340,8 @@ def article_file(rng: random.Random, n: int, demo: Mapping[str, list[str]]) -> t
     return f"{slugify(title)}-{n:05d}", f"---\n{front}---\n\n{article_body(rng, conditions[0])}\n"
 
 
-def build_content(folder: Path) -> list[str]:
-    """Copy the demo content to ``folder`` and add the generated articles.
+def build_content(folder: Path, articles: int = ARTICLES) -> list[str]:
+    """Copy the demo content to ``folder`` and add ``articles`` generated articles.
 
     Returns:
         The slugs of the generated articles.
@@ -345,7 +350,7 @@ def build_content(folder: Path) -> list[str]:
     demo = {name: demo_slugs(name) for name in ("clinics", "conditions", "practitioners")}
     rng = random.Random(SEED)
     slugs = []
-    for n in range(ARTICLES):
+    for n in range(articles):
         slug, text = article_file(rng, n, demo)
         (folder / "articles" / f"{slug}.md").write_text(text, encoding="utf-8")
         slugs.append(slug)
@@ -491,6 +496,53 @@ def scenarios(cms: str, ceiling: str, slugs: list[str], tmp: Path) -> list[Scena
     ]
 
 
+def run_load(tmp: Path, wrk: str) -> list[str]:
+    """The load run (see ``load.py``) on PostgreSQL; its printed lines."""
+    connections = _env_seconds("BENCH_LOAD_CONNECTIONS", 500, minimum=THREADS)
+    seconds = _env_seconds("BENCH_LOAD_SECONDS", 60, minimum=1)
+    slugs = build_content(tmp / "content", load.ARTICLES)
+    print(f"load run: demo content and {len(slugs):,} articles into PostgreSQL", flush=True)
+    with load.Database(load.postgres_admin_url()) as database:
+        env = {**os.environ, "CMS_DATABASE_URL": database.url, "CMS_HOST": HOST}
+        prepare_database(env, tmp / "content")
+        token = run_cms(env, "tokens", "create", "--name", "load run", "--role", "editor")
+        acks = tmp / "acknowledged"
+        acks.mkdir()
+        script = load.load_script(acks, token)
+        with serve(env, tmp / "load.log", "/ready", "--workers", "2") as cms:
+            print(f"  wrk -t{THREADS} -c{connections} for {seconds}s", flush=True)
+            try:
+                report = load.run_wrk(load.wrk_command(wrk, script, cms, connections, seconds))
+            except RuntimeError as exc:
+                raise BenchError(str(exc)) from exc
+            try:
+                measured = parse_wrk("load", report)
+            except BenchError as exc:
+                raise BenchError(f"{exc}\nfirst failures:\n{load.failures(acks)}") from exc
+            created = load.acknowledged(acks, "created")
+            published = load.acknowledged(acks, "published")
+            if not created or not published:
+                raise BenchError(
+                    f"load: {len(created)} creates and {len(published)} publishes were "
+                    f"acknowledged; the writes did not run:\n{report}\n{_tail(tmp / 'load.log')}"
+                )
+            problems = load.verify(cms, token, created, published)
+    if problems:
+        raise BenchError(
+            f"load: {len(problems)} acknowledged writes are not readable:\n"
+            + "\n".join(problems[:20])
+        )
+    result = load.LoadResult(
+        requests=load.requests_of(report),
+        rps=measured.rps,
+        p50_ms=measured.p50_ms,
+        p99_ms=measured.p99_ms,
+        created=len(created),
+        published=len(published),
+    )
+    return result.lines(connections, seconds)
+
+
 def run(tmp: Path, config: Config, wrk: str) -> list[Result]:
     """Build the database under ``tmp``, serve both apps and measure every scenario."""
     env = {
@@ -531,13 +583,22 @@ def main() -> int:
     try:
         config = Config.from_env()
         wrk = ensure_wrk()
-        with tempfile.TemporaryDirectory(prefix="cms-bench-") as tmp:
-            results = run(Path(tmp), config, wrk)
+        results: list[Result] = []
+        if os.environ.get("BENCH_READS", "1") != "0":
+            with tempfile.TemporaryDirectory(prefix="cms-bench-") as tmp:
+                results = run(Path(tmp), config, wrk)
+            print()
+            print(table(results), flush=True)
+        load_lines: list[str] = []
+        if os.environ.get("BENCH_LOAD", "1") != "0":
+            with tempfile.TemporaryDirectory(prefix="cms-bench-load-") as tmp:
+                load_lines = run_load(Path(tmp), wrk)
     except BenchError as exc:
         print(f"bench failed: {exc}", file=sys.stderr)
         return 1
-    print()
-    print(table(results))
+    if load_lines:
+        print()
+        print("\n".join(load_lines))
     print(f"\ntotal {time.perf_counter() - started:.0f}s")
     return 0
 
