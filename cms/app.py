@@ -44,7 +44,7 @@ from cms.http.response_cache import ResponseCache
 from cms.http.schema_names import check_schema_names
 from cms.http.syndication.changes import change_routes
 from cms.http.syndication.webhooks import WEBHOOK_ROUTES
-from cms.markdown import Renderer
+from cms.markdown import Renderer, RenderLimits
 from cms.plugin_manager import PluginList, Plugins, call_hook, check_routes, describe, load_plugins
 from cms.settings import Settings, SettingsError
 from cms.storage.db import create_engine, is_sqlite, session_factory, writing
@@ -133,7 +133,12 @@ def build_services(
     return Services(
         settings=settings,
         plugins=loaded,
-        renderer=Renderer(extensions),
+        renderer=Renderer(
+            extensions,
+            limits=RenderLimits(
+                max_chars=settings.max_body_chars, max_seconds=settings.max_render_seconds
+            ),
+        ),
         engine=engine,
         sessions=sessions,
         cache=cache,
