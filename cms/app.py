@@ -34,6 +34,7 @@ from cms.http.editorial.writes import write_routes
 from cms.http.health import health, ready
 from cms.http.index import index_routes
 from cms.http.methods import head_as_get, options_routes
+from cms.http.operations import PARAMETERS, declare_conditional_gets
 from cms.http.plugins import list_plugins
 from cms.http.problems import EXCEPTION_HANDLERS
 from cms.http.reading.entries import entry_routes
@@ -300,7 +301,10 @@ def create_app(
                 Tag(name="Tokens", description="Bearer tokens for editors (admins only)."),
                 Tag(name="Preview", description="Signed links to working copies, no token."),
             ],
-            components=Components(security_schemes={SECURITY_SCHEME_NAME: SECURITY_SCHEME}),
+            components=Components(
+                security_schemes={SECURITY_SCHEME_NAME: SECURITY_SCHEME},
+                parameters=dict(PARAMETERS),
+            ),
             render_plugins=[
                 SwaggerRenderPlugin(
                     path="/",
@@ -319,5 +323,6 @@ def create_app(
     # only a fixed list of origins and one set of methods for every path. Being
     # outside, they also see the response cache's bytes as sent, never cached.
     app.asgi_handler = cors(head_as_get(app.asgi_handler), services.origins)
+    declare_conditional_gets(app)
     check_schema_names(app, services.plugins.types, route_owners)
     return app
