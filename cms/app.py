@@ -41,6 +41,7 @@ from cms.http.index import index_routes
 from cms.http.methods import head_as_get, options_routes
 from cms.http.metrics import Metrics, metrics
 from cms.http.observability import observe, record_route
+from cms.http.operations import PARAMETERS, declare_conditional_gets
 from cms.http.plugins import list_plugins
 from cms.http.problems import EXCEPTION_HANDLERS
 from cms.http.reading.entries import entry_routes
@@ -52,7 +53,7 @@ from cms.http.schema_names import check_schema_names
 from cms.http.security_headers import security_headers
 from cms.http.syndication.changes import change_routes
 from cms.http.syndication.webhooks import WEBHOOK_ROUTES
-from cms.markdown import Renderer
+from cms.markdown import Renderer, RenderLimits
 from cms.plugin_manager import PluginList, Plugins, call_hook, check_routes, describe, load_plugins
 from cms.settings import Settings, SettingsError
 from cms.storage.db import create_engine, is_sqlite, session_factory, writing
@@ -145,7 +146,12 @@ def build_services(
     return Services(
         settings=settings,
         plugins=loaded,
-        renderer=Renderer(extensions),
+        renderer=Renderer(
+            extensions,
+            limits=RenderLimits(
+                max_chars=settings.max_body_chars, max_seconds=settings.max_render_seconds
+            ),
+        ),
         engine=engine,
         sessions=sessions,
         cache=cache,
@@ -323,7 +329,10 @@ def create_app(
                 Tag(name="Tokens", description="Bearer tokens for editors (admins only)."),
                 Tag(name="Preview", description="Signed links to working copies, no token."),
             ],
-            components=Components(security_schemes={SECURITY_SCHEME_NAME: SECURITY_SCHEME}),
+            components=Components(
+                security_schemes={SECURITY_SCHEME_NAME: SECURITY_SCHEME},
+                parameters=dict(PARAMETERS),
+            ),
             render_plugins=[DocsPage(assets=DOCS_ASSETS)],
         ),
         debug=False,
@@ -340,5 +349,6 @@ def create_app(
     app.asgi_handler = security_headers(app.asgi_handler)
     # Outside everything: request ids, the access log and request metrics see every answer.
     app.asgi_handler = observe(app.asgi_handler, services.metrics, services.engine.pool)
+    declare_conditional_gets(app)
     check_schema_names(app, services.plugins.types, route_owners)
     return app

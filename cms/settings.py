@@ -17,6 +17,12 @@ WEBHOOK_RETRY_SCHEDULE: tuple[float, ...] = (
     5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 14 * 3600, 20 * 3600, 24 * 3600,
 )  # fmt: skip
 """The Standard Webhooks reference schedule: retries over three days after the first try."""
+MAX_BODY_CHARS = 200_000
+"""The default longest Markdown body, in characters: some 30,000 words, a small
+book; the demo's longest body has 2,600."""
+MAX_RENDER_SECONDS = 2.0
+"""The default CPU time one body may take to render: a body of the longest
+length in ordinary Markdown takes about a tenth of a second."""
 LIST_SETTINGS = ("plugins", "webhook_retry_schedule", "cors_origins", "trusted_proxies")
 """Settings given as comma-separated values."""
 CORS_ORIGIN_PATTERN = r"^(\*|[A-Za-z][A-Za-z0-9+.-]*://[^/?#\s]+/?)$"
@@ -147,6 +153,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """Seconds to wait before each retry of a failed delivery (±20 % jitter); then it fails."""
     webhook_timeout: Annotated[float, msgspec.Meta(gt=0)] = 15.0
     """Seconds a receiver has to answer one attempt."""
+    max_body_chars: Annotated[int, msgspec.Meta(ge=1)] = MAX_BODY_CHARS
+    """The longest Markdown body an entry may have, in characters; a longer one is
+    refused (a 422 naming ``body``) before it is parsed."""
+    max_render_seconds: Annotated[float, msgspec.Meta(gt=0)] = MAX_RENDER_SECONDS
+    """CPU seconds one body may take to render; a body that takes longer is refused
+    (a 422 naming ``body``)."""
     cors_origins: tuple[Annotated[str, msgspec.Meta(pattern=CORS_ORIGIN_PATTERN)], ...] = ()
     """Browser origins allowed to call the API besides the published clinics' sites;
     ``*`` lets any origin make public reads (GET and HEAD without a token)."""

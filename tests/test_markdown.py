@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Sequence
 from html.parser import HTMLParser
 from pathlib import Path
@@ -10,13 +12,14 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 from markdown_it import MarkdownIt
+from mdit_py_plugins.anchors import anchors_plugin
 from mdit_py_plugins.container import container_plugin
 
 from cms.app import create_app
 from cms.contenttypes import RegistrationError
 from cms.hookspecs import hookimpl
-from cms.markdown import MarkdownExtension, Renderer
-from cms.settings import Settings
+from cms.markdown import MarkdownExtension, Renderer, RenderLimits, RenderRefused
+from cms.settings import MAX_BODY_CHARS, Settings
 from tests.conftest import load_folder
 
 CASES = sorted((Path(__file__).parent / "markdown").glob("*.md"))
@@ -58,6 +61,66 @@ def test_toc_lists_headings_from_level_two_with_unique_anchors() -> None:
         (2, "Why it hurts", "why-it-hurts-1"),
         (4, "Deep detail", "deep-detail"),
     ]
+
+
+def test_heading_ids_are_those_of_the_anchors_plugin() -> None:
+    # Repeats, a literal "-1" heading taking a repeat's id, an explicit id and
+    # levels outside 2-4: the ids must not change from what is stored.
+    source = "".join(
+        f"{'#' * level} {text}\n\n"
+        for level, text in [(2, "Pain"), (2, "Pain"), (3, "Pain-1"), (2, "Pain"), (1, "Pain"),
+                            (4, "Pain 2"), (2, "Pain-2"), (5, "Pain"), (2, "`code` and *em*"),
+                            (2, "Pain"), (3, "Pain-4")]
+    )  # fmt: skip
+    plugin = MarkdownIt("commonmark").use(anchors_plugin, min_level=2, max_level=4)
+    expected = [t.attrs.get("id") for t in plugin.parse(source) if t.type == "heading_open"]
+    got = [t.attrs.get("id") for t in Renderer().md.parse(source) if t.type == "heading_open"]
+    assert got == expected
+    assert "pain-3" in got
+
+
+# Bodies markdown-it-py finds costly, at the longest length allowed: unmatched
+# brackets (each opens a link label scanned to the end), images, runs of
+# emphasis and backticks, nested quotes, and identical headings (whose ids
+# were quadratic: minutes at this length).
+COSTLY = {
+    "brackets": "[",
+    "images": "![",
+    "bracket-lines": "[\n",
+    "emphasis": "*a ",
+    "underscores": "**_",
+    "backticks": "`a ",
+    "quotes": "> > > > > > > > > > > > > > > > > > > > > > > > a\n",
+    "headings": "## a\n",
+    "empty-headings": "##\n",
+}
+
+
+def costly(pattern: str, length: int = MAX_BODY_CHARS) -> str:
+    """``pattern`` repeated to exactly ``length`` characters."""
+    return (pattern * (length // len(pattern) + 1))[:length]
+
+
+@pytest.mark.parametrize("name", list(COSTLY))
+def test_a_costly_body_renders_or_is_refused_within_its_budget(name: str) -> None:
+    budget = 0.5
+    started = time.thread_time()
+    refused = ""
+    try:
+        Renderer().render(costly(COSTLY[name]), max_seconds=budget)
+    except RenderRefused as exc:
+        refused = str(exc)
+    assert not refused or "takes more than 0.5 s to render" in refused
+    # CPU time, not wall time: a busy machine does not make it fail. What runs
+    # after the last look at the clock (sanitising, the plain text) is linear.
+    assert time.thread_time() - started < budget + 1.0
+
+
+def test_render_limited_refuses_a_body_over_the_limit_unparsed() -> None:
+    renderer = Renderer(limits=RenderLimits(max_chars=10))
+    assert asyncio.run(renderer.render_limited("0123456789")).html == "<p>0123456789</p>\n"
+    with pytest.raises(RenderRefused, match="is 11 characters long; at most 10 are allowed"):
+        asyncio.run(renderer.render_limited("0123456789a"))
 
 
 @pytest.mark.parametrize(("words", "minutes"), [(0, 0), (1, 1), (200, 1), (201, 2), (1000, 5)])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ from click.testing import CliRunner
 from litestar.testing import TestClient
 
 from cms.cli import main, openapi_bytes
-from tests.conftest import FIRST_PARTY_PLUGINS, REPO
+from tests.conftest import FIRST_PARTY_PLUGINS, REPO, Editing
 
 COMMITTED = REPO / "openapi" / "openapi.json"
 
@@ -64,3 +65,84 @@ def test_served_document_matches_the_committed_one(demo: TestClient[Any]) -> Non
     served = demo.get("/schema/openapi.json")
     assert served.status_code == 200
     assert served.json() == json.loads(COMMITTED.read_text())
+
+
+# --- What the document says the requests need is what the code needs ------------
+
+WRITES = ("post", "put", "patch", "delete")
+IF_MATCH = {"$ref": "#/components/parameters/IfMatch"}
+IF_NONE_MATCH = {"$ref": "#/components/parameters/IfNoneMatch"}
+
+
+def _writes() -> list[tuple[str, str, dict[str, Any]]]:
+    return [(m, p, op) for m, p, op in _operations() if m in WRITES]
+
+
+def _url(path: str) -> str:
+    """``path`` with its parameters filled: a version number, else a name nothing has."""
+    return re.sub(r"\{(\w+)\}", lambda m: "1" if m.group(1) == "version" else "no-such-thing", path)
+
+
+def test_the_shared_header_parameters_are_what_the_code_reads() -> None:
+    parameters = json.loads(COMMITTED.read_text())["components"]["parameters"]
+    assert parameters["IfMatch"]["name"] == "If-Match"
+    assert parameters["IfMatch"]["in"] == "header"
+    assert parameters["IfMatch"]["required"] is True
+    assert parameters["IfNoneMatch"]["name"] == "If-None-Match"
+    assert parameters["IfNoneMatch"]["required"] is False
+
+
+def test_every_write_that_answers_428_without_if_match_declares_it(
+    client: TestClient[Any], editing: Editing
+) -> None:
+    """Each write is sent, with an admin token, without `If-Match` and without a body:
+    the ones that need `If-Match` answer 428 before anything else, and exactly
+    those declare it (required), with their 428 and 412."""
+    needs, declares = set(), set()
+    for method, path, op in _writes():
+        response = client.request(method.upper(), _url(path), headers=editing.auth("admin"))
+        assert response.status_code < 500, f"{method} {path}: {response.text}"
+        key = f"{method.upper()} {path}"
+        if response.status_code == 428:
+            needs.add(key)
+        if IF_MATCH in op.get("parameters", []):
+            declares.add(key)
+            assert {"412", "428"} <= set(op["responses"]), key
+        else:
+            assert "428" not in op["responses"], f"{key} declares a 428 it never answers"
+    assert needs == declares
+    assert "PATCH /api/v1/articles/{slug}" in needs
+
+
+def test_every_required_body_is_required_by_the_code(
+    client: TestClient[Any], editing: Editing
+) -> None:
+    """A write whose body the document marks required answers 400 naming the
+    body when there is none (an `If-Match` is sent, so that it is not a 428)."""
+    required = [(m, p, op) for m, p, op in _writes() if op.get("requestBody", {}).get("required")]
+    assert any(m == "patch" for m, _p, _op in required)
+    for method, path, _op in required:
+        response = client.request(
+            method.upper(), _url(path), headers={**editing.auth("admin"), "If-Match": '"x"'}
+        )
+        assert response.status_code == 400, f"{method} {path}: {response.text}"
+        assert [e["name"] for e in response.json()["errors"]] == ["(body)"]
+
+
+@pytest.mark.parametrize(("method", "path", "op"), _operations(), ids=lambda v: str(v)[:40])
+def test_what_each_operation_declares_of_headers_and_empty_answers(
+    method: str, path: str, op: dict[str, Any]
+) -> None:
+    responses = op["responses"]
+    # A 204 and a 304 have no body (RFC 9110): no content may be declared for them.
+    for status in ("204", "304"):
+        assert "content" not in responses.get(status, {}), f"{method} {path} {status}"
+    # Every GET honours If-None-Match (the conditional_get middleware).
+    if method == "get":
+        assert IF_NONE_MATCH in op.get("parameters", []), f"{method} {path}"
+        assert "304" in responses, f"{method} {path}"
+    else:
+        assert IF_NONE_MATCH not in op.get("parameters", []), f"{method} {path}"
+    # A route that can refuse a token names the bearer scheme.
+    if "401" in responses:
+        assert {"bearerAuth": []} in op.get("security", []), f"{method} {path}"

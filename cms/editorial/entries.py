@@ -28,7 +28,7 @@ from cms.dates import iso
 from cms.editorial.extras import attach_extras, extra_values
 from cms.editorial.validation import EntryInput
 from cms.errors import FieldError, InvalidEntry
-from cms.markdown import Renderer
+from cms.markdown import Renderer, RenderRefused
 from cms.reading.facets import save_facets
 from cms.reading.links import save_links
 from cms.storage.db import select_columns
@@ -87,6 +87,10 @@ async def save_entry(
     Returns:
         The entry and whether anything changed (an identical save is a no-op:
         no new version, no revision).
+
+    Raises:
+        InvalidEntry: another entry has the id, or the body is longer or
+            costlier to render than the renderer's limits allow.
     """
     now = now or utcnow()
     existing = await find_entry(session, inp.ctype.name, inp.slug)
@@ -108,7 +112,10 @@ async def save_entry(
     published_at = common.published_at
     if common.status == "published" and published_at is None:
         published_at = now
-    rendered = renderer.render(common.body)
+    try:
+        rendered = await renderer.render_limited(common.body)
+    except RenderRefused as exc:
+        raise InvalidEntry([FieldError("body", str(exc))]) from exc
     entry = existing or Entry(
         id=entry_id,
         type=inp.ctype.name,

@@ -2,17 +2,22 @@
 
 Litestar would validate a ``data`` parameter itself and answer 400 with the
 first error only; write routes read the raw body instead, and document its
-schema with :func:`body_operation`.
+schema with :func:`cms.http.operations.documented`.
+
+Every body is decoded here, so the limits on JSON hold for every route: a
+body nested deeper than :data:`MAX_JSON_DEPTH` arrays and objects is a 400
+before anything reads it (the decoder, merging a patch and validating a body
+all recurse once per level, and Python's recursion limit was a 500), and a
+route whose body is required (``json_body(required=True)``, documented so)
+refuses an empty one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request
-from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 
 from cms.editorial.validation import field_error
 from cms.errors import InvalidInput
@@ -21,29 +26,67 @@ from cms.http.problems import PROBLEM_BASE, ProblemError, ProblemException
 T = TypeVar("T")
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
+MAX_JSON_DEPTH = 64
+"""How deep arrays and objects may nest in a request body (``[[1]]`` is 2 deep).
+An entry's fields nest a few levels deep; a deeper body is a 400."""
+BAD_BODY = f"The body is missing, is not JSON, or nests deeper than {MAX_JSON_DEPTH} levels."
+"""What a 400 of a route whose body is required means (for its ``error_responses``)."""
+BAD_OPTIONAL_BODY = f"The body is not JSON, or nests deeper than {MAX_JSON_DEPTH} levels."
+"""What a 400 of a route whose body is optional means."""
 
 
-def bad_json(detail: str) -> ProblemException:
-    """A 400: the body is not JSON at all."""
+def bad_json(detail: str, reason: str | None = None) -> ProblemException:
+    """A 400: the body is not JSON at all, or not JSON this API reads."""
     return ProblemException(
         400,
         "Invalid request body",
         detail=detail,
         type_=PROBLEM_BASE + "invalid-body",
-        errors=[ProblemError(name="(body)", reason=detail, location="body")],
+        errors=[ProblemError(name="(body)", reason=reason or detail, location="body")],
     )
 
 
+def too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether arrays and objects nest more than ``limit`` deep in ``value`` (without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 async def json_body(
-    request: Request[Any, Any, Any], *, media_types: tuple[str, ...] = (JSON,), empty: Any = None
+    request: Request[Any, Any, Any],
+    *,
+    media_types: tuple[str, ...] = (JSON,),
+    empty: Any = None,
+    required: bool = False,
 ) -> Any:
     """The request body as JSON, ``empty`` when there is none.
 
+    Args:
+        required: refuse an empty body (the operation documents its body as required).
+
     Raises:
-        ProblemException: 415 for another media type, 400 for malformed JSON.
+        ProblemException: 415 for another media type; 400 for malformed JSON,
+            JSON nested deeper than :data:`MAX_JSON_DEPTH`, or no body where
+            one is required.
     """
     raw = await request.body()
     if not raw.strip():
+        if required:
+            raise bad_json(
+                f"This request needs a body: send it as {' or '.join(media_types)}.",
+                "is missing",
+            )
         return empty
     media_type = request.headers.get("content-type", JSON).split(";")[0].strip().lower()
     if media_type not in media_types:
@@ -54,10 +97,19 @@ async def json_body(
             type_=PROBLEM_BASE + "unsupported-media-type",
             errors=[ProblemError(name="Content-Type", reason=media_type, location="header")],
         )
+    deep = bad_json(
+        f"The body nests arrays and objects more than {MAX_JSON_DEPTH} deep.",
+        f"nests more than {MAX_JSON_DEPTH} deep",
+    )
     try:
-        return msgspec.json.decode(raw)
+        value = msgspec.json.decode(raw)
     except msgspec.DecodeError as exc:
         raise bad_json(f"The body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:  # the decoder's own limit, far deeper than ours
+        raise deep from exc
+    if too_deep(value):
+        raise deep
+    return value
 
 
 def convert_body(raw: Any, struct: type[T]) -> T:
@@ -70,29 +122,3 @@ def convert_body(raw: Any, struct: type[T]) -> T:
         return msgspec.convert({} if raw is None else raw, struct)
     except msgspec.ValidationError as exc:
         raise InvalidInput([field_error(exc)]) from exc
-
-
-def body_operation(
-    struct: type[msgspec.Struct], *, media_type: str = JSON, required: bool = True
-) -> type[Operation]:
-    """An OpenAPI operation class that documents ``struct`` as the request body.
-
-    Nested Structs are referenced as components, which Litestar generates from
-    the response schemas that use the same Structs.
-    """
-    (_ref,), components = msgspec.json.schema_components(
-        [struct], ref_template="#/components/schemas/{name}"
-    )
-    schema = cast(Schema, components[struct.__name__])
-    body = RequestBody(
-        content={media_type: OpenAPIMediaType(schema=schema)},
-        required=required,
-        description=struct.__doc__.strip().splitlines()[0] if struct.__doc__ else None,
-    )
-
-    @dataclass
-    class WithBody(Operation):
-        def __post_init__(self) -> None:
-            self.request_body = body
-
-    return WithBody

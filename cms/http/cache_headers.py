@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request, Response
+from litestar.datastructures import ResponseHeader
 from litestar.enums import ScopeType
 from litestar.types import (
     ASGIApp,
@@ -48,6 +49,12 @@ GZIP_LEVEL = 6
 # Answers to a token: never stored by a shared cache, nor kept by the browser.
 PRIVATE = "private, no-store"
 PRIVATE_NO_STORE = PRIVATE
+NO_STORE_HEADERS = [
+    ResponseHeader(
+        name="Cache-Control", value="no-store", description="`no-store`: never kept by a cache."
+    )
+]
+"""``response_headers`` of a route whose answers no cache may keep (a 204 of a write)."""
 PUBLIC_VARY: tuple[str, ...] = ("Accept-Encoding",)
 # Public reads of routes that also answer tokens (the entry routes).
 ENTRY_VARY: tuple[str, ...] = ("Accept-Encoding", "Authorization")

@@ -23,7 +23,9 @@ from cms.access.tokens import (
     token_info,
 )
 from cms.http.auth import SECURITY, require
-from cms.http.bodies import body_operation, convert_body, json_body
+from cms.http.bodies import BAD_BODY, convert_body, json_body
+from cms.http.cache_headers import NO_STORE_HEADERS
+from cms.http.operations import documented
 from cms.http.problems import error_responses, not_found
 from cms.schemas import Base, Slug
 from cms.urls import API
@@ -88,14 +90,15 @@ class TokenList(Base):
     description="The answer holds the secret; it is stored only as a hash and never shown again.",
     tags=[TAG],
     security=SECURITY,
-    operation_class=body_operation(TokenCreate),
+    operation_class=documented(TokenCreate),
     status_code=201,
     responses={
         201: ResponseSpec(
             TokenCreated, description="The token and its secret.", generate_examples=False
         ),
         **error_responses(
-            http_400="The body is not JSON.",
+            http_400=BAD_BODY,
+            http_415="The body is not `application/json`.",
             http_422="A field is invalid; `errors` names each.",
             **AUTH_ERRORS,
         ),
@@ -108,7 +111,7 @@ async def create_token_handler(
 ) -> Response[TokenCreated]:
     """Create a token."""
     admin = require(caller, Permission.MANAGE_TOKENS)
-    wanted = convert_body(await json_body(request), TokenCreate)
+    wanted = convert_body(await json_body(request, required=True), TokenCreate)
     token, secret = await create_token(
         session,
         name=wanted.name,
@@ -155,6 +158,7 @@ async def list_tokens_handler(
     tags=[TAG],
     security=SECURITY,
     status_code=204,
+    response_headers=NO_STORE_HEADERS,
     responses=error_responses(
         http_400="The request is malformed.", http_404="No token has this id.", **AUTH_ERRORS
     ),
@@ -163,13 +167,12 @@ async def revoke_token_handler(
     session: NamedDependency[AsyncSession],
     caller: NamedDependency[Caller | None],
     token_id: FromPath[str],
-) -> Response[None]:
+) -> None:
     """Revoke a token."""
     require(caller, Permission.MANAGE_TOKENS)
     if not await revoke_token(session, token_id):
         raise not_found(f"token with id {token_id!r}")
     await session.commit()
-    return Response(None, status_code=204, headers=NO_STORE)
 
 
 TOKEN_ROUTES = [create_token_handler, list_tokens_handler, revoke_token_handler]

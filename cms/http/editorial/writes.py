@@ -33,11 +33,19 @@ from cms.editorial.revisions import RevisionInfo, get_revision, list_revisions, 
 from cms.errors import FieldError, InvalidInput
 from cms.http import params
 from cms.http.auth import SECURITY, TOKEN_ERRORS, require
-from cms.http.bodies import JSON, MERGE_PATCH, body_operation, convert_body, json_body
-from cms.http.cache_headers import PRIVATE, json_response
+from cms.http.bodies import (
+    BAD_BODY,
+    BAD_OPTIONAL_BODY,
+    JSON,
+    MERGE_PATCH,
+    convert_body,
+    json_body,
+)
+from cms.http.cache_headers import NO_STORE_HEADERS, PRIVATE, json_response
 from cms.http.editorial.preview import signing_key
 from cms.http.editorial.working import working_document, working_response
 from cms.http.json_text import encode_json
+from cms.http.operations import documented
 from cms.http.preconditions import PreconditionFailedProblem, check_precondition, if_match_header
 from cms.http.problems import (
     PROBLEM_BASE,
@@ -289,15 +297,41 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
     role = "The token's role may not do this, or the entry is shown on clinics outside its own."
     if ctype.name == CLINIC.name:
         role += " Only a token limited to no clinic may create or change clinics."
+    body_errors = error_responses(
+        http_400=BAD_BODY,
+        http_403=role,
+        http_415="The body is not JSON (or, for PATCH, a merge patch).",
+        http_422="A field is invalid; `errors` names each.",
+        **TOKEN_ERRORS,
+    )
+    # Changes of an entry: they need If-Match (428 without, 412 when stale).
     change_errors = error_responses(
-        http_400="The body is not JSON.",
+        http_400=BAD_OPTIONAL_BODY,
         http_403=role,
         http_404=missing,
-        http_415="The body is not JSON (or, for PATCH, a merge patch).",
+        http_415="The body is not JSON.",
         http_422="A field is invalid; `errors` names each.",
         http_428="`If-Match` is missing.",
         **TOKEN_ERRORS,
     )
+    # Changes without a body: a workflow step, a restore, a delete.
+    step_errors = error_responses(
+        http_400="A parameter is invalid.",
+        http_403=role,
+        http_404=missing,
+        http_422="The entry cannot take this step as it is (a publish check, a broken "
+        "link, a relation to an entry deleted since); `errors` names each reason.",
+        http_428="`If-Match` is missing.",
+        **TOKEN_ERRORS,
+    )
+    delete_errors = {k: v for k, v in step_errors.items() if k != 422}
+    patch_errors = {
+        **change_errors,
+        **error_responses(
+            http_400=f"{BAD_BODY} Send `{{}}` to change nothing.",
+            http_415="The body is neither a merge patch nor JSON.",
+        ),
+    }
     stale = {412: problem_spec("The entry changed since it was read; the body holds it now.")}
     stale[412].data_container = PreconditionFailedProblem
     mirrored = {
@@ -321,11 +355,11 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
         description="Authors, editors and admins. The new entry is a draft.",
         tags=tags,
         security=SECURITY,
-        operation_class=body_operation(create_struct),
+        operation_class=documented(create_struct),
         status_code=201,
         responses={
             201: ResponseSpec(detail_struct, description="The draft.", generate_examples=False),
-            **change_errors,
+            **body_errors,
             409: problem_spec(
                 "Other creates took every slug this one tried (a hundred); try again. "
                 "A `slug` given and taken is a 422 naming it."
@@ -340,7 +374,7 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
     ) -> Response[bytes]:
         writer = require(caller, Permission.WRITE)
         _check_clinic_writer(ctype, writer)
-        raw = await json_body(request, empty={})
+        raw = await json_body(request, required=True)
         try:
             entry = await create_entry(session, _context(state, writer), ctype, raw, caller=writer)
             await session.commit()
@@ -364,8 +398,8 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
         "a draft; its published version, if any, stays live until it is published again.",
         tags=tags,
         security=SECURITY,
-        operation_class=body_operation(patch_struct, media_type=MERGE_PATCH),
-        responses={200: entry_spec, **change_errors, **stale, **mirrored},
+        operation_class=documented(patch_struct, media_types=(MERGE_PATCH, JSON), if_match=True),
+        responses={200: entry_spec, **patch_errors, **stale, **mirrored},
     )
     async def update_handler(
         request: Request[Any, Any, Any],
@@ -376,7 +410,7 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
     ) -> Response[bytes]:
         writer = require(caller, Permission.WRITE)
         if_match_header(request)  # a missing precondition is the first thing to report
-        body = await json_body(request, media_types=(MERGE_PATCH, JSON), empty={})
+        body = await json_body(request, media_types=(MERGE_PATCH, JSON), required=True)
         entry = await _for_change(request, session, ctype, slug, writer)
         await update_entry(session, _context(state, writer), ctype, entry, body, caller=writer)
         await session.commit()
@@ -391,9 +425,11 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
         "or their published version) is not deleted: remove those references first.",
         tags=tags,
         security=SECURITY,
+        operation_class=documented(if_match=True),
         status_code=204,
+        response_headers=NO_STORE_HEADERS,
         responses={
-            **change_errors,
+            **delete_errors,
             **stale,
             409: problem_spec(
                 "Other entries refer to it (`detail` names them, type/slug; remove those "
@@ -410,12 +446,11 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
         state: State,
         slug: FromPath[str],
         force: Annotated[bool, QueryParameter(description=FORCE_TAKE_DOWN)] = False,
-    ) -> Response[None]:
+    ) -> None:
         editor = require(caller, Permission.DELETE)
         entry = await _for_change(request, session, ctype, slug, editor)
         await workflow.delete_entry(session, _context(state, editor, force=force), entry)
         await session.commit()
-        return Response(None, status_code=204, headers=NO_STORE)
 
     Step = Callable[[AsyncSession, WriteContext, ContentType, Entry], Awaitable[None]]
 
@@ -434,8 +469,9 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
             description=description,
             tags=tags,
             security=SECURITY,
+            operation_class=documented(if_match=True),
             status_code=200,
-            responses={200: entry_spec, **change_errors, **stale, **conflict},
+            responses={200: entry_spec, **step_errors, **stale, **conflict},
         )
         async def step_handler(
             request: Request[Any, Any, Any],
@@ -489,7 +525,7 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
         "then, within seconds, whether or not the server restarted in between.",
         tags=tags,
         security=SECURITY,
-        operation_class=body_operation(PublishRequest, required=False),
+        operation_class=documented(PublishRequest, required=False, if_match=True),
         status_code=200,
         responses={200: entry_spec, **change_errors, **stale, **conflict},
     )
@@ -527,12 +563,12 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
         "only while the token that asked for it does: revoking the token revokes its links.",
         tags=tags,
         security=SECURITY,
-        operation_class=body_operation(PreviewRequest, required=False),
+        operation_class=documented(PreviewRequest, required=False),
         status_code=200,
         responses={
             200: ResponseSpec(PreviewLink, description="The link.", generate_examples=False),
             **error_responses(
-                http_400="The body is not JSON.",
+                http_400=BAD_OPTIONAL_BODY,
                 http_403="The token's role may not read drafts.",
                 http_404=missing,
                 http_415="The body is not JSON.",
@@ -657,8 +693,9 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
         "new version (history is never rewritten) and the entry a draft; slug and URL stay.",
         tags=tags,
         security=SECURITY,
+        operation_class=documented(if_match=True),
         status_code=200,
-        responses={200: entry_spec, **change_errors, **stale, **mirrored},
+        responses={200: entry_spec, **step_errors, **stale, **mirrored},
     )
     async def restore_handler(
         request: Request[Any, Any, Any],

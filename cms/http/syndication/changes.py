@@ -25,7 +25,7 @@ from cms.access.tokens import Caller, Permission
 from cms.contenttypes import TypeRegistry
 from cms.errors import InvalidParameter
 from cms.http import params
-from cms.http.auth import forbidden, require
+from cms.http.auth import SECURITY, forbidden, require
 from cms.http.cache_headers import ENTRY_VARY, PRIVATE, json_response, public_cache_control
 from cms.http.json_text import encode_json
 from cms.http.problems import error_responses
@@ -77,6 +77,7 @@ def change_routes(
             "every clinic's."
         ),
         tags=["Syndication"],
+        security=[{}, *SECURITY],
         responses={
             200: ResponseSpec(ChangePage, description="One page.", generate_examples=False),
             304: ResponseSpec(

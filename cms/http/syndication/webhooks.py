@@ -19,7 +19,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from cms.access.tokens import Caller, Permission
 from cms.http import params
 from cms.http.auth import SECURITY, require
-from cms.http.bodies import body_operation, convert_body, json_body
+from cms.http.bodies import BAD_BODY, convert_body, json_body
+from cms.http.cache_headers import NO_STORE_HEADERS
+from cms.http.operations import documented
 from cms.http.problems import error_responses, not_found
 from cms.schemas import Base, Slug, WebUrl
 from cms.syndication import webhooks
@@ -120,14 +122,14 @@ async def _endpoint(session: AsyncSession, endpoint_id: str) -> WebhookInfo:
     "Webhooks with the `secret` in the answer; the secret is shown only now.",
     tags=[TAG],
     security=SECURITY,
-    operation_class=body_operation(WebhookCreate),
+    operation_class=documented(WebhookCreate),
     status_code=201,
     responses={
         201: ResponseSpec(
             WebhookCreated, description="The endpoint and its secret.", generate_examples=False
         ),
         **error_responses(
-            http_400="The body is not JSON.",
+            http_400=BAD_BODY,
             http_415="The body is not `application/json`.",
             http_422="A field is invalid (a URL that is not http(s), an unknown event type "
             "or clinic); `errors` names each.",
@@ -142,7 +144,7 @@ async def create_webhook_handler(
 ) -> Response[WebhookCreated]:
     """Subscribe an endpoint."""
     admin = require(caller, Permission.MANAGE_WEBHOOKS)
-    wanted = convert_body(await json_body(request), WebhookCreate)
+    wanted = convert_body(await json_body(request, required=True), WebhookCreate)
     endpoint = await webhooks.create_endpoint(
         session,
         url=wanted.url,
@@ -210,19 +212,19 @@ async def get_webhook_handler(
     tags=[TAG],
     security=SECURITY,
     status_code=204,
+    response_headers=NO_STORE_HEADERS,
     responses=error_responses(http_400=MALFORMED, http_404=NO_ENDPOINT, **AUTH_ERRORS),
 )
 async def delete_webhook_handler(
     session: NamedDependency[AsyncSession],
     caller: NamedDependency[Caller | None],
     endpoint_id: FromPath[str],
-) -> Response[None]:
+) -> None:
     """Unsubscribe an endpoint."""
     require(caller, Permission.MANAGE_WEBHOOKS)
     if not await webhooks.delete_endpoint(session, endpoint_id):
         raise not_found(f"webhook endpoint with id {endpoint_id!r}")
     await session.commit()
-    return Response(None, status_code=204, headers=NO_STORE)
 
 
 @post(
