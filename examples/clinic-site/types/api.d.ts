@@ -2971,7 +2971,12 @@ export interface components {
         };
     };
     responses: never;
-    parameters: never;
+    parameters: {
+        /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+        IfMatch: string;
+        /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+        IfNoneMatch: string;
+    };
     requestBodies: never;
     headers: never;
     pathItems: never;
@@ -2981,7 +2986,10 @@ export interface operations {
     health: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2995,6 +3003,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Health"];
                 };
+            };
+            /** @description Not modified: the `If-None-Match` ETag is current. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description An unexpected error; it was logged, and no details are given. */
             500: {
@@ -3019,7 +3034,10 @@ export interface operations {
     ready: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -3033,6 +3051,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Readiness"];
                 };
+            };
+            /** @description Not modified: the `If-None-Match` ETag is current. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description An unexpected error; it was logged, and no details are given. */
             500: {
@@ -3057,7 +3082,10 @@ export interface operations {
     metrics: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -3071,6 +3099,13 @@ export interface operations {
                 content: {
                     "text/plain; version=0.0.4": string;
                 };
+            };
+            /** @description Not modified: the `If-None-Match` ETag is current. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description `CMS_METRICS_TOKEN` is set and the request does not carry it. */
             401: {
@@ -3104,7 +3139,10 @@ export interface operations {
     listPlugins: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -3149,7 +3187,10 @@ export interface operations {
     listTokens: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -3163,6 +3204,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["TokenList"];
                 };
+            };
+            /** @description Not modified: the `If-None-Match` ETag is current. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description No token, or an unknown, revoked or expired one. */
             401: {
@@ -3249,7 +3297,7 @@ export interface operations {
                     "application/json": components["schemas"]["TokenCreated"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is missing, is not JSON, or nests deeper than 64 levels. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3269,6 +3317,15 @@ export interface operations {
             };
             /** @description The token is not an admin's. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3328,11 +3385,11 @@ export interface operations {
             /** @description Request fulfilled, nothing follows */
             204: {
                 headers: {
+                    /** @description `no-store`: never kept by a cache. */
+                    "Cache-Control"?: string;
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": null;
-                };
+                content?: never;
             };
             /** @description The request is malformed. */
             400: {
@@ -3402,7 +3459,10 @@ export interface operations {
     listWebhooks: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -3416,6 +3476,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["WebhookList"];
                 };
+            };
+            /** @description Not modified: the `If-None-Match` ETag is current. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description No token, or an unknown, revoked or expired one. */
             401: {
@@ -3508,7 +3575,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookCreated"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is missing, is not JSON, or nests deeper than 64 levels. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3585,7 +3652,10 @@ export interface operations {
     getWebhook: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 endpoint_id: string;
             };
@@ -3601,6 +3671,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["WebhookInfo"];
                 };
+            };
+            /** @description Not modified: the `If-None-Match` ETag is current. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description The request is malformed. */
             400: {
@@ -3681,11 +3758,11 @@ export interface operations {
             /** @description Request fulfilled, nothing follows */
             204: {
                 headers: {
+                    /** @description `no-store`: never kept by a cache. */
+                    "Cache-Control"?: string;
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": null;
-                };
+                content?: never;
             };
             /** @description The request is malformed. */
             400: {
@@ -3845,7 +3922,10 @@ export interface operations {
                 /** @description `next_cursor` of the previous page. */
                 cursor?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 endpoint_id: string;
             };
@@ -3861,6 +3941,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["DeliveryPage"];
                 };
+            };
+            /** @description Not modified: the `If-None-Match` ETag is current. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description A query parameter is invalid; `errors` names it. */
             400: {
@@ -4025,7 +4112,10 @@ export interface operations {
     getPreview: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 token: string;
             };
@@ -4035,6 +4125,13 @@ export interface operations {
         responses: {
             /** @description The entry (the shape of its type's detail). */
             200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not modified: the `If-None-Match` ETag is current. */
+            304: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4099,7 +4196,10 @@ export interface operations {
     getIndex: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -4144,7 +4244,10 @@ export interface operations {
     getApiIndex: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -4220,7 +4323,10 @@ export interface operations {
                 /** @description With a token only: statuses of the working copies to list, comma-separated (`draft,in_review`), of: draft, in_review, scheduled, published, archived; all when omitted. `in_review` is the review queue. Without a token: 401. */
                 status?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -4378,7 +4484,7 @@ export interface operations {
                     "application/json": components["schemas"]["Clinic"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is missing, is not JSON, or nests deeper than 64 levels. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4398,15 +4504,6 @@ export interface operations {
             };
             /** @description The token's role may not do this, or the entry is shown on clinics outside its own. Only a token limited to no clinic may create or change clinics. */
             403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No clinic has this slug (or the token may not read it). */
-            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4434,15 +4531,6 @@ export interface operations {
             };
             /** @description A field is invalid; `errors` names each. */
             422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description `If-Match` is missing. */
-            428: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4491,7 +4579,10 @@ export interface operations {
                 /** @description Only these fields of embedded practitioner entries. */
                 "fields[practitioner]"?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -4584,7 +4675,10 @@ export interface operations {
                 /** @description Take it down even though published entries link to it; their links become text and are listed by `GET /api/v1/links/broken`. Without it, that is a 409 naming them. */
                 force?: boolean;
             };
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -4595,13 +4689,13 @@ export interface operations {
             /** @description Request fulfilled, nothing follows */
             204: {
                 headers: {
+                    /** @description `no-store`: never kept by a cache. */
+                    "Cache-Control"?: string;
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": null;
-                };
+                content?: never;
             };
-            /** @description The body is not JSON. */
+            /** @description A parameter is invalid. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4655,24 +4749,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A field is invalid; `errors` names each. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
             /** @description `If-Match` is missing. */
             428: {
                 headers: {
@@ -4714,7 +4790,10 @@ export interface operations {
     updateClinic: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -4724,6 +4803,35 @@ export interface operations {
         requestBody: {
             content: {
                 "application/merge-patch+json": {
+                    slug?: string | null;
+                    title?: string | null;
+                    summary?: string | null;
+                    body?: string | null;
+                    clinics?: string[] | null;
+                    origin_clinic?: string | null;
+                    tags?: string[] | null;
+                    seo?: components["schemas"]["Seo"] | null;
+                    published_at?: string | null;
+                    reviewed_by?: string | null;
+                    last_reviewed?: string | null;
+                    address?: string | null;
+                    city?: string | null;
+                    province?: string | null;
+                    postal_code?: string | null;
+                    country?: string | null;
+                    phone?: string | null;
+                    email?: string | null;
+                    time_zone?: string | null;
+                    geo?: components["schemas"]["Geo"] | null;
+                    opening_hours?: components["schemas"]["OpeningHours"][] | null;
+                    booking_url?: string | null;
+                    site_url?: string | null;
+                    url_patterns?: {
+                        [key: string]: string;
+                    } | null;
+                    example_data?: boolean | null;
+                };
+                "application/json": {
                     slug?: string | null;
                     title?: string | null;
                     summary?: string | null;
@@ -4764,7 +4872,7 @@ export interface operations {
                     "application/json": components["schemas"]["Clinic"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is missing, is not JSON, or nests deeper than 64 levels. Send `{}` to change nothing. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4818,7 +4926,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
+            /** @description The body is neither a merge patch nor JSON. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -4880,7 +4988,10 @@ export interface operations {
                 /** @description Ignored by this step. */
                 force?: boolean;
             };
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -4897,7 +5008,7 @@ export interface operations {
                     "application/json": components["schemas"]["Clinic"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description A parameter is invalid. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4951,16 +5062,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A field is invalid; `errors` names each. */
+            /** @description The entry cannot take this step as it is (a publish check, a broken link, a relation to an entry deleted since); `errors` names each reason. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5013,7 +5115,10 @@ export interface operations {
                 /** @description Publish (or schedule) even though the body links to entries that do not exist or are not published. Without it, that is a 422 naming each link. */
                 force?: boolean;
             };
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -5038,7 +5143,7 @@ export interface operations {
                     "application/json": components["schemas"]["Clinic"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not JSON, or nests deeper than 64 levels. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5092,7 +5197,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
+            /** @description The body is not JSON. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -5154,7 +5259,10 @@ export interface operations {
                 /** @description Take it down even though published entries link to it; their links become text and are listed by `GET /api/v1/links/broken`. Without it, that is a 409 naming them. */
                 force?: boolean;
             };
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -5171,7 +5279,7 @@ export interface operations {
                     "application/json": components["schemas"]["Clinic"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description A parameter is invalid. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5225,16 +5333,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A field is invalid; `errors` names each. */
+            /** @description The entry cannot take this step as it is (a publish check, a broken link, a relation to an entry deleted since); `errors` names each reason. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5287,7 +5386,10 @@ export interface operations {
                 /** @description Take it down even though published entries link to it; their links become text and are listed by `GET /api/v1/links/broken`. Without it, that is a 409 naming them. */
                 force?: boolean;
             };
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -5304,7 +5406,7 @@ export interface operations {
                     "application/json": components["schemas"]["Clinic"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description A parameter is invalid. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5358,16 +5460,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A field is invalid; `errors` names each. */
+            /** @description The entry cannot take this step as it is (a publish check, a broken link, a relation to an entry deleted since); `errors` names each reason. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5445,7 +5538,7 @@ export interface operations {
                     "application/json": components["schemas"]["PreviewLink"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not JSON, or nests deeper than 64 levels. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5536,7 +5629,10 @@ export interface operations {
                 /** @description `next_cursor` of the previous page. */
                 cursor?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -5552,6 +5648,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["EntryRevisionList"];
                 };
+            };
+            /** @description Not modified: the `If-None-Match` ETag is current. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description A parameter is invalid. */
             400: {
@@ -5621,7 +5724,10 @@ export interface operations {
     getClinicRevision: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 slug: string;
                 /** @description A version number. */
@@ -5639,6 +5745,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["EntryRevisionDetail"];
                 };
+            };
+            /** @description Not modified: the `If-None-Match` ETag is current. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description A parameter is invalid. */
             400: {
@@ -5708,7 +5821,10 @@ export interface operations {
     restoreClinicRevision: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
                 /** @description A version number. */
@@ -5727,7 +5843,7 @@ export interface operations {
                     "application/json": components["schemas"]["Clinic"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description A parameter is invalid. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5781,16 +5897,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A field is invalid; `errors` names each. */
+            /** @description The entry cannot take this step as it is (a publish check, a broken link, a relation to an entry deleted since); `errors` names each reason. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5875,7 +5982,10 @@ export interface operations {
                 /** @description With a token only: statuses of the working copies to list, comma-separated (`draft,in_review`), of: draft, in_review, scheduled, published, archived; all when omitted. `in_review` is the review queue. Without a token: 401. */
                 status?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -6015,7 +6125,7 @@ export interface operations {
                     "application/json": components["schemas"]["Practitioner"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is missing, is not JSON, or nests deeper than 64 levels. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6035,15 +6145,6 @@ export interface operations {
             };
             /** @description The token's role may not do this, or the entry is shown on clinics outside its own. */
             403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No practitioner has this slug (or the token may not read it). */
-            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6071,15 +6172,6 @@ export interface operations {
             };
             /** @description A field is invalid; `errors` names each. */
             422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description `If-Match` is missing. */
-            428: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6130,7 +6222,10 @@ export interface operations {
                 /** @description Only these fields of embedded condition entries. */
                 "fields[condition]"?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -6223,7 +6318,10 @@ export interface operations {
                 /** @description Take it down even though published entries link to it; their links become text and are listed by `GET /api/v1/links/broken`. Without it, that is a 409 naming them. */
                 force?: boolean;
             };
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -6234,13 +6332,13 @@ export interface operations {
             /** @description Request fulfilled, nothing follows */
             204: {
                 headers: {
+                    /** @description `no-store`: never kept by a cache. */
+                    "Cache-Control"?: string;
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": null;
-                };
+                content?: never;
             };
-            /** @description The body is not JSON. */
+            /** @description A parameter is invalid. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6294,24 +6392,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A field is invalid; `errors` names each. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
             /** @description `If-Match` is missing. */
             428: {
                 headers: {
@@ -6353,7 +6433,10 @@ export interface operations {
     updatePractitioner: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -6363,6 +6446,26 @@ export interface operations {
         requestBody: {
             content: {
                 "application/merge-patch+json": {
+                    slug?: string | null;
+                    title?: string | null;
+                    summary?: string | null;
+                    body?: string | null;
+                    clinics?: string[] | null;
+                    origin_clinic?: string | null;
+                    tags?: string[] | null;
+                    seo?: components["schemas"]["Seo"] | null;
+                    published_at?: string | null;
+                    reviewed_by?: string | null;
+                    last_reviewed?: string | null;
+                    role?: string | null;
+                    credentials?: string[] | null;
+                    specialties?: string[] | null;
+                    modalities?: string[] | null;
+                    languages?: string[] | null;
+                    booking_url?: string | null;
+                    example_profile?: boolean | null;
+                };
+                "application/json": {
                     slug?: string | null;
                     title?: string | null;
                     summary?: string | null;
@@ -6394,7 +6497,7 @@ export interface operations {
                     "application/json": components["schemas"]["Practitioner"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is missing, is not JSON, or nests deeper than 64 levels. Send `{}` to change nothing. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6448,7 +6551,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
+            /** @description The body is neither a merge patch nor JSON. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -6510,7 +6613,10 @@ export interface operations {
                 /** @description Ignored by this step. */
                 force?: boolean;
             };
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -6527,7 +6633,7 @@ export interface operations {
                     "application/json": components["schemas"]["Practitioner"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description A parameter is invalid. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6581,16 +6687,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A field is invalid; `errors` names each. */
+            /** @description The entry cannot take this step as it is (a publish check, a broken link, a relation to an entry deleted since); `errors` names each reason. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6643,7 +6740,10 @@ export interface operations {
                 /** @description Publish (or schedule) even though the body links to entries that do not exist or are not published. Without it, that is a 422 naming each link. */
                 force?: boolean;
             };
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -6668,7 +6768,7 @@ export interface operations {
                     "application/json": components["schemas"]["Practitioner"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not JSON, or nests deeper than 64 levels. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6722,7 +6822,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
+            /** @description The body is not JSON. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -6784,7 +6884,10 @@ export interface operations {
                 /** @description Take it down even though published entries link to it; their links become text and are listed by `GET /api/v1/links/broken`. Without it, that is a 409 naming them. */
                 force?: boolean;
             };
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -6801,7 +6904,7 @@ export interface operations {
                     "application/json": components["schemas"]["Practitioner"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description A parameter is invalid. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6855,16 +6958,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A field is invalid; `errors` names each. */
+            /** @description The entry cannot take this step as it is (a publish check, a broken link, a relation to an entry deleted since); `errors` names each reason. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6917,7 +7011,10 @@ export interface operations {
                 /** @description Take it down even though published entries link to it; their links become text and are listed by `GET /api/v1/links/broken`. Without it, that is a 409 naming them. */
                 force?: boolean;
             };
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -6934,7 +7031,7 @@ export interface operations {
                     "application/json": components["schemas"]["Practitioner"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description A parameter is invalid. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6988,16 +7085,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A field is invalid; `errors` names each. */
+            /** @description The entry cannot take this step as it is (a publish check, a broken link, a relation to an entry deleted since); `errors` names each reason. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7075,7 +7163,7 @@ export interface operations {
                     "application/json": components["schemas"]["PreviewLink"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not JSON, or nests deeper than 64 levels. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7166,7 +7254,10 @@ export interface operations {
                 /** @description `next_cursor` of the previous page. */
                 cursor?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -7182,6 +7273,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["EntryRevisionList"];
                 };
+            };
+            /** @description Not modified: the `If-None-Match` ETag is current. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description A parameter is invalid. */
             400: {
@@ -7251,7 +7349,10 @@ export interface operations {
     getPractitionerRevision: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 slug: string;
                 /** @description A version number. */
@@ -7269,6 +7370,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["EntryRevisionDetail"];
                 };
+            };
+            /** @description Not modified: the `If-None-Match` ETag is current. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description A parameter is invalid. */
             400: {
@@ -7338,7 +7446,10 @@ export interface operations {
     restorePractitionerRevision: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
                 /** @description A version number. */
@@ -7357,7 +7468,7 @@ export interface operations {
                     "application/json": components["schemas"]["Practitioner"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description A parameter is invalid. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7411,16 +7522,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A field is invalid; `errors` names each. */
+            /** @description The entry cannot take this step as it is (a publish check, a broken link, a relation to an entry deleted since); `errors` names each reason. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7507,7 +7609,10 @@ export interface operations {
                 /** @description With a token only: statuses of the working copies to list, comma-separated (`draft,in_review`), of: draft, in_review, scheduled, published, archived; all when omitted. `in_review` is the review queue. Without a token: 401. */
                 status?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -7636,7 +7741,7 @@ export interface operations {
                     "application/json": components["schemas"]["Condition"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is missing, is not JSON, or nests deeper than 64 levels. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7656,15 +7761,6 @@ export interface operations {
             };
             /** @description The token's role may not do this, or the entry is shown on clinics outside its own. */
             403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No condition has this slug (or the token may not read it). */
-            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7692,15 +7788,6 @@ export interface operations {
             };
             /** @description A field is invalid; `errors` names each. */
             422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description `If-Match` is missing. */
-            428: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7751,7 +7838,10 @@ export interface operations {
                 /** @description Only these fields of embedded condition entries. */
                 "fields[condition]"?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -7844,7 +7934,10 @@ export interface operations {
                 /** @description Take it down even though published entries link to it; their links become text and are listed by `GET /api/v1/links/broken`. Without it, that is a 409 naming them. */
                 force?: boolean;
             };
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -7855,13 +7948,13 @@ export interface operations {
             /** @description Request fulfilled, nothing follows */
             204: {
                 headers: {
+                    /** @description `no-store`: never kept by a cache. */
+                    "Cache-Control"?: string;
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": null;
-                };
+                content?: never;
             };
-            /** @description The body is not JSON. */
+            /** @description A parameter is invalid. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7915,24 +8008,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A field is invalid; `errors` names each. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
             /** @description `If-Match` is missing. */
             428: {
                 headers: {
@@ -7974,7 +8049,10 @@ export interface operations {
     updateCondition: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -7984,6 +8062,30 @@ export interface operations {
         requestBody: {
             content: {
                 "application/merge-patch+json": {
+                    slug?: string | null;
+                    title?: string | null;
+                    summary?: string | null;
+                    body?: string | null;
+                    clinics?: string[] | null;
+                    origin_clinic?: string | null;
+                    tags?: string[] | null;
+                    seo?: components["schemas"]["Seo"] | null;
+                    published_at?: string | null;
+                    reviewed_by?: string | null;
+                    last_reviewed?: string | null;
+                    also_known_as?: string[] | null;
+                    parent?: (string | null) | null;
+                    symptoms?: string[] | null;
+                    causes?: string[] | null;
+                    prevention?: string[] | null;
+                    typical_course?: components["schemas"]["Course"] | null;
+                    acute_notes?: string | null;
+                    chronic_notes?: string | null;
+                    modalities?: string[] | null;
+                    faq?: components["schemas"]["Faq"][] | null;
+                    references?: components["schemas"]["Reference"][] | null;
+                };
+                "application/json": {
                     slug?: string | null;
                     title?: string | null;
                     summary?: string | null;
@@ -8019,7 +8121,7 @@ export interface operations {
                     "application/json": components["schemas"]["Condition"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is missing, is not JSON, or nests deeper than 64 levels. Send `{}` to change nothing. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8073,7 +8175,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
+            /** @description The body is neither a merge patch nor JSON. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -8135,7 +8237,10 @@ export interface operations {
                 /** @description Ignored by this step. */
                 force?: boolean;
             };
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -8152,7 +8257,7 @@ export interface operations {
                     "application/json": components["schemas"]["Condition"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description A parameter is invalid. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8206,16 +8311,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A field is invalid; `errors` names each. */
+            /** @description The entry cannot take this step as it is (a publish check, a broken link, a relation to an entry deleted since); `errors` names each reason. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8268,7 +8364,10 @@ export interface operations {
                 /** @description Publish (or schedule) even though the body links to entries that do not exist or are not published. Without it, that is a 422 naming each link. */
                 force?: boolean;
             };
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -8293,7 +8392,7 @@ export interface operations {
                     "application/json": components["schemas"]["Condition"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not JSON, or nests deeper than 64 levels. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8347,7 +8446,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
+            /** @description The body is not JSON. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -8409,7 +8508,10 @@ export interface operations {
                 /** @description Take it down even though published entries link to it; their links become text and are listed by `GET /api/v1/links/broken`. Without it, that is a 409 naming them. */
                 force?: boolean;
             };
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -8426,7 +8528,7 @@ export interface operations {
                     "application/json": components["schemas"]["Condition"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description A parameter is invalid. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8480,16 +8582,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A field is invalid; `errors` names each. */
+            /** @description The entry cannot take this step as it is (a publish check, a broken link, a relation to an entry deleted since); `errors` names each reason. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8542,7 +8635,10 @@ export interface operations {
                 /** @description Take it down even though published entries link to it; their links become text and are listed by `GET /api/v1/links/broken`. Without it, that is a 409 naming them. */
                 force?: boolean;
             };
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -8559,7 +8655,7 @@ export interface operations {
                     "application/json": components["schemas"]["Condition"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description A parameter is invalid. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8613,16 +8709,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A field is invalid; `errors` names each. */
+            /** @description The entry cannot take this step as it is (a publish check, a broken link, a relation to an entry deleted since); `errors` names each reason. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8700,7 +8787,7 @@ export interface operations {
                     "application/json": components["schemas"]["PreviewLink"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not JSON, or nests deeper than 64 levels. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8791,7 +8878,10 @@ export interface operations {
                 /** @description `next_cursor` of the previous page. */
                 cursor?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -8807,6 +8897,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["EntryRevisionList"];
                 };
+            };
+            /** @description Not modified: the `If-None-Match` ETag is current. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description A parameter is invalid. */
             400: {
@@ -8876,7 +8973,10 @@ export interface operations {
     getConditionRevision: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 slug: string;
                 /** @description A version number. */
@@ -8894,6 +8994,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["EntryRevisionDetail"];
                 };
+            };
+            /** @description Not modified: the `If-None-Match` ETag is current. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description A parameter is invalid. */
             400: {
@@ -8963,7 +9070,10 @@ export interface operations {
     restoreConditionRevision: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
                 /** @description A version number. */
@@ -8982,7 +9092,7 @@ export interface operations {
                     "application/json": components["schemas"]["Condition"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description A parameter is invalid. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9036,16 +9146,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A field is invalid; `errors` names each. */
+            /** @description The entry cannot take this step as it is (a publish check, a broken link, a relation to an entry deleted since); `errors` names each reason. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9128,7 +9229,10 @@ export interface operations {
                 /** @description With a token only: statuses of the working copies to list, comma-separated (`draft,in_review`), of: draft, in_review, scheduled, published, archived; all when omitted. `in_review` is the review queue. Without a token: 401. */
                 status?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -9250,7 +9354,7 @@ export interface operations {
                     "application/json": components["schemas"]["Article"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is missing, is not JSON, or nests deeper than 64 levels. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9270,15 +9374,6 @@ export interface operations {
             };
             /** @description The token's role may not do this, or the entry is shown on clinics outside its own. */
             403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No article has this slug (or the token may not read it). */
-            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9306,15 +9401,6 @@ export interface operations {
             };
             /** @description A field is invalid; `errors` names each. */
             422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description `If-Match` is missing. */
-            428: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9365,7 +9451,10 @@ export interface operations {
                 /** @description Only these fields of embedded condition entries. */
                 "fields[condition]"?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -9458,7 +9547,10 @@ export interface operations {
                 /** @description Take it down even though published entries link to it; their links become text and are listed by `GET /api/v1/links/broken`. Without it, that is a 409 naming them. */
                 force?: boolean;
             };
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -9469,13 +9561,13 @@ export interface operations {
             /** @description Request fulfilled, nothing follows */
             204: {
                 headers: {
+                    /** @description `no-store`: never kept by a cache. */
+                    "Cache-Control"?: string;
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": null;
-                };
+                content?: never;
             };
-            /** @description The body is not JSON. */
+            /** @description A parameter is invalid. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9529,24 +9621,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A field is invalid; `errors` names each. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
             /** @description `If-Match` is missing. */
             428: {
                 headers: {
@@ -9588,7 +9662,10 @@ export interface operations {
     updateArticle: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -9598,6 +9675,23 @@ export interface operations {
         requestBody: {
             content: {
                 "application/merge-patch+json": {
+                    slug?: string | null;
+                    title?: string | null;
+                    summary?: string | null;
+                    body?: string | null;
+                    clinics?: string[] | null;
+                    origin_clinic?: string | null;
+                    tags?: string[] | null;
+                    seo?: components["schemas"]["Seo"] | null;
+                    published_at?: string | null;
+                    reviewed_by?: string | null;
+                    last_reviewed?: string | null;
+                    author?: (string | null) | null;
+                    conditions?: string[] | null;
+                    hero_image_url?: string | null;
+                    references?: components["schemas"]["Reference"][] | null;
+                };
+                "application/json": {
                     slug?: string | null;
                     title?: string | null;
                     summary?: string | null;
@@ -9626,7 +9720,7 @@ export interface operations {
                     "application/json": components["schemas"]["Article"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is missing, is not JSON, or nests deeper than 64 levels. Send `{}` to change nothing. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9680,7 +9774,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
+            /** @description The body is neither a merge patch nor JSON. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -9742,7 +9836,10 @@ export interface operations {
                 /** @description Ignored by this step. */
                 force?: boolean;
             };
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -9759,7 +9856,7 @@ export interface operations {
                     "application/json": components["schemas"]["Article"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description A parameter is invalid. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9813,16 +9910,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A field is invalid; `errors` names each. */
+            /** @description The entry cannot take this step as it is (a publish check, a broken link, a relation to an entry deleted since); `errors` names each reason. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9875,7 +9963,10 @@ export interface operations {
                 /** @description Publish (or schedule) even though the body links to entries that do not exist or are not published. Without it, that is a 422 naming each link. */
                 force?: boolean;
             };
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -9900,7 +9991,7 @@ export interface operations {
                     "application/json": components["schemas"]["Article"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not JSON, or nests deeper than 64 levels. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9954,7 +10045,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
+            /** @description The body is not JSON. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -10016,7 +10107,10 @@ export interface operations {
                 /** @description Take it down even though published entries link to it; their links become text and are listed by `GET /api/v1/links/broken`. Without it, that is a 409 naming them. */
                 force?: boolean;
             };
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -10033,7 +10127,7 @@ export interface operations {
                     "application/json": components["schemas"]["Article"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description A parameter is invalid. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10087,16 +10181,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A field is invalid; `errors` names each. */
+            /** @description The entry cannot take this step as it is (a publish check, a broken link, a relation to an entry deleted since); `errors` names each reason. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10149,7 +10234,10 @@ export interface operations {
                 /** @description Take it down even though published entries link to it; their links become text and are listed by `GET /api/v1/links/broken`. Without it, that is a 409 naming them. */
                 force?: boolean;
             };
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -10166,7 +10254,7 @@ export interface operations {
                     "application/json": components["schemas"]["Article"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description A parameter is invalid. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10220,16 +10308,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A field is invalid; `errors` names each. */
+            /** @description The entry cannot take this step as it is (a publish check, a broken link, a relation to an entry deleted since); `errors` names each reason. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10307,7 +10386,7 @@ export interface operations {
                     "application/json": components["schemas"]["PreviewLink"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not JSON, or nests deeper than 64 levels. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10398,7 +10477,10 @@ export interface operations {
                 /** @description `next_cursor` of the previous page. */
                 cursor?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -10414,6 +10496,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["EntryRevisionList"];
                 };
+            };
+            /** @description Not modified: the `If-None-Match` ETag is current. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description A parameter is invalid. */
             400: {
@@ -10483,7 +10572,10 @@ export interface operations {
     getArticleRevision: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 slug: string;
                 /** @description A version number. */
@@ -10501,6 +10593,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["EntryRevisionDetail"];
                 };
+            };
+            /** @description Not modified: the `If-None-Match` ETag is current. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description A parameter is invalid. */
             400: {
@@ -10570,7 +10669,10 @@ export interface operations {
     restoreArticleRevision: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
                 /** @description A version number. */
@@ -10589,7 +10691,7 @@ export interface operations {
                     "application/json": components["schemas"]["Article"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description A parameter is invalid. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10643,16 +10745,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A field is invalid; `errors` names each. */
+            /** @description The entry cannot take this step as it is (a publish check, a broken link, a relation to an entry deleted since); `errors` names each reason. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10735,7 +10828,10 @@ export interface operations {
                 /** @description With a token only: statuses of the working copies to list, comma-separated (`draft,in_review`), of: draft, in_review, scheduled, published, archived; all when omitted. `in_review` is the review queue. Without a token: 401. */
                 status?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -10853,7 +10949,7 @@ export interface operations {
                     "application/json": components["schemas"]["Series"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is missing, is not JSON, or nests deeper than 64 levels. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10873,15 +10969,6 @@ export interface operations {
             };
             /** @description The token's role may not do this, or the entry is shown on clinics outside its own. */
             403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No series has this slug (or the token may not read it). */
-            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10909,15 +10996,6 @@ export interface operations {
             };
             /** @description A field is invalid; `errors` names each. */
             422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description `If-Match` is missing. */
-            428: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10968,7 +11046,10 @@ export interface operations {
                 /** @description Only these fields of embedded article entries. */
                 "fields[article]"?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -11061,7 +11142,10 @@ export interface operations {
                 /** @description Take it down even though published entries link to it; their links become text and are listed by `GET /api/v1/links/broken`. Without it, that is a 409 naming them. */
                 force?: boolean;
             };
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -11072,13 +11156,13 @@ export interface operations {
             /** @description Request fulfilled, nothing follows */
             204: {
                 headers: {
+                    /** @description `no-store`: never kept by a cache. */
+                    "Cache-Control"?: string;
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": null;
-                };
+                content?: never;
             };
-            /** @description The body is not JSON. */
+            /** @description A parameter is invalid. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11132,24 +11216,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A field is invalid; `errors` names each. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
             /** @description `If-Match` is missing. */
             428: {
                 headers: {
@@ -11191,7 +11257,10 @@ export interface operations {
     updateSeries: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -11201,6 +11270,21 @@ export interface operations {
         requestBody: {
             content: {
                 "application/merge-patch+json": {
+                    slug?: string | null;
+                    title?: string | null;
+                    summary?: string | null;
+                    body?: string | null;
+                    clinics?: string[] | null;
+                    origin_clinic?: string | null;
+                    tags?: string[] | null;
+                    seo?: components["schemas"]["Seo"] | null;
+                    published_at?: string | null;
+                    reviewed_by?: string | null;
+                    last_reviewed?: string | null;
+                    parts?: string[] | null;
+                    planned_parts?: components["schemas"]["PlannedPart"][] | null;
+                };
+                "application/json": {
                     slug?: string | null;
                     title?: string | null;
                     summary?: string | null;
@@ -11227,7 +11311,7 @@ export interface operations {
                     "application/json": components["schemas"]["Series"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is missing, is not JSON, or nests deeper than 64 levels. Send `{}` to change nothing. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11281,7 +11365,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
+            /** @description The body is neither a merge patch nor JSON. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -11343,7 +11427,10 @@ export interface operations {
                 /** @description Ignored by this step. */
                 force?: boolean;
             };
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -11360,7 +11447,7 @@ export interface operations {
                     "application/json": components["schemas"]["Series"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description A parameter is invalid. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11414,16 +11501,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A field is invalid; `errors` names each. */
+            /** @description The entry cannot take this step as it is (a publish check, a broken link, a relation to an entry deleted since); `errors` names each reason. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -11476,7 +11554,10 @@ export interface operations {
                 /** @description Publish (or schedule) even though the body links to entries that do not exist or are not published. Without it, that is a 422 naming each link. */
                 force?: boolean;
             };
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -11501,7 +11582,7 @@ export interface operations {
                     "application/json": components["schemas"]["Series"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not JSON, or nests deeper than 64 levels. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11555,7 +11636,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
+            /** @description The body is not JSON. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -11617,7 +11698,10 @@ export interface operations {
                 /** @description Take it down even though published entries link to it; their links become text and are listed by `GET /api/v1/links/broken`. Without it, that is a 409 naming them. */
                 force?: boolean;
             };
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -11634,7 +11718,7 @@ export interface operations {
                     "application/json": components["schemas"]["Series"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description A parameter is invalid. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11688,16 +11772,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A field is invalid; `errors` names each. */
+            /** @description The entry cannot take this step as it is (a publish check, a broken link, a relation to an entry deleted since); `errors` names each reason. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -11750,7 +11825,10 @@ export interface operations {
                 /** @description Take it down even though published entries link to it; their links become text and are listed by `GET /api/v1/links/broken`. Without it, that is a 409 naming them. */
                 force?: boolean;
             };
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -11767,7 +11845,7 @@ export interface operations {
                     "application/json": components["schemas"]["Series"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description A parameter is invalid. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11821,16 +11899,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A field is invalid; `errors` names each. */
+            /** @description The entry cannot take this step as it is (a publish check, a broken link, a relation to an entry deleted since); `errors` names each reason. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -11908,7 +11977,7 @@ export interface operations {
                     "application/json": components["schemas"]["PreviewLink"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not JSON, or nests deeper than 64 levels. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11999,7 +12068,10 @@ export interface operations {
                 /** @description `next_cursor` of the previous page. */
                 cursor?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -12015,6 +12087,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["EntryRevisionList"];
                 };
+            };
+            /** @description Not modified: the `If-None-Match` ETag is current. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description A parameter is invalid. */
             400: {
@@ -12084,7 +12163,10 @@ export interface operations {
     getSeriesRevision: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 slug: string;
                 /** @description A version number. */
@@ -12102,6 +12184,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["EntryRevisionDetail"];
                 };
+            };
+            /** @description Not modified: the `If-None-Match` ETag is current. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description A parameter is invalid. */
             400: {
@@ -12171,7 +12260,10 @@ export interface operations {
     restoreSeriesRevision: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
                 /** @description A version number. */
@@ -12190,7 +12282,7 @@ export interface operations {
                     "application/json": components["schemas"]["Series"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description A parameter is invalid. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12244,16 +12336,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A field is invalid; `errors` names each. */
+            /** @description The entry cannot take this step as it is (a publish check, a broken link, a relation to an entry deleted since); `errors` names each reason. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -12336,7 +12419,10 @@ export interface operations {
                 /** @description With a token only: statuses of the working copies to list, comma-separated (`draft,in_review`), of: draft, in_review, scheduled, published, archived; all when omitted. `in_review` is the review queue. Without a token: 401. */
                 status?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -12480,7 +12566,7 @@ export interface operations {
                     "application/json": components["schemas"]["Casestory"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is missing, is not JSON, or nests deeper than 64 levels. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12500,15 +12586,6 @@ export interface operations {
             };
             /** @description The token's role may not do this, or the entry is shown on clinics outside its own. */
             403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No case story has this slug (or the token may not read it). */
-            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12536,15 +12613,6 @@ export interface operations {
             };
             /** @description A field is invalid; `errors` names each. */
             422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description `If-Match` is missing. */
-            428: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12595,7 +12663,10 @@ export interface operations {
                 /** @description Only these fields of embedded condition entries. */
                 "fields[condition]"?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -12688,7 +12759,10 @@ export interface operations {
                 /** @description Take it down even though published entries link to it; their links become text and are listed by `GET /api/v1/links/broken`. Without it, that is a 409 naming them. */
                 force?: boolean;
             };
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -12699,13 +12773,13 @@ export interface operations {
             /** @description Request fulfilled, nothing follows */
             204: {
                 headers: {
+                    /** @description `no-store`: never kept by a cache. */
+                    "Cache-Control"?: string;
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": null;
-                };
+                content?: never;
             };
-            /** @description The body is not JSON. */
+            /** @description A parameter is invalid. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12759,24 +12833,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A field is invalid; `errors` names each. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
             /** @description `If-Match` is missing. */
             428: {
                 headers: {
@@ -12818,7 +12874,10 @@ export interface operations {
     updateCaseStory: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -12828,6 +12887,29 @@ export interface operations {
         requestBody: {
             content: {
                 "application/merge-patch+json": {
+                    slug?: string | null;
+                    title?: string | null;
+                    summary?: string | null;
+                    body?: string | null;
+                    clinics?: string[] | null;
+                    origin_clinic?: string | null;
+                    tags?: string[] | null;
+                    seo?: components["schemas"]["Seo"] | null;
+                    published_at?: string | null;
+                    reviewed_by?: string | null;
+                    last_reviewed?: string | null;
+                    patient_profile?: components["schemas"]["PatientProfile"] | null;
+                    trigger?: string | null;
+                    root_cause?: string | null;
+                    conditions?: string[] | null;
+                    practitioner?: (string | null) | null;
+                    clinic?: (string | null) | null;
+                    treatment?: components["schemas"]["Treatment"] | null;
+                    outcome?: string | null;
+                    consent_on_file?: boolean | null;
+                    illustrative?: boolean | null;
+                };
+                "application/json": {
                     slug?: string | null;
                     title?: string | null;
                     summary?: string | null;
@@ -12862,7 +12944,7 @@ export interface operations {
                     "application/json": components["schemas"]["Casestory"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is missing, is not JSON, or nests deeper than 64 levels. Send `{}` to change nothing. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12916,7 +12998,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
+            /** @description The body is neither a merge patch nor JSON. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -12978,7 +13060,10 @@ export interface operations {
                 /** @description Ignored by this step. */
                 force?: boolean;
             };
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -12995,7 +13080,7 @@ export interface operations {
                     "application/json": components["schemas"]["Casestory"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description A parameter is invalid. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -13049,16 +13134,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A field is invalid; `errors` names each. */
+            /** @description The entry cannot take this step as it is (a publish check, a broken link, a relation to an entry deleted since); `errors` names each reason. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -13111,7 +13187,10 @@ export interface operations {
                 /** @description Publish (or schedule) even though the body links to entries that do not exist or are not published. Without it, that is a 422 naming each link. */
                 force?: boolean;
             };
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -13136,7 +13215,7 @@ export interface operations {
                     "application/json": components["schemas"]["Casestory"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not JSON, or nests deeper than 64 levels. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -13190,7 +13269,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
+            /** @description The body is not JSON. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -13252,7 +13331,10 @@ export interface operations {
                 /** @description Take it down even though published entries link to it; their links become text and are listed by `GET /api/v1/links/broken`. Without it, that is a 409 naming them. */
                 force?: boolean;
             };
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -13269,7 +13351,7 @@ export interface operations {
                     "application/json": components["schemas"]["Casestory"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description A parameter is invalid. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -13323,16 +13405,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A field is invalid; `errors` names each. */
+            /** @description The entry cannot take this step as it is (a publish check, a broken link, a relation to an entry deleted since); `errors` names each reason. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -13385,7 +13458,10 @@ export interface operations {
                 /** @description Take it down even though published entries link to it; their links become text and are listed by `GET /api/v1/links/broken`. Without it, that is a 409 naming them. */
                 force?: boolean;
             };
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -13402,7 +13478,7 @@ export interface operations {
                     "application/json": components["schemas"]["Casestory"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description A parameter is invalid. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -13456,16 +13532,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A field is invalid; `errors` names each. */
+            /** @description The entry cannot take this step as it is (a publish check, a broken link, a relation to an entry deleted since); `errors` names each reason. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -13543,7 +13610,7 @@ export interface operations {
                     "application/json": components["schemas"]["PreviewLink"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not JSON, or nests deeper than 64 levels. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -13634,7 +13701,10 @@ export interface operations {
                 /** @description `next_cursor` of the previous page. */
                 cursor?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -13650,6 +13720,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["EntryRevisionList"];
                 };
+            };
+            /** @description Not modified: the `If-None-Match` ETag is current. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description A parameter is invalid. */
             400: {
@@ -13719,7 +13796,10 @@ export interface operations {
     getCaseStoryRevision: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 slug: string;
                 /** @description A version number. */
@@ -13737,6 +13817,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["EntryRevisionDetail"];
                 };
+            };
+            /** @description Not modified: the `If-None-Match` ETag is current. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description A parameter is invalid. */
             400: {
@@ -13806,7 +13893,10 @@ export interface operations {
     restoreCaseStoryRevision: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                "If-Match": components["parameters"]["IfMatch"];
+            };
             path: {
                 slug: string;
                 /** @description A version number. */
@@ -13825,7 +13915,7 @@ export interface operations {
                     "application/json": components["schemas"]["Casestory"];
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description A parameter is invalid. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -13879,16 +13969,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
                 };
             };
-            /** @description The body is not JSON (or, for PATCH, a merge patch). */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A field is invalid; `errors` names each. */
+            /** @description The entry cannot take this step as it is (a publish check, a broken link, a relation to an entry deleted since); `errors` names each reason. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -13949,7 +14030,10 @@ export interface operations {
                 /** @description `next_cursor` of the previous page. */
                 cursor?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -14008,7 +14092,10 @@ export interface operations {
                 /** @description `next_cursor` of the previous page. */
                 cursor?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -14078,7 +14165,10 @@ export interface operations {
                 /** @description `next_cursor` of the previous page. */
                 cursor?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -14148,7 +14238,10 @@ export interface operations {
                 /** @description `next_cursor` of the previous page. */
                 cursor?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -14218,7 +14311,10 @@ export interface operations {
                 /** @description `next_cursor` of the previous page. */
                 cursor?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -14288,7 +14384,10 @@ export interface operations {
                 /** @description `next_cursor` of the previous page. */
                 cursor?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -14358,7 +14457,10 @@ export interface operations {
                 /** @description `next_cursor` of the previous page. */
                 cursor?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 slug: string;
             };
@@ -14428,7 +14530,10 @@ export interface operations {
                 /** @description `next_cursor` of the previous page. */
                 cursor?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -14493,7 +14598,10 @@ export interface operations {
                 /** @description `published` (default), or with a token `working` or `all`. */
                 state?: string;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -14570,7 +14678,10 @@ export interface operations {
                 /** @description Where the next page starts: from the `next` link. */
                 cursor?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /** @description The clinic's slug. */
                 slug: string;
@@ -14641,7 +14752,10 @@ export interface operations {
                 /** @description Where the next page starts: from the `next` link. */
                 cursor?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /** @description The clinic's slug. */
                 slug: string;
@@ -14712,7 +14826,10 @@ export interface operations {
                 /** @description Where the next page starts: from the `next` link. */
                 cursor?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /** @description The clinic's slug. */
                 slug: string;
@@ -14783,7 +14900,10 @@ export interface operations {
                 /** @description Where the next page starts: from the `next` link. */
                 cursor?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /** @description The condition's slug. */
                 slug: string;
@@ -14854,7 +14974,10 @@ export interface operations {
                 /** @description Where the next page starts: from the `next` link. */
                 cursor?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /** @description The condition's slug. */
                 slug: string;
@@ -14925,7 +15048,10 @@ export interface operations {
                 /** @description Where the next page starts: from the `next` link. */
                 cursor?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /** @description The condition's slug. */
                 slug: string;
@@ -14996,7 +15122,10 @@ export interface operations {
                 /** @description Where the next page starts: from the `next` link. */
                 cursor?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /** @description The series's slug. */
                 slug: string;
@@ -15067,7 +15196,10 @@ export interface operations {
                 /** @description Where the next page starts: from the `next` link. */
                 cursor?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /** @description The series's slug. */
                 slug: string;
@@ -15138,7 +15270,10 @@ export interface operations {
                 /** @description Where the next page starts: from the `next` link. */
                 cursor?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /** @description The series's slug. */
                 slug: string;
