@@ -39,7 +39,7 @@ from cms.http.editorial.writes import write_routes
 from cms.http.health import health, ready
 from cms.http.index import index_routes
 from cms.http.methods import head_as_get, options_routes
-from cms.http.metrics import Metrics, metrics
+from cms.http.metrics import METRICS_SCHEME, METRICS_SCHEME_NAME, Metrics, metrics
 from cms.http.observability import observe, record_route
 from cms.http.operations import PARAMETERS, declare_conditional_gets
 from cms.http.plugins import list_plugins
@@ -330,7 +330,10 @@ def create_app(
                 Tag(name="Preview", description="Signed links to working copies, no token."),
             ],
             components=Components(
-                security_schemes={SECURITY_SCHEME_NAME: SECURITY_SCHEME},
+                security_schemes={
+                    SECURITY_SCHEME_NAME: SECURITY_SCHEME,
+                    METRICS_SCHEME_NAME: METRICS_SCHEME,
+                },
                 parameters=dict(PARAMETERS),
             ),
             render_plugins=[DocsPage(assets=DOCS_ASSETS)],

@@ -28,6 +28,7 @@ from typing import Any
 from litestar import Request, Response, get
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import SecurityScheme
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -256,10 +257,20 @@ async def _check_token(
     )
 
 
+METRICS_SCHEME_NAME = "metricsToken"
+METRICS_SCHEME = SecurityScheme(
+    type="http",
+    scheme="bearer",
+    description="The value of `CMS_METRICS_TOKEN`, when the instance sets it; it opens "
+    "`/metrics` and nothing else.",
+)
+
+
 @get(
     METRICS_PATH,
     operation_id="metrics",
     opt={OWN_CREDENTIALS: True},  # its bearer value is CMS_METRICS_TOKEN, not an API token
+    security=[{}, {METRICS_SCHEME_NAME: []}],
     summary="Prometheus metrics",
     description="Requests and latency by route template and status, response-cache hits and "
     "misses, the database pool, the webhook backlog and failures, and how late scheduled "
