@@ -57,8 +57,9 @@ API = "/api/v1"
 IDENTITY = {"Accept-Encoding": "identity"}
 """Asked of both instances: the exact bytes, uncompressed (the gzip'd ones derive from them)."""
 COMPARED_HEADERS = ("etag", "content-type", "cache-control", "surrogate-key", "vary", "location")
-UNCRAWLED = ("/schema/assets/", "/schema/{path", "/schema/oauth2-redirect.html")
-"""Routes of the documentation pages that no link leads to: static files, whatever the data."""
+UNCRAWLED = ("/schema/assets/", "/schema/{path", "/schema/oauth2-redirect.html", "/metrics")
+"""Routes of the documentation pages that no link leads to: static files, whatever the data;
+and the metrics, which count what this process answered, not what its database holds."""
 
 
 def free_port() -> int:
