@@ -134,16 +134,30 @@ class LoadResult:
     p99_ms: float
     created: int
     published: int
+    errors: list[str]
+    """What wrk counted as failed: timeouts, socket errors, answers not 2xx or 3xx."""
+    lost: list[str]
+    """Acknowledged writes that do not read back as written."""
+
+    @property
+    def passed(self) -> bool:
+        """No error and no lost write."""
+        return not self.errors and not self.lost
 
     def lines(self, connections: int, seconds: int) -> list[str]:
-        """The result as printed lines."""
+        """The result as printed lines, PASS or FAIL first."""
+        lost = (
+            f"{len(self.lost)} of them not readable afterwards: {'; '.join(self.lost[:5])}"
+            if self.lost
+            else "every one readable afterwards"
+        )
         return [
-            f"load: {connections} connections, {seconds}s, PostgreSQL, 2 workers, "
-            f"95% reads / 5% writes",
+            f"load {'PASS' if self.passed else 'FAIL'}: {connections} connections, {seconds}s, "
+            "PostgreSQL, 2 workers, 95% reads / 5% writes",
             f"  {self.requests:,} requests, {self.rps:,.0f} req/s, "
             f"p50 {self.p50_ms:.1f} ms, p99 {self.p99_ms:.1f} ms",
-            f"  {self.created:,} creates and {self.published:,} publishes acknowledged, "
-            "every one readable afterwards; 0 errors",
+            f"  {self.created:,} creates and {self.published:,} publishes acknowledged, {lost}",
+            f"  errors: {', '.join(self.errors) or 'none'}",
         ]
 
 
