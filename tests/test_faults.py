@@ -438,7 +438,7 @@ def test_a_webhook_receiver_that_never_answers_never_slows_the_api(
         CMS_WEBHOOK_TIMEOUT=str(HANG),
     )  # fmt: skip
     auth = editing.auth("editor")
-    tracked = [Tracked(number) for number in range(6)]
+    tracked = [Tracked(number) for number in range(3)]
     with (
         served(env, tmp_path / "server.log") as server,
         httpx.Client(base_url=server.base, timeout=HTTP_TIMEOUT) as http,
