@@ -204,7 +204,11 @@ def _check_backlinks(http: httpx.Client, tracked: list[Tracked], states: dict[st
             for item in pages(http, f"/api/v1/conditions/{target}/backlinks")
             if item["slug"].startswith("fault-")
         }
-        assert found == expected, (target, sorted(found - expected), sorted(expected - found))
+        assert found == expected, (
+            f"backlinks of condition/{target} disagree with the published versions: "
+            f"listed but not linking {sorted(found - expected)}, "
+            f"linking but not listed {sorted(expected - found)}"
+        )
 
 
 def _check_changes(

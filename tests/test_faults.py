@@ -47,6 +47,7 @@ from cms import testing
 from cms.app import create_app
 from cms.http.problems import PROBLEM_BASE
 from cms.settings import Settings
+from cms.storage.db import database_fault
 from tests.conftest import (
     CONTENT,
     FIRST_PARTY_PLUGINS,
@@ -591,3 +592,25 @@ def test_a_database_out_of_space_is_a_503_storage_full_problem(
         room["full"] = False
         created = http.post(ARTICLES, json=body, headers=auth)
         assert created.status_code == 201, created.text
+
+
+def test_only_errors_about_the_database_itself_are_faults(tmp_path: Path) -> None:
+    """SQLite calls a syntax error an OperationalError too: that one is a bug (a 500),
+    while a lock held too long or a file that cannot be opened is a 503."""
+    path = tmp_path / "cms.db"
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
+        db.execute("CREATE TABLE t (x)")
+        bugs = ["SELEC 1", "SELECT * FROM nowhere", "INSERT INTO t (y) VALUES (1)"]
+        for statement in bugs:
+            with pytest.raises(sqlite3.OperationalError) as raised:
+                db.execute(statement)
+            assert database_fault(raised.value) is None, statement
+        db.execute("BEGIN IMMEDIATE")
+        with contextlib.closing(sqlite3.connect(path, timeout=0)) as other:
+            with pytest.raises(sqlite3.OperationalError, match="locked") as raised:
+                other.execute("BEGIN IMMEDIATE")
+            assert database_fault(raised.value) == "unavailable"
+        db.execute("ROLLBACK")
+    with pytest.raises(sqlite3.OperationalError, match="unable to open") as raised:
+        sqlite3.connect(tmp_path / "missing" / "cms.db")
+    assert database_fault(raised.value) == "unavailable"

@@ -151,8 +151,9 @@ _UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57P", "58")
 starting up) and system errors (I/O): PostgreSQL's codes for a server that cannot
 do the work now, whatever the statement."""
 _SQLITE_FULL = 13
-_SQLITE_UNAVAILABLE = frozenset({5, 6, 10, 14})
-"""SQLITE_BUSY, SQLITE_LOCKED, SQLITE_IOERR, SQLITE_CANTOPEN (primary result codes)."""
+_SQLITE_UNAVAILABLE = frozenset({5, 6, 7, 8, 10, 14, 15})
+"""SQLITE_BUSY, _LOCKED, _NOMEM, _READONLY (a read-only file or file system), _IOERR,
+_CANTOPEN and _PROTOCOL (primary result codes)."""
 
 
 def database_fault(exc: BaseException) -> Fault | None:
@@ -171,12 +172,13 @@ def database_fault(exc: BaseException) -> Fault | None:
             return "full"
         if sqlstate.startswith(_UNAVAILABLE_SQLSTATE_CLASSES):
             return "unavailable"
-    if isinstance(orig, sqlite3.Error):
-        code = getattr(orig, "sqlite_errorcode", 0) & 0xFF
-        if code == _SQLITE_FULL:
+    code = getattr(orig, "sqlite_errorcode", None)  # None for the module's own errors
+    if isinstance(orig, sqlite3.Error) and isinstance(code, int):
+        primary = code & 0xFF  # without the extended code's bits
+        if primary == _SQLITE_FULL:
             return "full"
-        if code in _SQLITE_UNAVAILABLE:
-            return "unavailable"
+        # SQLite calls a syntax error or a missing table an OperationalError too.
+        return "unavailable" if primary in _SQLITE_UNAVAILABLE else None
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return "unavailable"
     if isinstance(exc, (OperationalError, InterfaceError, sqlite3.OperationalError)):
