@@ -127,9 +127,9 @@ def test_a_server_killed_in_a_burst_of_writes_keeps_every_acknowledged_one(
 
 LOADED = 60
 """Articles the load adds to the demo's files."""
-CAUGHT_AT = 24 + LOADED // 3
+CAUGHT_AT = 24 + LOADED // 4
 """Files processed when the load is killed: the 24 unchanged demo files (counted at
-once), then a third of the new ones, saved inside the transaction."""
+once), then a quarter of the new ones, saved inside the transaction."""
 LOAD_TIMEOUT = 300.0
 
 
