@@ -20,9 +20,10 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -159,22 +160,28 @@ class Answer:
     response: httpx.Response | None = None
 
 
-async def _load(served_: Served, auth: dict[str, str], phase: list[str], stop: asyncio.Event,
-                answers: list[Answer]) -> None:  # fmt: skip
+async def _load(
+    served_: Served,
+    auth: dict[str, str],
+    phase: list[str],
+    stop: asyncio.Event,
+    answers: list[Answer],
+) -> None:
     """Readers and one writer, each request after the last, until ``stop``."""
     slug = "opioids-and-back-pain"
 
-    async def one(http: httpx.AsyncClient, what: str, method: str, path: str,
-                  **kwargs: object) -> httpx.Response | None:  # fmt: skip
+    async def one(
+        http: httpx.AsyncClient, what: str, method: str, path: str, **kwargs: Any
+    ) -> httpx.Response | None:
         now = phase[0]
         started = time.monotonic()
         try:
-            response = await http.request(method, path, **kwargs)  # type: ignore[arg-type]
+            response = await http.request(method, path, **kwargs)
         except httpx.TransportError:
             answers.append(Answer(now, phase[0], what, time.monotonic() - started, None))
             return None
-        answers.append(Answer(now, phase[0], what, time.monotonic() - started,
-                              response.status_code, response))  # fmt: skip
+        seconds = time.monotonic() - started
+        answers.append(Answer(now, phase[0], what, seconds, response.status_code, response))
         return response
 
     async def reader(paths: list[str]) -> None:
@@ -188,9 +195,12 @@ async def _load(served_: Served, auth: dict[str, str], phase: list[str], stop: a
             number = 0
             while not stop.is_set():
                 number += 1
-                created = {"title": f"Written under load {number}", "clinics": ["calgary"],
-                           "author": "lena-marchetti", "body": "Written while the database "
-                           "went down and came back."}  # fmt: skip
+                created = {
+                    "title": f"Written under load {number}",
+                    "clinics": ["calgary"],
+                    "author": "lena-marchetti",
+                    "body": "Written while the database went down and came back.",
+                }
                 await one(http, "POST", "POST", ARTICLES, json=created, headers=auth)
                 got = await one(http, "GET (editor)", "GET", f"{ARTICLES}/{slug}", headers=auth)
                 if got is not None and got.status_code == 200:
@@ -210,8 +220,8 @@ async def _load(served_: Served, auth: dict[str, str], phase: list[str], stop: a
 def test_postgresql_restarted_under_load(cluster: Cluster, tmp_path: Path) -> None:
     upgrade(cluster.url)
     load_folder(cluster.url, CONTENT)
-    auth = {"Authorization": "Bearer " + testing.mint_tokens(
-        cluster.url, {"editor": ("editor", ())})["editor"]}  # fmt: skip
+    secret = testing.mint_tokens(cluster.url, {"editor": ("editor", ())})["editor"]
+    auth = {"Authorization": f"Bearer {secret}"}
     # With the scheduler and webhook delivery on: background work must outlive it too.
     env = server_env(cluster.url, CMS_SCHEDULER_INTERVAL="0.5", CMS_WEBHOOK_DELIVERY="server")
     phase = ["up"]
@@ -229,8 +239,8 @@ def test_postgresql_restarted_under_load(cluster: Cluster, tmp_path: Path) -> No
             stop = asyncio.Event()
             load = asyncio.create_task(_load(server, auth, phase, stop, answers))
 
-            async def until(condition: object, message: str) -> None:
-                await asyncio.to_thread(wait_for, condition, message=message)  # type: ignore[arg-type]
+            async def until(condition: Callable[[], Any], message: str) -> None:
+                await asyncio.to_thread(wait_for, condition, message=message)
 
             try:
                 await until(lambda: count("up") >= 20, "answers before the stop")
