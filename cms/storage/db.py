@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -84,6 +84,32 @@ def _connect_or_operational_error(
         ) from exc
 
 
+_ROLLED_BACK_BY = "cms_rolled_back_by"
+"""Where a SQLite connection keeps the fault that made SQLite roll its transaction back."""
+
+
+def _sqlite_fault_over_lost_savepoint(context: ExceptionContext) -> BaseException | None:
+    # On a full disk, an I/O error or a lock held too long, SQLite rolls the
+    # whole transaction back by itself; undoing a savepoint of it (as a create
+    # does after any error) then fails with "no such savepoint", and that error
+    # would reach the caller instead of the fault. The fault is kept on the
+    # connection until its transaction ends, and raised in place of the other.
+    if context.connection is None:
+        return None
+    info = context.connection.info
+    if database_fault(context.original_exception) is not None:
+        info[_ROLLED_BACK_BY] = context.sqlalchemy_exception
+        return None
+    if "no such savepoint" in str(context.original_exception):
+        fault: BaseException | None = info.pop(_ROLLED_BACK_BY, None)
+        return fault
+    return None
+
+
+def _sqlite_transaction_over(connection: Any) -> None:
+    connection.info.pop(_ROLLED_BACK_BY, None)
+
+
 def create_engine(url: str, *, for_migrations: bool = False) -> AsyncEngine:
     """An async engine for ``url``, with SQLite's pragmas set on every connection.
 
@@ -98,6 +124,9 @@ def create_engine(url: str, *, for_migrations: bool = False) -> AsyncEngine:
     if is_sqlite(url):
         engine = create_async_engine(url, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "handle_error", _sqlite_fault_over_lost_savepoint)
+        event.listen(engine.sync_engine, "commit", _sqlite_transaction_over)
+        event.listen(engine.sync_engine, "rollback", _sqlite_transaction_over)
         if not for_migrations:
             event.listen(engine.sync_engine, "connect", _sqlite_explicit_begin)
             event.listen(engine.sync_engine, "begin", _sqlite_begin)
