@@ -42,9 +42,11 @@ from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cms import testing
 from cms.app import create_app
+from cms.hookspecs import hookimpl
 from cms.http.problems import PROBLEM_BASE
 from cms.settings import Settings
 from cms.storage.db import database_fault
@@ -580,7 +582,7 @@ def test_a_database_out_of_space_is_a_503_storage_full_problem(
         event.listen(app.state.services.engine.sync_engine, "checkout", cap)
     auth = editing.auth("editor")
     body = {"title": "No room", "clinics": ["calgary"], "author": "lena-marchetti",
-            "body": "Words that need room. " * 20_000}  # fmt: skip
+            "body": "Words that need room. " * 8_000}  # fmt: skip
     with TestClient(app) as http:
         refused = http.post(ARTICLES, json=body, headers=auth)
         problem = assert_503_problem(refused, "storage-full")
@@ -614,3 +616,34 @@ def test_only_errors_about_the_database_itself_are_faults(tmp_path: Path) -> Non
     with pytest.raises(sqlite3.OperationalError, match="unable to open") as raised:
         sqlite3.connect(tmp_path / "missing" / "cms.db")
     assert database_fault(raised.value) == "unavailable"
+
+
+class CutOffOnce:
+    """A plugin whose hook, on the first save, has the server end its connection
+    (as a restart or a failover would), inside the save's transaction."""
+
+    name = "cut-off-once"
+
+    def __init__(self) -> None:
+        self.cut = False
+
+    @hookimpl
+    async def on_entries_saved(self, session: AsyncSession) -> None:
+        if not self.cut:
+            self.cut = True
+            await session.exec(text("SELECT pg_terminate_backend(pg_backend_pid())"))  # type: ignore[call-overload]
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_a_connection_lost_in_a_plugins_hook_is_a_503(editing: Editing) -> None:
+    """The hook's error reaches the app wrapped (a PluginError raised from it): what it
+    was raised from decides the answer."""
+    plugin = CutOffOnce()
+    app = create_app(Settings(database_url=editing.url, **testing.QUIET), plugins=[plugin])
+    body = {"title": "Cut off", "clinics": ["calgary"], "author": "lena-marchetti"}
+    with TestClient(app) as http:
+        refused = http.post(ARTICLES, json=body, headers=editing.auth("editor"))
+        assert_503_problem(refused, "database-unavailable")
+        assert plugin.cut
+        created = http.post(ARTICLES, json=body, headers=editing.auth("editor"))
+        assert created.status_code == 201, created.text

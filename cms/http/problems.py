@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,7 +23,6 @@ from litestar.exceptions import (
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
-from sqlalchemy.exc import SQLAlchemyError
 
 from cms.editorial.lifecycle import PublishRefused
 from cms.errors import (
@@ -41,7 +39,7 @@ from cms.http.json_text import encode_json
 from cms.http.methods import with_head
 from cms.reading.links import BrokenLink, Dependent
 from cms.schemas import Base
-from cms.storage.db import database_fault
+from cms.storage.db import Fault, database_fault
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 _MISSING_RE = re.compile(r"^Missing required (?P<where>\w+) parameter '(?P<name>[^']+)'")
@@ -319,13 +317,10 @@ RETRY_FULL = "60"
 """Seconds before trying a write again when the database has no space: an operator must act."""
 
 
-def _handle_database_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-    # A database that is down, restarting or full is a 503 the client may retry
-    # (one log line, no traceback: the cause is outside the code); any other
-    # database error is a bug, answered as one.
-    fault = database_fault(exc)
-    if fault is None:
-        return _handle_unexpected(request, exc)
+def _database_problem(
+    request: Request[Any, Any, Any], exc: Exception, fault: Fault
+) -> Response[bytes]:
+    # One log line, no traceback: the cause is outside the code.
     logger.error("database %s on %s %s: %s", fault, request.method, request.url.path, exc)
     if fault == "full":
         problem = Problem(
@@ -346,6 +341,11 @@ def _handle_database_error(request: Request[Any, Any, Any], exc: Exception) -> R
 
 
 def _handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    # A database that is down, restarting or full is a 503 the client may retry,
+    # whatever raised it (a handler, a plugin's hook); anything else is a bug.
+    fault = database_fault(exc)
+    if fault is not None:
+        return _database_problem(request, exc, fault)
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(
         request,
@@ -370,8 +370,6 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     ValidationException: _handle_validation,
     MethodNotAllowedException: _handle_method_not_allowed,
     HTTPException: _handle_http,
-    SQLAlchemyError: _handle_database_error,
-    sqlite3.Error: _handle_database_error,
     Exception: _handle_unexpected,
 }
 

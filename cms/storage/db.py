@@ -190,8 +190,22 @@ def database_fault(exc: BaseException) -> Fault | None:
     statement was wrong; None for any other error (a bug, a constraint).
 
     Both faults are passing ones from a client's side: the same request may
-    succeed later, once the database is back or has room.
+    succeed later, once the database is back or has room. An error raised from
+    one (``raise ... from``: a plugin's hook that failed on a lost connection)
+    is that fault too.
     """
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        fault = _fault_of(cause)
+        if fault is not None:
+            return fault
+        cause = cause.__cause__
+    return None
+
+
+def _fault_of(exc: BaseException) -> Fault | None:
     if isinstance(exc, PoolTimeout):
         return "unavailable"  # every pooled connection busy for the pool's whole timeout
     orig = exc.orig if isinstance(exc, DBAPIError) else exc
