@@ -94,20 +94,24 @@ def _sqlite_fault_over_lost_savepoint(context: ExceptionContext) -> BaseExceptio
     # does after any error) then fails with "no such savepoint", and that error
     # would reach the caller instead of the fault. The fault is kept on the
     # connection until its transaction ends, and raised in place of the other.
-    if context.connection is None:
+    error, connection = context.original_exception, context.connection
+    # Only SQLite's own errors: a task cancelled mid-statement also passes here,
+    # and must stay cancelled (an invalidated connection's info would raise).
+    if not isinstance(error, sqlite3.Error) or connection is None or connection.invalidated:
         return None
-    info = context.connection.info
-    if database_fault(context.original_exception) is not None:
+    info = connection.info
+    if database_fault(error) is not None:
         info[_ROLLED_BACK_BY] = context.sqlalchemy_exception
         return None
-    if "no such savepoint" in str(context.original_exception):
+    if "no such savepoint" in str(error):
         fault: BaseException | None = info.pop(_ROLLED_BACK_BY, None)
         return fault
     return None
 
 
 def _sqlite_transaction_over(connection: Any) -> None:
-    connection.info.pop(_ROLLED_BACK_BY, None)
+    if not connection.invalidated:
+        connection.info.pop(_ROLLED_BACK_BY, None)
 
 
 def create_engine(url: str, *, for_migrations: bool = False) -> AsyncEngine:
