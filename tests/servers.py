@@ -11,9 +11,11 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -26,6 +28,70 @@ START_TIMEOUT = 90.0
 """Seconds the server may take to start: importing the app on a busy 2-core machine is slow."""
 QUIET = {"CMS_SCHEDULER_INTERVAL": "0", "CMS_WEBHOOK_DELIVERY": "worker"}
 """Settings of a server that does no background work (no scheduler, webhooks left to workers)."""
+
+
+@dataclass
+class Served:
+    """A running `cms serve`: its base URL and its process."""
+
+    base: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def kill(self) -> None:
+        """SIGKILL: the server dies mid-whatever, as in a crash or an OOM kill."""
+        self.process.kill()
+        self.process.wait()
+
+
+@contextmanager
+def served(
+    env: Mapping[str, str], log: Path, *options: str, cwd: Path | None = None
+) -> Iterator[Served]:
+    """`cms serve` with environment ``env`` until the block ends (or the test kills it).
+
+    Its output is relayed to ``log`` through a pipe by a thread of this
+    process, so that a limit put on the server's own files (the full-disk
+    tests) never stops its log.
+
+    Args:
+        env: the whole environment of the server (``CMS_DATABASE_URL`` and
+            any other setting).
+        log: where the server's output goes (shown when it fails to start).
+        options: more options of `cms serve` (``--workers 2``).
+        cwd: the folder it runs in (a relative SQLite path is read from there).
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(128)
+        base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        server = subprocess.Popen(
+            [str(CMS), "serve", "--fd", str(sock.fileno()), *options],
+            env=dict(env), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            pass_fds=[sock.fileno()],
+        )  # fmt: skip
+    relay = threading.Thread(target=_relay, args=(server, log), daemon=True)
+    relay.start()
+    try:
+        _wait_until_ready(server, base, log, relay)
+        yield Served(base, server, log)
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+        relay.join(timeout=20)
+
+
+def _relay(server: subprocess.Popen[bytes], log: Path) -> None:
+    assert server.stdout is not None
+    with server.stdout as lines, log.open("ab") as output:
+        for line in lines:
+            output.write(line)
+            output.flush()
 
 
 @contextmanager
@@ -41,37 +107,27 @@ def cms_serve(
         options: more options of `cms serve` (``--workers 2``).
         cwd: the folder it runs in (a relative SQLite path is read from there).
     """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock, log.open("wb") as output:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(128)
-        base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        server = subprocess.Popen(
-            [str(CMS), "serve", "--fd", str(sock.fileno()), *options],
-            env=dict(env), cwd=cwd, stdout=output, stderr=subprocess.STDOUT,
-            pass_fds=[sock.fileno()],
-        )  # fmt: skip
-    try:
-        _wait_until_ready(server, base, log)
-        yield base
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    with served(env, log, *options, cwd=cwd) as server:
+        yield server.base
 
 
-def _wait_until_ready(server: subprocess.Popen[bytes], base: str, log: Path) -> None:
+def _wait_until_ready(
+    server: subprocess.Popen[bytes], base: str, log: Path, relay: threading.Thread
+) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while True:
         if server.poll() is not None:
-            raise AssertionError(f"the server exited ({server.returncode}):\n{log.read_text()}")
+            relay.join(timeout=20)  # the last of its output, which says why
+            raise AssertionError(f"the server exited ({server.returncode}):\n{_read(log)}")
         try:
             if httpx.get(f"{base}/health", timeout=5).status_code == 200:
                 return
         except httpx.TransportError:
             pass
         if time.monotonic() > deadline:
-            raise AssertionError(f"the server did not start in time:\n{log.read_text()}")
+            raise AssertionError(f"the server did not start in time:\n{_read(log)}")
         time.sleep(0.1)  # a poll interval, not a wait for something to happen
+
+
+def _read(log: Path) -> str:
+    return log.read_text(errors="replace") if log.exists() else ""

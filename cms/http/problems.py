@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,7 +23,6 @@ from litestar.exceptions import (
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
-from sqlalchemy.exc import OperationalError
 
 from cms.editorial.lifecycle import PublishRefused
 from cms.errors import (
@@ -41,6 +39,7 @@ from cms.http.json_text import encode_json
 from cms.http.methods import with_head
 from cms.reading.links import BrokenLink, Dependent
 from cms.schemas import Base
+from cms.storage.db import Fault, database_fault
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 _MISSING_RE = re.compile(r"^Missing required (?P<where>\w+) parameter '(?P<name>[^']+)'")
@@ -312,21 +311,41 @@ def _handle_method_not_allowed(
     )
 
 
-def _handle_database_down(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-    logger.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
-    return problem_response(
-        request,
-        Problem(
-            type=PROBLEM_BASE + "database-unavailable",
-            title="Database unavailable",
+RETRY_UNAVAILABLE = "5"
+"""Seconds a client should wait before trying again when the database cannot be reached."""
+RETRY_FULL = "60"
+"""Seconds before trying a write again when the database has no space: an operator must act."""
+
+
+def _database_problem(
+    request: Request[Any, Any, Any], exc: Exception, fault: Fault
+) -> Response[bytes]:
+    # One log line, no traceback: the cause is outside the code.
+    logger.error("database %s on %s %s: %s", fault, request.method, request.url.path, exc)
+    if fault == "full":
+        problem = Problem(
+            type=PROBLEM_BASE + "storage-full",
+            title="Storage full",
             status=503,
-            detail="The content store cannot be reached; try again shortly.",
-        ),
-        {"Retry-After": "5"},
+            detail="The content store has no space left for this change; reads still "
+            "work. Try again later.",
+        )
+        return problem_response(request, problem, {"Retry-After": RETRY_FULL})
+    problem = Problem(
+        type=PROBLEM_BASE + "database-unavailable",
+        title="Database unavailable",
+        status=503,
+        detail="The content store cannot be reached; try again shortly.",
     )
+    return problem_response(request, problem, {"Retry-After": RETRY_UNAVAILABLE})
 
 
 def _handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    # A database that is down, restarting or full is a 503 the client may retry,
+    # whatever raised it (a handler, a plugin's hook); anything else is a bug.
+    fault = database_fault(exc)
+    if fault is not None:
+        return _database_problem(request, exc, fault)
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(
         request,
@@ -351,8 +370,6 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     ValidationException: _handle_validation,
     MethodNotAllowedException: _handle_method_not_allowed,
     HTTPException: _handle_http,
-    OperationalError: _handle_database_down,
-    sqlite3.OperationalError: _handle_database_down,
     Exception: _handle_unexpected,
 }
 
@@ -371,5 +388,11 @@ def error_responses(**described: str) -> dict[int, ResponseSpec]:
     """Problem responses for the ``http_<status>`` codes given, and the 500 and 503 any may give."""
     specs = {int(key.removeprefix("http_")): problem_spec(text) for key, text in described.items()}
     specs[500] = problem_spec("An unexpected error; it was logged, and no details are given.")
-    specs.setdefault(503, problem_spec("The database cannot be reached; retry after a moment."))
+    specs.setdefault(
+        503,
+        problem_spec(
+            "The database cannot be reached (`database-unavailable`) or has no space left "
+            "(`storage-full`); retry after `Retry-After` seconds."
+        ),
+    )
     return specs
