@@ -24,6 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 import cms
 from cms.access.throttle import FailureLimiter
 from cms.editorial.workflow import run_scheduler
+from cms.http import params
 from cms.http.access.tokens import TOKEN_ROUTES
 from cms.http.auth import (
     CALLER_DEPENDENCY,
@@ -301,6 +302,7 @@ def create_app(
         guards=[check_credentials],
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[conditional_get, record_route],
+        before_request=params.refuse_nul,
         lifespan=[lifespan],
         state=State({"services": services}),
         openapi_config=OpenAPIConfig(
@@ -315,7 +317,8 @@ def create_app(
             "Every response carries `X-Request-ID`: the request's own when it sent a sane one "
             "(1 to 128 of `A-Z a-z 0-9 - _ . : + / = @`), else a new one; the logs name it. "
             "Browsers may call the API from the published clinics' sites and the origins "
-            "the instance configures (CORS).",
+            "the instance configures (CORS). No text holds U+0000 (NUL): a path, query "
+            "value or body string with one is a 400.",
             path=DOCS,
             tags=[
                 *(Tag(name=t.label, description=t.description) for t in services.plugins.types),

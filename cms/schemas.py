@@ -12,7 +12,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+# `(?!\n)`: in Python, `$` also matches before a final newline ("low-back-pain\n").
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$(?!\n)"
 SLUG_RE = re.compile(SLUG_PATTERN)
 SLUG_MAX_LENGTH = 120
 
@@ -26,7 +27,7 @@ Slug = Annotated[
     ),
 ]
 
-ENTRY_KEY_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*/[a-z0-9]+(?:-[a-z0-9]+)*$"
+ENTRY_KEY_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*/[a-z0-9]+(?:-[a-z0-9]+)*$(?!\n)"
 
 EntryKey = Annotated[
     str,
@@ -37,6 +38,11 @@ EntryKey = Annotated[
     ),
 ]
 
+Moment = Annotated[
+    dt.datetime, msgspec.Meta(tz=True, description="An RFC 3339 date-time with its zone.")
+]
+"""A date-time a client sends: with a time zone (``Z`` or an offset), else refused."""
+
 # --- URLs -------------------------------------------------------------------------
 # One rule for every URL an entry, a webhook or a setting holds: an absolute
 # `http` or `https` URL with a host. What a field holds ends up in an `href`,
@@ -46,7 +52,9 @@ EntryKey = Annotated[
 # elsewhere). Control characters and spaces are refused anywhere.
 URL_MAX_LENGTH = 2000
 _HOST = r"(?:[\w-]+(?:\.[\w-]+)*\.?|\[[0-9A-Fa-f:.]+\])"
-_WEB_URL = rf"https?://{_HOST}(?::\d{{1,5}})?(?:[/?#][^\s\x00-\x1f\x7f]*)?"
+# A port is 0 to 65535 (leading zeros allowed up to five digits, as `urlsplit` reads them).
+_PORT = r"(?:\d{1,4}|[0-5]\d{4}|6[0-4]\d{3}|65[0-4]\d{2}|655[0-2]\d|6553[0-5])"
+_WEB_URL = rf"https?://{_HOST}(?::{_PORT})?(?:[/?#][^\s\x00-\x1f\x7f]*)?"
 # `(?!\n)`: in Python, `$` also matches before a final newline.
 WEB_URL_PATTERN = f"^{_WEB_URL}$(?!\\n)"
 WEB_URL_OR_EMPTY_PATTERN = f"^(?:{_WEB_URL})?$(?!\\n)"
@@ -61,7 +69,6 @@ WebUrl = Annotated[
         max_length=URL_MAX_LENGTH,
         description="An absolute `http` or `https` URL with a host, "
         "e.g. `https://clinic.example/book`.",
-        extra_json_schema={"format": "uri"},
     ),
 ]
 """A URL field: an absolute ``http`` or ``https`` URL with a host, never empty."""
@@ -145,11 +152,20 @@ class EntryCommon(Base):
     summary: Annotated[str, msgspec.Meta(max_length=1000)] = ""
     body: str = ""
     status: Status = "draft"
-    clinics: list[Slug] = msgspec.field(default_factory=list)
-    origin_clinic: Slug | None = None
-    tags: list[Slug] = msgspec.field(default_factory=list)
+    clinics: Annotated[list[Slug], msgspec.Meta(extra_json_schema={"uniqueItems": True})] = (
+        msgspec.field(default_factory=list)
+    )
+    origin_clinic: Annotated[
+        Slug | None,
+        msgspec.Meta(
+            description="The canonical home: one of `clinics`; the first of them when null."
+        ),
+    ] = None
+    tags: Annotated[list[Slug], msgspec.Meta(extra_json_schema={"uniqueItems": True})] = (
+        msgspec.field(default_factory=list)
+    )
     seo: Seo = msgspec.field(default_factory=Seo)
-    published_at: dt.datetime | None = None
+    published_at: Moment | None = None
     reviewed_by: Slug | None = None
     last_reviewed: dt.date | None = None
 

@@ -94,7 +94,8 @@ def test_only_published_entries_are_embedded(database_url: str, content_copy: Pa
         ("fields=body_html", "fields"),  # list items leave the rendered body out
         ("include=colour", "include"),
         ("include=author.clinics", "include"),  # one level deep
-        ("include=author&fields=title", "include"),  # included but not sent
+        ("fields=title,,slug", "fields"),  # an empty name
+        ("fields=title, slug", "fields"),  # a space: the document's pattern has none
         ("fields[practitioner]=body", "fields[practitioner]"),
         ("fields[recipe]=title", "fields[recipe]"),  # no such related type
     ],
@@ -105,6 +106,18 @@ def test_bad_shapes_are_400_problems_naming_the_parameter(
     response = demo.get(f"/api/v1/articles?{query}")
     assert response.status_code == 400, response.text
     assert [e["name"] for e in response.json()["errors"]] == [parameter]
+
+
+def test_an_included_relation_is_sent_even_when_fields_leaves_it_out(
+    demo: TestClient[Any],
+) -> None:
+    # The document can say which names `fields` and `include` take, not that one
+    # must list what the other names: asking to embed a relation asks for it.
+    response = demo.get("/api/v1/articles?fields=title&include=author&limit=1")
+    assert response.status_code == 200, response.text
+    (item,) = response.json()["data"]
+    assert set(item) == {"title", "author"}
+    assert item["author"] is None or "credentials" in item["author"]
 
 
 # --- queries per request --------------------------------------------------------

@@ -147,3 +147,43 @@ def test_what_each_operation_declares_of_headers_and_empty_answers(
     if "401" in responses:
         scheme = "metricsToken" if path == "/metrics" else "bearerAuth"
         assert {scheme: []} in op.get("security", []), f"{method} {path}"
+
+
+def _parameter(document: dict[str, Any], path: str, name: str) -> dict[str, Any]:
+    (found,) = (p for p in document["paths"][path]["get"]["parameters"] if p.get("name") == name)
+    return found
+
+
+def test_the_document_states_the_limits_the_code_checks() -> None:
+    # Each of these the schema fuzz found the document leaving out or saying wrong.
+    document = json.loads(COMMITTED.read_text())
+    assert _parameter(document, "/api/v1/changes", "since")["schema"]["maximum"] == 2**63 - 1
+    assert _parameter(document, "/api/v1/changes", "state")["schema"]["enum"] == [
+        "published", "working", "all"
+    ]  # fmt: skip
+    clinic = _parameter(document, "/api/v1/articles", "clinic")["schema"]["pattern"]
+    assert re.search(clinic, "calgary,edmonton")
+    assert not re.search(clinic, "calgary,")
+    assert not re.search(clinic, "calgary, edmonton")
+    cursor = _parameter(document, "/api/v1/articles", "cursor")["schema"]["pattern"]
+    assert not re.search(cursor, "")
+    create = document["paths"]["/api/v1/articles"]["post"]["requestBody"]["content"]
+    body = create["application/json"]["schema"]["properties"]
+    assert body["seo"]["additionalProperties"] is False  # the code refuses unknown fields
+    assert body["clinics"]["uniqueItems"] is True  # and a clinic listed twice
+    assert body["published_at"]["anyOf"][0]["format"] == "date-time"  # with its zone
+    url = document["paths"]["/api/v1/webhooks"]["post"]["requestBody"]["content"]
+    pattern = url["application/json"]["schema"]["properties"]["url"]["pattern"]
+    assert re.search(pattern, "https://clinic.example:65535/")
+    assert not re.search(pattern, "https://clinic.example:65536/")
+
+
+def test_sparse_and_embedding_answers_are_documented() -> None:
+    # `fields` leaves fields out and `include` embeds entries: the whole entry
+    # (the component clients use) or what those make of it.
+    document = json.loads(COMMITTED.read_text())
+    detail = document["paths"]["/api/v1/articles/{slug}"]["get"]["responses"]["200"]
+    whole, shaped = detail["content"]["application/json"]["schema"]["anyOf"]
+    assert whole == {"$ref": "#/components/schemas/Article"}
+    assert "required" not in shaped
+    assert {"type": "object"}.items() <= shaped["properties"]["author"]["anyOf"][1].items()

@@ -63,6 +63,45 @@ def too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
     return False
 
 
+def whole_numbers(value: Any) -> Any:
+    """``value`` with each integral float (``3.0``) as an int (``3``), in place.
+
+    JSON has one number type, and JSON Schema's ``integer`` is any number with
+    no fraction, so ``"expires_in": 3600.0`` is what the document allows; a
+    float field still takes the int.
+    """
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    stack: list[Any] = [value] if isinstance(value, (dict, list)) else []
+    while stack:
+        item = stack.pop()
+        keys: Any = item.keys() if isinstance(item, dict) else range(len(item))
+        for key in keys:
+            child = item[key]
+            if isinstance(child, float) and child.is_integer():
+                item[key] = int(child)
+            elif isinstance(child, (dict, list)):
+                stack.append(child)
+    return value
+
+
+def holds_nul(value: Any) -> bool:
+    """Whether a string in ``value`` (a key included) holds U+0000, which no text
+    the API stores may (PostgreSQL's text cannot)."""
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 async def json_body(
     request: Request[Any, Any, Any],
     *,
@@ -109,7 +148,14 @@ async def json_body(
         raise deep from exc
     if too_deep(value):
         raise deep
-    return value
+    if value is None:  # not the same as no body: every body is an object
+        raise bad_json("The body is JSON `null`: send an object.", "is null")
+    if holds_nul(value):
+        raise bad_json(
+            "A string in the body holds a NUL character (U+0000), which no text may.",
+            "holds a NUL character (U+0000)",
+        )
+    return whole_numbers(value)
 
 
 def convert_body(raw: Any, struct: type[T]) -> T:

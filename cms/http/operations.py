@@ -16,7 +16,7 @@ operation of the app.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import msgspec
 from litestar import Litestar
@@ -34,6 +34,7 @@ from litestar.openapi.spec import (
 from litestar.routes import HTTPRoute
 
 from cms.http.bodies import JSON
+from cms.http.preconditions import IF_MATCH_PATTERN
 
 IF_MATCH = "IfMatch"
 """The name of the shared ``If-Match`` parameter among the document's components."""
@@ -44,10 +45,10 @@ PARAMETERS: dict[str, Parameter | Reference] = {
         name="If-Match",
         param_in=ParamType.HEADER,
         required=True,
-        schema=Schema(type=OpenAPIType.STRING),
+        schema=Schema(type=OpenAPIType.STRING, pattern=IF_MATCH_PATTERN),
         description="The strong ETag of the entry's working copy as `GET` answered it to a "
-        'token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose '
-        "problem carries the entry as it is now.",
+        'token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; '
+        "stale: 412, whose problem carries the entry as it is now.",
     ),
     IF_NONE_MATCH: Parameter(
         name="If-None-Match",
@@ -60,6 +61,29 @@ PARAMETERS: dict[str, Parameter | Reference] = {
 }
 """The shared parameters, for the document's components."""
 NOT_MODIFIED = "Not modified: the `If-None-Match` ETag is current."
+
+
+_LOCAL_REF = "#/msgspec/"
+"""Where msgspec's references to the body's nested schemas point, until they are inlined."""
+
+
+def _inlined(schema: Any, components: dict[str, Any]) -> Any:
+    """``schema`` with each nested schema written in place of its reference.
+
+    A body's nested Structs (an entry's ``seo``) are written out as msgspec
+    reads them (unknown fields refused, every item's constraint), not as the
+    response components Litestar makes of the same classes, which say less.
+    """
+    if isinstance(schema, dict):
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref.startswith(_LOCAL_REF):
+            target = _inlined(components[ref.removeprefix(_LOCAL_REF)], components)
+            rest = {k: _inlined(v, components) for k, v in schema.items() if k != "$ref"}
+            return {**target, **rest}
+        return {k: _inlined(v, components) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_inlined(item, components) for item in schema]
+    return schema
 
 
 def _ref(name: str) -> Reference:
@@ -86,9 +110,9 @@ def documented(
     request_body = None
     if body is not None:
         (_ref_schema,), components = msgspec.json.schema_components(
-            [body], ref_template="#/components/schemas/{name}"
+            [body], ref_template=_LOCAL_REF + "{name}"
         )
-        schema = cast(Schema, components[body.__name__])
+        schema = cast(Schema, _inlined(components[body.__name__], components))
         request_body = RequestBody(
             content={media_type: OpenAPIMediaType(schema=schema) for media_type in media_types},
             required=required,

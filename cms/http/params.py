@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
+import re
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, TypeVar
 
+import msgspec
+from litestar import Request
 from litestar.params import ParameterKwarg, QueryParameter
 
 from cms.errors import InvalidParameter
-from cms.schemas import SLUG_RE
+from cms.schemas import SLUG_MAX_LENGTH, SLUG_RE, Moment
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -42,9 +45,16 @@ def limit(description: str, *, most: int = MAX_LIMIT) -> ParameterKwarg:
     return QueryParameter(ge=1, le=most, description=description)
 
 
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$(?!\n)"
+"""What every cursor the API issues looks like (unpadded base64url); the document says so."""
+
+
 def cursor(description: str = "`next_cursor` of the previous page.") -> ParameterKwarg:
-    """The ``cursor`` query parameter: where the page starts (absent: the first page)."""
-    return QueryParameter(description=description)
+    """The ``cursor`` query parameter: where the page starts (absent: the first page).
+
+    Opaque: only a cursor the API issued is accepted; any other is a 400.
+    """
+    return QueryParameter(description=description, schema_extra={"pattern": CURSOR_PATTERN})
 
 
 Limit = Annotated[int, limit(f"Items per page, 1 to {MAX_LIMIT}.")]
@@ -92,6 +102,24 @@ def with_signature(fn: F, parameters: Sequence[inspect.Parameter], returns: Any)
     return fn
 
 
+NUL = "\x00"
+"""No text the API stores or looks up may hold it: PostgreSQL's text cannot."""
+
+
+def refuse_nul(request: Request[Any, Any, Any]) -> None:
+    """A ``before_request`` hook: a 400 for a path or query value holding U+0000.
+
+    Raises:
+        InvalidParameter: naming the query parameter, or ``(path)``.
+    """
+    if NUL in request.url.path:
+        raise InvalidParameter("(path)", "holds a NUL character (U+0000)")
+    bad = sorted({k for k, v in request.query_params.multi_items() if NUL in k or NUL in v})
+    if bad:
+        reason = "holds a NUL character (U+0000)"
+        raise InvalidParameter(bad[0], reason, more=[(n, reason) for n in bad[1:]])
+
+
 def reject_unknown(received: Sequence[str], accepted: Sequence[str]) -> None:
     """A 400 naming every query parameter the route does not accept.
 
@@ -104,22 +132,66 @@ def reject_unknown(received: Sequence[str], accepted: Sequence[str]) -> None:
         raise InvalidParameter(unknown[0], reason, more=[(n, reason) for n in unknown[1:]])
 
 
+# --- Comma-separated values --------------------------------------------------------
+# `a,b`: one value or more, each between commas as it is (no space around it, no
+# empty one). The document states each such parameter's exact grammar as a
+# pattern (:func:`list_schema`), and :func:`split` refuses what it refuses.
+
+MAX_VALUE_LENGTH = SLUG_MAX_LENGTH
+"""The longest value of a comma-separated parameter (a slug's most)."""
+_SLUG_VALUE = (
+    rf"(?=[a-z0-9-]{{1,{MAX_VALUE_LENGTH}}}(?:,|$))"  # at most 120 characters up to the comma
+    r"[a-z0-9]+(?:-[a-z0-9]+)*"
+)
+_TEXT_VALUE = rf"[^,]{{1,{MAX_VALUE_LENGTH}}}"
+_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def list_pattern(value: str) -> str:
+    """The pattern of comma-separated values that each match ``value`` (a regex)."""
+    # `(?!\n)`: in Python, `$` also matches before a final newline.
+    return rf"^(?:{value})(?:,(?:{value}))*$(?!\n)"
+
+
+SLUG_VALUE_PATTERN = rf"^{_SLUG_VALUE}$(?!\n)"
+"""One slug of at most 120 characters."""
+SLUG_LIST_PATTERN = list_pattern(_SLUG_VALUE)
+TEXT_LIST_PATTERN = list_pattern(_TEXT_VALUE)
+
+
+def names_pattern(names: Sequence[str]) -> str:
+    """The pattern of comma-separated values that are each one of ``names``."""
+    assert names, "a list of no names"
+    assert all(_NAME.match(n) for n in names), names
+    return list_pattern("|".join(sorted(names, key=len, reverse=True)))
+
+
+def list_schema(*, slugs: bool = True, names: Sequence[str] | None = None) -> dict[str, Any]:
+    """The ``schema_extra`` of a comma-separated parameter: slugs, free values, or ``names``."""
+    if names is not None:
+        return {"pattern": names_pattern(names)}
+    return {"pattern": SLUG_LIST_PATTERN if slugs else TEXT_LIST_PATTERN}
+
+
 def split(name: str, raw: str | None, *, slugs: bool = True) -> list[str]:
-    """Comma-separated values of one parameter (any of them matches).
+    """Comma-separated values of one parameter (any of them matches), as the document
+    says them (:func:`list_schema`).
 
     Raises:
-        InvalidParameter: a value is not a slug, or there is none.
+        InvalidParameter: a value is empty, too long or (``slugs``) not a slug.
     """
     if raw is None:
         return []
-    values = [v.strip() for v in raw.split(",") if v.strip()]
+    values = raw.split(",")
     for value in values:
+        if not value:
+            raise InvalidParameter(name, "has an empty value (`a,b`: no space, no empty one)")
+        if len(value) > MAX_VALUE_LENGTH:
+            raise InvalidParameter(
+                name, f"{value[:20]!r}... is longer than {MAX_VALUE_LENGTH} characters"
+            )
         if slugs and not SLUG_RE.match(value):
             raise InvalidParameter(name, f"{value!r} is not a slug")
-        if len(value) > 120:
-            raise InvalidParameter(name, f"{value[:20]!r}... is longer than 120 characters")
-    if not values:
-        raise InvalidParameter(name, "is empty")
     return values
 
 
@@ -138,24 +210,31 @@ def type_names(name: str, raw: str | None, known: Sequence[str]) -> list[str]:
     return wanted
 
 
+TIME_SCHEMA: dict[str, Any] = {
+    "anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]
+}
+"""The ``schema_extra`` of a time parameter: an RFC 3339 date, or a date-time with its zone."""
+
+
 def parse_time(name: str, raw: str | None) -> dt.datetime | None:
-    """An ISO 8601 date (midnight UTC) or date-time with a time zone.
+    """An RFC 3339 date (midnight UTC) or date-time with its zone (:data:`TIME_SCHEMA`).
+
+    A ``+`` of an offset sent unescaped arrives as a space, and is read as ``+``.
 
     Raises:
-        InvalidParameter: it is neither, or it has no time zone.
+        InvalidParameter: it is neither.
     """
     if raw is None:
         return None
-    # An unescaped "+" of an offset arrives as a space.
-    text = raw.strip().replace(" ", "+")
+    text = raw.replace(" ", "+")
     try:
-        if len(text) == 10:
-            return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), tzinfo=dt.UTC)
-        value = dt.datetime.fromisoformat(text)
-    except ValueError as exc:
+        if len(text) == len("2025-03-01"):
+            day = msgspec.convert(text, dt.date)
+            return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+        return msgspec.convert(text, Moment)
+    except msgspec.ValidationError as exc:
         raise InvalidParameter(
-            name, "is not an ISO 8601 date or date-time, e.g. 2025-03-01 or 2025-03-01T09:00:00Z"
+            name,
+            "is not an RFC 3339 date or date-time with a zone, "
+            "e.g. 2025-03-01 or 2025-03-01T09:00:00Z",
         ) from exc
-    if value.tzinfo is None:
-        raise InvalidParameter(name, "needs a time zone, e.g. `Z` for UTC")
-    return value

@@ -6,6 +6,7 @@ The ETag compared is the strong ETag of the entry's working copy exactly as
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
@@ -24,13 +25,35 @@ class PreconditionFailedProblem(Problem):
     """The entry as `GET` answers it now, to merge with and try again."""
 
 
+_ENTITY_TAG = r'(?:W/)?"[\x21\x23-\x7e]*"'
+IF_MATCH_PATTERN = rf"^(?:\*|{_ENTITY_TAG}(?:[ \t]*,[ \t]*{_ENTITY_TAG})*)$(?!\n)"
+"""RFC 9110's ``If-Match``: ``*``, or a comma-separated list of quoted entity tags."""
+IF_MATCH_RE = re.compile(IF_MATCH_PATTERN)
+
+
 def if_match_header(request: Request[Any, Any, Any]) -> str:
     """The ``If-Match`` header of a changing request.
 
     Raises:
-        ProblemException: 428 when there is none.
+        ProblemException: 428 when there is none; 400 when it is not ``*`` or
+            a list of entity tags (``"abc"``, quotes included).
     """
     header = request.headers.get("if-match")
+    if header is not None and header.strip() and not IF_MATCH_RE.match(header.strip()):
+        raise ProblemException(
+            400,
+            "Invalid If-Match",
+            detail='Send If-Match as the ETag you read, quotes included ("…"), or `*`.',
+            type_=PROBLEM_BASE + "invalid-parameter",
+            errors=[
+                ProblemError(
+                    name="If-Match",
+                    reason="is not `*` or a list of quoted entity tags",
+                    location="header",
+                ),
+            ],
+            headers={"Cache-Control": "no-store"},
+        )
     if header is None or not header.strip():
         raise ProblemException(
             428,

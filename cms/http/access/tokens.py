@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 import msgspec
@@ -27,7 +26,7 @@ from cms.http.bodies import BAD_BODY, convert_body, json_body
 from cms.http.cache_headers import NO_STORE_HEADERS
 from cms.http.operations import documented
 from cms.http.problems import error_responses, not_found
-from cms.schemas import Base, Slug
+from cms.schemas import Base, Moment, Slug
 from cms.urls import API
 
 NO_STORE = {"Cache-Control": "no-store"}
@@ -65,7 +64,7 @@ class TokenCreate(Base):
         ),
     ] = msgspec.field(default_factory=list)
     expires_at: Annotated[
-        dt.datetime | None,
+        Moment | None,
         msgspec.Meta(description="When it stops working (ISO 8601 with a zone); never if null."),
     ] = None
 

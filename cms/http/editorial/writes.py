@@ -56,7 +56,7 @@ from cms.http.problems import (
 )
 from cms.http.reading.entries import camel, output_structs
 from cms.reading.listing import InvalidParameter
-from cms.schemas import Base, EntryCommon, Slug
+from cms.schemas import Base, EntryCommon, Moment, Slug
 from cms.types.clinic import CLINIC
 from cms.urls import API
 
@@ -73,7 +73,7 @@ class PublishRequest(Base):
     """When to publish; now when the body or `at` is left out."""
 
     at: Annotated[
-        dt.datetime | None,
+        Moment | None,
         msgspec.Meta(
             description="A time in the future (ISO 8601 with a zone) schedules the entry; "
             "now or a past time publishes it at once."
@@ -305,8 +305,9 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
         **TOKEN_ERRORS,
     )
     # Changes of an entry: they need If-Match (428 without, 412 when stale).
+    bad_if_match = " Or `If-Match` is not `*` or a list of quoted ETags."
     change_errors = error_responses(
-        http_400=BAD_OPTIONAL_BODY,
+        http_400=BAD_OPTIONAL_BODY + bad_if_match,
         http_403=role,
         http_404=missing,
         http_415="The body is not JSON.",
@@ -316,7 +317,7 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
     )
     # Changes without a body: a workflow step, a restore, a delete.
     step_errors = error_responses(
-        http_400="A parameter is invalid.",
+        http_400="A parameter is invalid." + bad_if_match,
         http_403=role,
         http_404=missing,
         http_422="The entry cannot take this step as it is (a publish check, a broken "
@@ -328,7 +329,7 @@ def write_routes(ctype: ContentType) -> list[HTTPRouteHandler]:
     patch_errors = {
         **change_errors,
         **error_responses(
-            http_400=f"{BAD_BODY} Send `{{}}` to change nothing.",
+            http_400=f"{BAD_BODY} Send `{{}}` to change nothing.{bad_if_match}",
             http_415="The body is neither a merge patch nor JSON.",
         ),
     }

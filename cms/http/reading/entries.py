@@ -10,14 +10,16 @@ operations (``listArticles``, ``getArticle``) and describes its own fields.
 
 import datetime as dt
 import inspect
-from collections.abc import Sequence
-from typing import Annotated, Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, cast
 
 import msgspec
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIResponse, Operation, Reference, Schema
 from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -140,6 +142,72 @@ def output_structs(ctype: ContentType) -> tuple[type[msgspec.Struct], type[msgsp
     return detail, item
 
 
+_REF = "#/components/schemas/{name}"
+
+
+def _schema_of(struct: type[msgspec.Struct]) -> dict[str, Any]:
+    (_ref,), components = msgspec.json.schema_components([struct], ref_template=_REF)
+    schema: dict[str, Any] = components[struct.__name__]
+    return schema
+
+
+def _loose(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` requiring none of its properties: what ``fields`` may leave of it."""
+    return {k: v for k, v in schema.items() if k not in ("required", "title", "description")}
+
+
+def shaped_schema(
+    ctype: ContentType, types: TypeRegistry, struct: type[msgspec.Struct], description: str
+) -> dict[str, Any]:
+    """What ``fields`` and ``include`` make of ``struct`` (an entry of ``ctype``), inline.
+
+    Any field may be left out, and a relation's ``{slug, title}`` references may
+    be the related entries themselves: list items of their type, cut to
+    ``fields[<type>]`` (so any object: the text names the component).
+    """
+    schema = _loose(_schema_of(struct))
+    properties = dict(schema["properties"])
+    for name, rel in ctype.all_relations().items():
+        if name not in properties:
+            continue
+        embedded = [
+            {
+                "type": "object",
+                "description": f"The related {target.name} itself (`include`): a "
+                f"`{target.label.replace(' ', '')}ListItem`, cut to `fields[{target.name}]`.",
+            }
+            for target in (types.get(name) for name in rel.targets)
+            if target is not None
+        ]
+        prop = properties[name]
+        if rel.many:
+            properties[name] = {**prop, "items": {"anyOf": [prop["items"], *embedded]}}
+        else:
+            properties[name] = {"anyOf": [prop, *embedded]}
+    return {**schema, "properties": properties, "description": description}
+
+
+def _whole_or_shaped(shaped: dict[str, Any]) -> type[Operation]:
+    """An operation class whose 200 answer is the whole document or ``shaped``.
+
+    The response Struct documents the whole entry (the components clients use);
+    with ``fields`` or ``include`` the answer is what ``shaped`` says instead.
+    """
+
+    @dataclass
+    class WholeOrShaped(Operation):
+        def __post_init__(self) -> None:
+            ok = (self.responses or {})["200"]
+            assert isinstance(ok, OpenAPIResponse)
+            assert ok.content is not None
+            media = ok.content["application/json"]
+            assert isinstance(media.schema, Reference)
+            # The Reference itself: Litestar names its component only later.
+            media.schema = Schema(any_of=[media.schema, cast(Schema, shaped)])
+
+    return WholeOrShaped
+
+
 COMMON_FILTERS: dict[str, str] = {
     "clinic": "Clinic slugs the entries appear on.",
     "condition": "Condition slugs the entries relate to, either way.",
@@ -173,11 +241,17 @@ def list_parameters(ctype: ContentType) -> list[inspect.Parameter]:
             schema_extra={"enum": list(sort_options)},
         ),
         *(
-            params.query(name, str | None, None, f"{text} Comma-separated: any of them.")
+            params.query(
+                name, str | None, None, f"{text} Comma-separated: any of them.",
+                schema_extra=params.list_schema(slugs=_slug_valued(ctype, name)),
+            )
             for name, text in COMMON_FILTERS.items()
         ),
         *(
-            params.query(name, str | None, None, f"{spec.description} Comma-separated.")
+            params.query(
+                name, str | None, None, f"{spec.description} Comma-separated.",
+                schema_extra=params.list_schema(slugs=_slug_valued(ctype, name)),
+            )
             for name, spec in ctype.filters.items()
         ),
         params.query(
@@ -188,11 +262,13 @@ def list_parameters(ctype: ContentType) -> list[inspect.Parameter]:
         ),
         params.query(
             "published_after", str | None, None,
-            "Published at or after this ISO 8601 date (midnight UTC) or date-time.",
+            "Published at or after this RFC 3339 date (midnight UTC) or date-time with its zone.",
+            schema_extra=params.TIME_SCHEMA,
         ),
         params.query(
             "published_before", str | None, None,
-            "Published before this ISO 8601 date (midnight UTC) or date-time.",
+            "Published before this RFC 3339 date (midnight UTC) or date-time with its zone.",
+            schema_extra=params.TIME_SCHEMA,
         ),
     ]  # fmt: skip
 
@@ -201,24 +277,35 @@ def _fields_name(type_name: str) -> str:
     return "fields_" + type_name.replace("-", "_")
 
 
-def shape_parameters(ctype: ContentType, allowed: Sequence[str]) -> list[inspect.Parameter]:
-    """``fields``, ``include`` and one ``fields[<type>]`` per type ``ctype`` relates to."""
+def shape_parameters(
+    ctype: ContentType, allowed: Sequence[str], allowed_nested: Mapping[str, Sequence[str]]
+) -> list[inspect.Parameter]:
+    """``fields``, ``include`` and one ``fields[<type>]`` per type ``ctype`` relates to.
+
+    Args:
+        allowed: the fields a requested entry has.
+        allowed_nested: the fields an embedded entry of each related type has.
+    """
     relations = ctype.all_relations()
     targets = list(dict.fromkeys(rel.target for rel in relations.values()))
     return [
         params.query(
             "fields", str | None, None,
             f"Only these fields, comma-separated (of: {', '.join(allowed)}).",
+            schema_extra=params.list_schema(names=allowed),
         ),
         params.query(
             "include", str | None, None,
             "Embed these related entries in place of their `{slug, title}` references "
-            f"(of: {', '.join(relations)}): published ones, as list items, one level deep.",
+            f"(of: {', '.join(relations)}): published ones, as list items, one level deep; "
+            "with `fields`, an embedded relation is sent too.",
+            schema_extra=params.list_schema(names=list(relations)),
         ),
         *(
             params.query(
                 _fields_name(target), str | None, None,
                 f"Only these fields of embedded {target} entries.", alias=f"fields[{target}]",
+                schema_extra=params.list_schema(names=allowed_nested[target]),
             )
             for target in targets
         ),
@@ -263,8 +350,8 @@ def entry_routes(
     nested_allowed = {t: list(output_structs(types[t])[1].__struct_fields__) for t in targets}
     item_fields = list(item_struct.__struct_fields__)
     detail_fields = list(detail_struct.__struct_fields__)
-    list_params = [*list_parameters(ctype), *shape_parameters(ctype, item_fields)]
-    detail_params = shape_parameters(ctype, detail_fields)
+    list_params = [*list_parameters(ctype), *shape_parameters(ctype, item_fields, nested_allowed)]
+    detail_params = shape_parameters(ctype, detail_fields, nested_allowed)
     list_accepts = [params.url_name(p) for p in list_params]
     detail_accepts = [params.url_name(p) for p in detail_params]
 
@@ -406,6 +493,7 @@ def entry_routes(
         "With a token only: statuses of the working copies to list, comma-separated "
         f"(`draft,in_review`), of: {', '.join(STATUSES)}; all when omitted. "
         "`in_review` is the review queue. Without a token: 401.",
+        schema_extra=params.list_schema(names=STATUSES),
     )  # fmt: skip
     list_accepts.append("status")
     params.with_signature(list_handler, [*common, *list_params, status_param], Response[bytes])
@@ -413,6 +501,21 @@ def entry_routes(
         detail_handler, [*common, params.plain("slug", FromPath[str]), *detail_params],
         Response[bytes],
     )  # fmt: skip
+    shaped_list = {
+        "type": "object",
+        "properties": {
+            "data": {
+                "type": "array",
+                "items": shaped_schema(
+                    ctype, types, item_struct,
+                    f"A {ctype.label.lower()} as `fields` and `include` shape it.",
+                ),
+            },
+            "next_cursor": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+        },
+        "required": ["data", "next_cursor"],
+        "description": "One page, as `fields` and `include` shape its entries.",
+    }  # fmt: skip
     list_route = get(
         f"{API}/{ctype.plural}",
         operation_id=f"list{name}",
@@ -422,6 +525,7 @@ def entry_routes(
         "copies (drafts included) of the entries the token may read, filtered by `status`.",
         tags=[ctype.label],
         security=[{}, *SECURITY],
+        operation_class=_whole_or_shaped(shaped_list),
         responses={
             200: ResponseSpec(list_struct, description="One page.", generate_examples=False),
             **not_modified,
@@ -437,6 +541,14 @@ def entry_routes(
         "A slug the entry had before a rename answers 301 to the current one.",
         tags=[ctype.label],
         security=[{}, *SECURITY],
+        operation_class=_whole_or_shaped(
+            shaped_schema(
+                ctype,
+                types,
+                detail_struct,
+                f"A {ctype.label.lower()} as `fields` and `include` shape it.",
+            )
+        ),
         responses={
             200: ResponseSpec(detail_struct, description="The entry.", generate_examples=False),
             301: ResponseSpec(

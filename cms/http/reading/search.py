@@ -67,10 +67,15 @@ def search_routes(
             QueryParameter(
                 name="type",
                 description=f"Type names, comma-separated (of: {', '.join(type_names)}).",
+                schema_extra=params.list_schema(names=type_names),
             ),
         ] = None,
         clinic: Annotated[
-            str | None, QueryParameter(description="Clinic slugs the entries appear on.")
+            str | None,
+            QueryParameter(
+                description="Clinic slugs the entries appear on, comma-separated.",
+                schema_extra=params.list_schema(),
+            ),
         ] = None,
         limit: Annotated[int, params.limit("Hits per page, 1 to 100.")] = params.DEFAULT_LIMIT,
         cursor: params.Cursor = None,

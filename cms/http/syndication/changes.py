@@ -97,16 +97,27 @@ def change_routes(
         caller: NamedDependency[Caller | None],
         since: Annotated[
             int,
-            QueryParameter(ge=0, le=MAX_SEQ, description="Changes after this sequence number."),
+            QueryParameter(
+                ge=0,
+                le=MAX_SEQ,
+                description="Changes after this sequence number.",
+                # Exactly: Litestar would write the bound as a float, 2**63, one too many.
+                schema_extra={"maximum": MAX_SEQ},
+            ),
         ] = 0,
         clinic: Annotated[
-            str | None, QueryParameter(description="Only changes that concern this clinic.")
+            str | None,
+            QueryParameter(
+                description="Only changes that concern this clinic (a slug).",
+                schema_extra={"pattern": params.SLUG_VALUE_PATTERN},
+            ),
         ] = None,
         type_: Annotated[
             str | None,
             QueryParameter(
                 name="type",
                 description=f"Type names, comma-separated (of: {', '.join(type_names)}).",
+                schema_extra=params.list_schema(names=type_names),
             ),
         ] = None,
         limit: Annotated[int, params.limit("Changes per page, 1 to 1000.", most=MAX_CHANGES)] = 100,
@@ -115,6 +126,7 @@ def change_routes(
             QueryParameter(
                 name="state",
                 description="`published` (default), or with a token `working` or `all`.",
+                schema_extra={"enum": list(STATES)},
             ),
         ] = "published",
     ) -> Response[bytes]:

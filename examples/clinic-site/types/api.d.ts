@@ -2972,7 +2972,7 @@ export interface components {
     };
     responses: never;
     parameters: {
-        /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+        /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
         IfMatch: string;
         /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
         IfNoneMatch: string;
@@ -3542,10 +3542,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /**
-                     * Format: uri
-                     * @description Where to POST the messages: an absolute `http` or `https` URL with a host, without a fragment.
-                     */
+                    /** @description Where to POST the messages: an absolute `http` or `https` URL with a host, without a fragment. */
                     url: string;
                     /**
                      * @description Event types to send; empty for all. `entry.published`: A published version was written (`action` `publish`) or refreshed because something it shows changed (`refresh`).; `entry.unpublished`: A published version was removed (`unpublish`, `archive`, `delete`); for a subscriber of some clinics, also an entry that left all of them.; `entry.created`: An editor created an entry (its first working copy).; `entry.updated`: An editor saved a working copy (`update`, `submit`, `schedule`, `restore`, ...).; `entry.deleted`: An editor deleted an entry.; `cache.purge`: After every published change: the `Surrogate-Key`s a CDN should purge.
@@ -4308,13 +4305,13 @@ export interface operations {
                 tag?: string | null;
                 /** @description Full-text search within the list: words match as prefixes, `"quoted phrases"` exactly; all must match. */
                 q?: string | null;
-                /** @description Published at or after this ISO 8601 date (midnight UTC) or date-time. */
-                published_after?: string | null;
-                /** @description Published before this ISO 8601 date (midnight UTC) or date-time. */
-                published_before?: string | null;
+                /** @description Published at or after this RFC 3339 date (midnight UTC) or date-time with its zone. */
+                published_after?: (string) | string | null;
+                /** @description Published before this RFC 3339 date (midnight UTC) or date-time with its zone. */
+                published_before?: (string) | string | null;
                 /** @description Only these fields, comma-separated (of: id, type, slug, title, summary, status, clinics, origin_clinic, canonical_url, tags, seo, published_at, created_at, updated_at, version, scheduled_at, published_version, mirror_source, reviewed_by, last_reviewed, reading_time_minutes, links, address, city, province, postal_code, country, phone, email, time_zone, geo, opening_hours, booking_url, site_url, url_patterns, example_data). */
                 fields?: string | null;
-                /** @description Embed these related entries in place of their `{slug, title}` references (of: clinics, reviewed_by): published ones, as list items, one level deep. */
+                /** @description Embed these related entries in place of their `{slug, title}` references (of: clinics, reviewed_by): published ones, as list items, one level deep; with `fields`, an embedded relation is sent too. */
                 include?: string | null;
                 /** @description Only these fields of embedded clinic entries. */
                 "fields[clinic]"?: string | null;
@@ -4338,7 +4335,60 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ClinicList"];
+                    "application/json": components["schemas"]["ClinicList"] | {
+                        data: {
+                            id?: string;
+                            type?: string;
+                            slug?: string;
+                            title?: string;
+                            summary?: string;
+                            /** @enum {unknown} */
+                            status?: "archived" | "draft" | "in_review" | "published" | "scheduled";
+                            clinics?: (string | Record<string, never>)[];
+                            origin_clinic?: string | null;
+                            canonical_url?: string | null;
+                            tags?: string[];
+                            seo?: components["schemas"]["Seo"];
+                            published_at?: string | null;
+                            created_at?: string;
+                            updated_at?: string;
+                            version?: number;
+                            /** @description With a token only: when a scheduled entry goes live. */
+                            scheduled_at?: string | null;
+                            /** @description With a token only: the version the public sees; null when none is published. Below `version` when there are draft changes. */
+                            published_version?: number | null;
+                            /** @description With a token only, on an entry mirrored from another instance (`cms sync pull`): that instance's base URL. Mirrors are read-only. */
+                            mirror_source?: string | null;
+                            reviewed_by?: (components["schemas"]["EntryRef"] | null) | Record<string, never>;
+                            last_reviewed?: string | null;
+                            reading_time_minutes?: number;
+                            links?: string[];
+                            /** @description Street address, first line. */
+                            address?: string;
+                            city?: string;
+                            /** @description Two-letter province code. */
+                            province?: string;
+                            postal_code?: string;
+                            country?: string;
+                            phone?: string;
+                            email?: string;
+                            /** @description IANA time zone. */
+                            time_zone?: string;
+                            geo?: components["schemas"]["Geo"] | null;
+                            opening_hours?: components["schemas"]["OpeningHours"][];
+                            /** @description Where patients book an appointment: an absolute http(s) URL, or empty. */
+                            booking_url?: string;
+                            /** @description Root URL of the clinic's public website: an absolute http(s) URL, or empty. */
+                            site_url?: string;
+                            /** @description Per content type, the site's path for an entry, with `{slug}`, e.g. `{"article": "/blog/{slug}"}`. Canonical URLs and internal links are built from it. */
+                            url_patterns?: {
+                                [key: string]: string;
+                            };
+                            /** @description True when the contact details are invented. */
+                            example_data?: boolean;
+                        }[];
+                        next_cursor: string | null;
+                    };
                 };
             };
             /** @description Not modified: the `If-None-Match` ETag is current. */
@@ -4414,10 +4464,20 @@ export interface operations {
                     body?: string;
                     /** @default [] */
                     clinics?: string[];
+                    /** @description The canonical home: one of `clinics`; the first of them when null. */
                     origin_clinic?: string | null;
                     /** @default [] */
                     tags?: string[];
-                    seo?: components["schemas"]["Seo"];
+                    /**
+                     * Seo
+                     * @description Search-engine overrides; empty means "use the title and summary".
+                     */
+                    seo?: {
+                        /** @default  */
+                        title?: string;
+                        /** @default  */
+                        description?: string;
+                    };
                     published_at?: string | null;
                     reviewed_by?: string | null;
                     last_reviewed?: string | null;
@@ -4446,9 +4506,18 @@ export interface operations {
                      * @default America/Edmonton
                      */
                     time_zone?: string;
-                    geo?: components["schemas"]["Geo"] | null;
+                    geo?: {
+                        latitude: number;
+                        longitude: number;
+                    } | null;
                     /** @default [] */
-                    opening_hours?: components["schemas"]["OpeningHours"][];
+                    opening_hours?: {
+                        days: ("Fr" | "Mo" | "Sa" | "Su" | "Th" | "Tu" | "We")[];
+                        /** @example 09:00 */
+                        opens: string;
+                        /** @example 09:00 */
+                        closes: string;
+                    }[];
                     /**
                      * @description Where patients book an appointment: an absolute http(s) URL, or empty.
                      * @default
@@ -4572,7 +4641,7 @@ export interface operations {
             query?: {
                 /** @description Only these fields, comma-separated (of: id, type, slug, title, summary, status, clinics, origin_clinic, canonical_url, tags, seo, published_at, created_at, updated_at, version, scheduled_at, published_version, mirror_source, reviewed_by, last_reviewed, body, body_html, toc, reading_time_minutes, links, json_ld, address, city, province, postal_code, country, phone, email, time_zone, geo, opening_hours, booking_url, site_url, url_patterns, example_data). */
                 fields?: string | null;
-                /** @description Embed these related entries in place of their `{slug, title}` references (of: clinics, reviewed_by): published ones, as list items, one level deep. */
+                /** @description Embed these related entries in place of their `{slug, title}` references (of: clinics, reviewed_by): published ones, as list items, one level deep; with `fields`, an embedded relation is sent too. */
                 include?: string | null;
                 /** @description Only these fields of embedded clinic entries. */
                 "fields[clinic]"?: string | null;
@@ -4596,7 +4665,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Clinic"];
+                    "application/json": components["schemas"]["Clinic"] | {
+                        id?: string;
+                        type?: string;
+                        slug?: string;
+                        title?: string;
+                        summary?: string;
+                        /** @enum {unknown} */
+                        status?: "archived" | "draft" | "in_review" | "published" | "scheduled";
+                        clinics?: (string | Record<string, never>)[];
+                        origin_clinic?: string | null;
+                        canonical_url?: string | null;
+                        tags?: string[];
+                        seo?: components["schemas"]["Seo"];
+                        published_at?: string | null;
+                        created_at?: string;
+                        updated_at?: string;
+                        version?: number;
+                        /** @description With a token only: when a scheduled entry goes live. */
+                        scheduled_at?: string | null;
+                        /** @description With a token only: the version the public sees; null when none is published. Below `version` when there are draft changes. */
+                        published_version?: number | null;
+                        /** @description With a token only, on an entry mirrored from another instance (`cms sync pull`): that instance's base URL. Mirrors are read-only. */
+                        mirror_source?: string | null;
+                        reviewed_by?: (components["schemas"]["EntryRef"] | null) | Record<string, never>;
+                        last_reviewed?: string | null;
+                        body?: string;
+                        body_html?: string;
+                        toc?: components["schemas"]["TocItem"][];
+                        reading_time_minutes?: number;
+                        links?: string[];
+                        json_ld?: Record<string, never> | null;
+                        /** @description Street address, first line. */
+                        address?: string;
+                        city?: string;
+                        /** @description Two-letter province code. */
+                        province?: string;
+                        postal_code?: string;
+                        country?: string;
+                        phone?: string;
+                        email?: string;
+                        /** @description IANA time zone. */
+                        time_zone?: string;
+                        geo?: components["schemas"]["Geo"] | null;
+                        opening_hours?: components["schemas"]["OpeningHours"][];
+                        /** @description Where patients book an appointment: an absolute http(s) URL, or empty. */
+                        booking_url?: string;
+                        /** @description Root URL of the clinic's public website: an absolute http(s) URL, or empty. */
+                        site_url?: string;
+                        /** @description Per content type, the site's path for an entry, with `{slug}`, e.g. `{"article": "/blog/{slug}"}`. Canonical URLs and internal links are built from it. */
+                        url_patterns?: {
+                            [key: string]: string;
+                        };
+                        /** @description True when the contact details are invented. */
+                        example_data?: boolean;
+                    };
                 };
             };
             /** @description The entry was renamed; `Location` names its current URL. */
@@ -4676,7 +4799,7 @@ export interface operations {
                 force?: boolean;
             };
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -4695,7 +4818,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A parameter is invalid. */
+            /** @description A parameter is invalid. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4791,7 +4914,7 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -4808,9 +4931,14 @@ export interface operations {
                     summary?: string | null;
                     body?: string | null;
                     clinics?: string[] | null;
-                    origin_clinic?: string | null;
+                    origin_clinic?: (string | null) | null;
                     tags?: string[] | null;
-                    seo?: components["schemas"]["Seo"] | null;
+                    seo?: {
+                        /** @default  */
+                        title?: string;
+                        /** @default  */
+                        description?: string;
+                    } | null;
                     published_at?: string | null;
                     reviewed_by?: string | null;
                     last_reviewed?: string | null;
@@ -4822,8 +4950,17 @@ export interface operations {
                     phone?: string | null;
                     email?: string | null;
                     time_zone?: string | null;
-                    geo?: components["schemas"]["Geo"] | null;
-                    opening_hours?: components["schemas"]["OpeningHours"][] | null;
+                    geo?: {
+                        latitude: number;
+                        longitude: number;
+                    } | null;
+                    opening_hours?: {
+                        days: ("Fr" | "Mo" | "Sa" | "Su" | "Th" | "Tu" | "We")[];
+                        /** @example 09:00 */
+                        opens: string;
+                        /** @example 09:00 */
+                        closes: string;
+                    }[] | null;
                     booking_url?: string | null;
                     site_url?: string | null;
                     url_patterns?: {
@@ -4837,9 +4974,14 @@ export interface operations {
                     summary?: string | null;
                     body?: string | null;
                     clinics?: string[] | null;
-                    origin_clinic?: string | null;
+                    origin_clinic?: (string | null) | null;
                     tags?: string[] | null;
-                    seo?: components["schemas"]["Seo"] | null;
+                    seo?: {
+                        /** @default  */
+                        title?: string;
+                        /** @default  */
+                        description?: string;
+                    } | null;
                     published_at?: string | null;
                     reviewed_by?: string | null;
                     last_reviewed?: string | null;
@@ -4851,8 +4993,17 @@ export interface operations {
                     phone?: string | null;
                     email?: string | null;
                     time_zone?: string | null;
-                    geo?: components["schemas"]["Geo"] | null;
-                    opening_hours?: components["schemas"]["OpeningHours"][] | null;
+                    geo?: {
+                        latitude: number;
+                        longitude: number;
+                    } | null;
+                    opening_hours?: {
+                        days: ("Fr" | "Mo" | "Sa" | "Su" | "Th" | "Tu" | "We")[];
+                        /** @example 09:00 */
+                        opens: string;
+                        /** @example 09:00 */
+                        closes: string;
+                    }[] | null;
                     booking_url?: string | null;
                     site_url?: string | null;
                     url_patterns?: {
@@ -4872,7 +5023,7 @@ export interface operations {
                     "application/json": components["schemas"]["Clinic"];
                 };
             };
-            /** @description The body is missing, is not JSON, or nests deeper than 64 levels. Send `{}` to change nothing. */
+            /** @description The body is missing, is not JSON, or nests deeper than 64 levels. Send `{}` to change nothing. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4989,7 +5140,7 @@ export interface operations {
                 force?: boolean;
             };
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -5008,7 +5159,7 @@ export interface operations {
                     "application/json": components["schemas"]["Clinic"];
                 };
             };
-            /** @description A parameter is invalid. */
+            /** @description A parameter is invalid. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5116,7 +5267,7 @@ export interface operations {
                 force?: boolean;
             };
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -5143,7 +5294,7 @@ export interface operations {
                     "application/json": components["schemas"]["Clinic"];
                 };
             };
-            /** @description The body is not JSON, or nests deeper than 64 levels. */
+            /** @description The body is not JSON, or nests deeper than 64 levels. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5260,7 +5411,7 @@ export interface operations {
                 force?: boolean;
             };
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -5279,7 +5430,7 @@ export interface operations {
                     "application/json": components["schemas"]["Clinic"];
                 };
             };
-            /** @description A parameter is invalid. */
+            /** @description A parameter is invalid. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5387,7 +5538,7 @@ export interface operations {
                 force?: boolean;
             };
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -5406,7 +5557,7 @@ export interface operations {
                     "application/json": components["schemas"]["Clinic"];
                 };
             };
-            /** @description A parameter is invalid. */
+            /** @description A parameter is invalid. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5822,7 +5973,7 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -5843,7 +5994,7 @@ export interface operations {
                     "application/json": components["schemas"]["Clinic"];
                 };
             };
-            /** @description A parameter is invalid. */
+            /** @description A parameter is invalid. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5965,13 +6116,13 @@ export interface operations {
                 modality?: string | null;
                 /** @description Full-text search within the list: words match as prefixes, `"quoted phrases"` exactly; all must match. */
                 q?: string | null;
-                /** @description Published at or after this ISO 8601 date (midnight UTC) or date-time. */
-                published_after?: string | null;
-                /** @description Published before this ISO 8601 date (midnight UTC) or date-time. */
-                published_before?: string | null;
+                /** @description Published at or after this RFC 3339 date (midnight UTC) or date-time with its zone. */
+                published_after?: (string) | string | null;
+                /** @description Published before this RFC 3339 date (midnight UTC) or date-time with its zone. */
+                published_before?: (string) | string | null;
                 /** @description Only these fields, comma-separated (of: id, type, slug, title, summary, status, clinics, origin_clinic, canonical_url, tags, seo, published_at, created_at, updated_at, version, scheduled_at, published_version, mirror_source, reviewed_by, last_reviewed, reading_time_minutes, links, role, credentials, specialties, modalities, languages, booking_url, example_profile). */
                 fields?: string | null;
-                /** @description Embed these related entries in place of their `{slug, title}` references (of: clinics, reviewed_by, specialties): published ones, as list items, one level deep. */
+                /** @description Embed these related entries in place of their `{slug, title}` references (of: clinics, reviewed_by, specialties): published ones, as list items, one level deep; with `fields`, an embedded relation is sent too. */
                 include?: string | null;
                 /** @description Only these fields of embedded clinic entries. */
                 "fields[clinic]"?: string | null;
@@ -5997,7 +6148,49 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PractitionerList"];
+                    "application/json": components["schemas"]["PractitionerList"] | {
+                        data: {
+                            id?: string;
+                            type?: string;
+                            slug?: string;
+                            title?: string;
+                            summary?: string;
+                            /** @enum {unknown} */
+                            status?: "archived" | "draft" | "in_review" | "published" | "scheduled";
+                            clinics?: (string | Record<string, never>)[];
+                            origin_clinic?: string | null;
+                            canonical_url?: string | null;
+                            tags?: string[];
+                            seo?: components["schemas"]["Seo"];
+                            published_at?: string | null;
+                            created_at?: string;
+                            updated_at?: string;
+                            version?: number;
+                            /** @description With a token only: when a scheduled entry goes live. */
+                            scheduled_at?: string | null;
+                            /** @description With a token only: the version the public sees; null when none is published. Below `version` when there are draft changes. */
+                            published_version?: number | null;
+                            /** @description With a token only, on an entry mirrored from another instance (`cms sync pull`): that instance's base URL. Mirrors are read-only. */
+                            mirror_source?: string | null;
+                            reviewed_by?: (components["schemas"]["EntryRef"] | null) | Record<string, never>;
+                            last_reviewed?: string | null;
+                            reading_time_minutes?: number;
+                            links?: string[];
+                            /** @description Job title, e.g. `Licensed acupuncturist`. */
+                            role?: string;
+                            /** @description Post-nominal credentials, e.g. `L.Ac.`. */
+                            credentials?: string[];
+                            specialties?: (components["schemas"]["EntryRef"] | Record<string, never>)[];
+                            modalities?: string[];
+                            /** @description BCP 47 language tags, e.g. `en`. */
+                            languages?: string[];
+                            /** @description Where patients book with this practitioner: an absolute http(s) URL, or empty. */
+                            booking_url?: string;
+                            /** @description True when the person is invented for demo data. */
+                            example_profile?: boolean;
+                        }[];
+                        next_cursor: string | null;
+                    };
                 };
             };
             /** @description Not modified: the `If-None-Match` ETag is current. */
@@ -6073,10 +6266,20 @@ export interface operations {
                     body?: string;
                     /** @default [] */
                     clinics?: string[];
+                    /** @description The canonical home: one of `clinics`; the first of them when null. */
                     origin_clinic?: string | null;
                     /** @default [] */
                     tags?: string[];
-                    seo?: components["schemas"]["Seo"];
+                    /**
+                     * Seo
+                     * @description Search-engine overrides; empty means "use the title and summary".
+                     */
+                    seo?: {
+                        /** @default  */
+                        title?: string;
+                        /** @default  */
+                        description?: string;
+                    };
                     published_at?: string | null;
                     reviewed_by?: string | null;
                     last_reviewed?: string | null;
@@ -6213,7 +6416,7 @@ export interface operations {
             query?: {
                 /** @description Only these fields, comma-separated (of: id, type, slug, title, summary, status, clinics, origin_clinic, canonical_url, tags, seo, published_at, created_at, updated_at, version, scheduled_at, published_version, mirror_source, reviewed_by, last_reviewed, body, body_html, toc, reading_time_minutes, links, json_ld, role, credentials, specialties, modalities, languages, booking_url, example_profile). */
                 fields?: string | null;
-                /** @description Embed these related entries in place of their `{slug, title}` references (of: clinics, reviewed_by, specialties): published ones, as list items, one level deep. */
+                /** @description Embed these related entries in place of their `{slug, title}` references (of: clinics, reviewed_by, specialties): published ones, as list items, one level deep; with `fields`, an embedded relation is sent too. */
                 include?: string | null;
                 /** @description Only these fields of embedded clinic entries. */
                 "fields[clinic]"?: string | null;
@@ -6239,7 +6442,50 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Practitioner"];
+                    "application/json": components["schemas"]["Practitioner"] | {
+                        id?: string;
+                        type?: string;
+                        slug?: string;
+                        title?: string;
+                        summary?: string;
+                        /** @enum {unknown} */
+                        status?: "archived" | "draft" | "in_review" | "published" | "scheduled";
+                        clinics?: (string | Record<string, never>)[];
+                        origin_clinic?: string | null;
+                        canonical_url?: string | null;
+                        tags?: string[];
+                        seo?: components["schemas"]["Seo"];
+                        published_at?: string | null;
+                        created_at?: string;
+                        updated_at?: string;
+                        version?: number;
+                        /** @description With a token only: when a scheduled entry goes live. */
+                        scheduled_at?: string | null;
+                        /** @description With a token only: the version the public sees; null when none is published. Below `version` when there are draft changes. */
+                        published_version?: number | null;
+                        /** @description With a token only, on an entry mirrored from another instance (`cms sync pull`): that instance's base URL. Mirrors are read-only. */
+                        mirror_source?: string | null;
+                        reviewed_by?: (components["schemas"]["EntryRef"] | null) | Record<string, never>;
+                        last_reviewed?: string | null;
+                        body?: string;
+                        body_html?: string;
+                        toc?: components["schemas"]["TocItem"][];
+                        reading_time_minutes?: number;
+                        links?: string[];
+                        json_ld?: Record<string, never> | null;
+                        /** @description Job title, e.g. `Licensed acupuncturist`. */
+                        role?: string;
+                        /** @description Post-nominal credentials, e.g. `L.Ac.`. */
+                        credentials?: string[];
+                        specialties?: (components["schemas"]["EntryRef"] | Record<string, never>)[];
+                        modalities?: string[];
+                        /** @description BCP 47 language tags, e.g. `en`. */
+                        languages?: string[];
+                        /** @description Where patients book with this practitioner: an absolute http(s) URL, or empty. */
+                        booking_url?: string;
+                        /** @description True when the person is invented for demo data. */
+                        example_profile?: boolean;
+                    };
                 };
             };
             /** @description The entry was renamed; `Location` names its current URL. */
@@ -6319,7 +6565,7 @@ export interface operations {
                 force?: boolean;
             };
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -6338,7 +6584,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A parameter is invalid. */
+            /** @description A parameter is invalid. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6434,7 +6680,7 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -6451,9 +6697,14 @@ export interface operations {
                     summary?: string | null;
                     body?: string | null;
                     clinics?: string[] | null;
-                    origin_clinic?: string | null;
+                    origin_clinic?: (string | null) | null;
                     tags?: string[] | null;
-                    seo?: components["schemas"]["Seo"] | null;
+                    seo?: {
+                        /** @default  */
+                        title?: string;
+                        /** @default  */
+                        description?: string;
+                    } | null;
                     published_at?: string | null;
                     reviewed_by?: string | null;
                     last_reviewed?: string | null;
@@ -6471,9 +6722,14 @@ export interface operations {
                     summary?: string | null;
                     body?: string | null;
                     clinics?: string[] | null;
-                    origin_clinic?: string | null;
+                    origin_clinic?: (string | null) | null;
                     tags?: string[] | null;
-                    seo?: components["schemas"]["Seo"] | null;
+                    seo?: {
+                        /** @default  */
+                        title?: string;
+                        /** @default  */
+                        description?: string;
+                    } | null;
                     published_at?: string | null;
                     reviewed_by?: string | null;
                     last_reviewed?: string | null;
@@ -6497,7 +6753,7 @@ export interface operations {
                     "application/json": components["schemas"]["Practitioner"];
                 };
             };
-            /** @description The body is missing, is not JSON, or nests deeper than 64 levels. Send `{}` to change nothing. */
+            /** @description The body is missing, is not JSON, or nests deeper than 64 levels. Send `{}` to change nothing. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6614,7 +6870,7 @@ export interface operations {
                 force?: boolean;
             };
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -6633,7 +6889,7 @@ export interface operations {
                     "application/json": components["schemas"]["Practitioner"];
                 };
             };
-            /** @description A parameter is invalid. */
+            /** @description A parameter is invalid. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6741,7 +6997,7 @@ export interface operations {
                 force?: boolean;
             };
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -6768,7 +7024,7 @@ export interface operations {
                     "application/json": components["schemas"]["Practitioner"];
                 };
             };
-            /** @description The body is not JSON, or nests deeper than 64 levels. */
+            /** @description The body is not JSON, or nests deeper than 64 levels. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6885,7 +7141,7 @@ export interface operations {
                 force?: boolean;
             };
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -6904,7 +7160,7 @@ export interface operations {
                     "application/json": components["schemas"]["Practitioner"];
                 };
             };
-            /** @description A parameter is invalid. */
+            /** @description A parameter is invalid. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7012,7 +7268,7 @@ export interface operations {
                 force?: boolean;
             };
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -7031,7 +7287,7 @@ export interface operations {
                     "application/json": components["schemas"]["Practitioner"];
                 };
             };
-            /** @description A parameter is invalid. */
+            /** @description A parameter is invalid. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7447,7 +7703,7 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -7468,7 +7724,7 @@ export interface operations {
                     "application/json": components["schemas"]["Practitioner"];
                 };
             };
-            /** @description A parameter is invalid. */
+            /** @description A parameter is invalid. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7592,13 +7848,13 @@ export interface operations {
                 modality?: string | null;
                 /** @description Full-text search within the list: words match as prefixes, `"quoted phrases"` exactly; all must match. */
                 q?: string | null;
-                /** @description Published at or after this ISO 8601 date (midnight UTC) or date-time. */
-                published_after?: string | null;
-                /** @description Published before this ISO 8601 date (midnight UTC) or date-time. */
-                published_before?: string | null;
+                /** @description Published at or after this RFC 3339 date (midnight UTC) or date-time with its zone. */
+                published_after?: (string) | string | null;
+                /** @description Published before this RFC 3339 date (midnight UTC) or date-time with its zone. */
+                published_before?: (string) | string | null;
                 /** @description Only these fields, comma-separated (of: id, type, slug, title, summary, status, clinics, origin_clinic, canonical_url, tags, seo, published_at, created_at, updated_at, version, scheduled_at, published_version, mirror_source, reviewed_by, last_reviewed, reading_time_minutes, links, also_known_as, parent, symptoms, causes, prevention, typical_course, acute_notes, chronic_notes, modalities, faq, references). */
                 fields?: string | null;
-                /** @description Embed these related entries in place of their `{slug, title}` references (of: clinics, reviewed_by, parent): published ones, as list items, one level deep. */
+                /** @description Embed these related entries in place of their `{slug, title}` references (of: clinics, reviewed_by, parent): published ones, as list items, one level deep; with `fields`, an embedded relation is sent too. */
                 include?: string | null;
                 /** @description Only these fields of embedded clinic entries. */
                 "fields[clinic]"?: string | null;
@@ -7624,7 +7880,48 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ConditionList"];
+                    "application/json": components["schemas"]["ConditionList"] | {
+                        data: {
+                            id?: string;
+                            type?: string;
+                            slug?: string;
+                            title?: string;
+                            summary?: string;
+                            /** @enum {unknown} */
+                            status?: "archived" | "draft" | "in_review" | "published" | "scheduled";
+                            clinics?: (string | Record<string, never>)[];
+                            origin_clinic?: string | null;
+                            canonical_url?: string | null;
+                            tags?: string[];
+                            seo?: components["schemas"]["Seo"];
+                            published_at?: string | null;
+                            created_at?: string;
+                            updated_at?: string;
+                            version?: number;
+                            /** @description With a token only: when a scheduled entry goes live. */
+                            scheduled_at?: string | null;
+                            /** @description With a token only: the version the public sees; null when none is published. Below `version` when there are draft changes. */
+                            published_version?: number | null;
+                            /** @description With a token only, on an entry mirrored from another instance (`cms sync pull`): that instance's base URL. Mirrors are read-only. */
+                            mirror_source?: string | null;
+                            reviewed_by?: (components["schemas"]["EntryRef"] | null) | Record<string, never>;
+                            last_reviewed?: string | null;
+                            reading_time_minutes?: number;
+                            links?: string[];
+                            also_known_as?: string[];
+                            parent?: (components["schemas"]["EntryRef"] | null) | Record<string, never>;
+                            symptoms?: string[];
+                            causes?: string[];
+                            prevention?: string[];
+                            typical_course?: components["schemas"]["Course"] | null;
+                            acute_notes?: string;
+                            chronic_notes?: string;
+                            modalities?: string[];
+                            faq?: components["schemas"]["Faq"][];
+                            references?: components["schemas"]["Reference"][];
+                        }[];
+                        next_cursor: string | null;
+                    };
                 };
             };
             /** @description Not modified: the `If-None-Match` ETag is current. */
@@ -7700,10 +7997,20 @@ export interface operations {
                     body?: string;
                     /** @default [] */
                     clinics?: string[];
+                    /** @description The canonical home: one of `clinics`; the first of them when null. */
                     origin_clinic?: string | null;
                     /** @default [] */
                     tags?: string[];
-                    seo?: components["schemas"]["Seo"];
+                    /**
+                     * Seo
+                     * @description Search-engine overrides; empty means "use the title and summary".
+                     */
+                    seo?: {
+                        /** @default  */
+                        title?: string;
+                        /** @default  */
+                        description?: string;
+                    };
                     published_at?: string | null;
                     reviewed_by?: string | null;
                     last_reviewed?: string | null;
@@ -7717,7 +8024,14 @@ export interface operations {
                     causes?: string[];
                     /** @default [] */
                     prevention?: string[];
-                    typical_course?: components["schemas"]["Course"] | null;
+                    typical_course?: {
+                        min_sessions: number;
+                        max_sessions: number;
+                        /** @default 1 */
+                        min_sessions_per_week?: number;
+                        /** @default 1 */
+                        max_sessions_per_week?: number;
+                    } | null;
                     /** @default  */
                     acute_notes?: string;
                     /** @default  */
@@ -7725,9 +8039,18 @@ export interface operations {
                     /** @default [] */
                     modalities?: string[];
                     /** @default [] */
-                    faq?: components["schemas"]["Faq"][];
+                    faq?: {
+                        question: string;
+                        answer: string;
+                    }[];
                     /** @default [] */
-                    references?: components["schemas"]["Reference"][];
+                    references?: {
+                        title: string;
+                        /** @description An absolute `http` or `https` URL with a host, e.g. `https://clinic.example/book`. */
+                        url: string;
+                        /** @default  */
+                        publisher?: string;
+                    }[];
                 };
             };
         };
@@ -7829,7 +8152,7 @@ export interface operations {
             query?: {
                 /** @description Only these fields, comma-separated (of: id, type, slug, title, summary, status, clinics, origin_clinic, canonical_url, tags, seo, published_at, created_at, updated_at, version, scheduled_at, published_version, mirror_source, reviewed_by, last_reviewed, body, body_html, toc, reading_time_minutes, links, json_ld, also_known_as, parent, symptoms, causes, prevention, typical_course, acute_notes, chronic_notes, modalities, faq, references). */
                 fields?: string | null;
-                /** @description Embed these related entries in place of their `{slug, title}` references (of: clinics, reviewed_by, parent): published ones, as list items, one level deep. */
+                /** @description Embed these related entries in place of their `{slug, title}` references (of: clinics, reviewed_by, parent): published ones, as list items, one level deep; with `fields`, an embedded relation is sent too. */
                 include?: string | null;
                 /** @description Only these fields of embedded clinic entries. */
                 "fields[clinic]"?: string | null;
@@ -7855,7 +8178,49 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Condition"];
+                    "application/json": components["schemas"]["Condition"] | {
+                        id?: string;
+                        type?: string;
+                        slug?: string;
+                        title?: string;
+                        summary?: string;
+                        /** @enum {unknown} */
+                        status?: "archived" | "draft" | "in_review" | "published" | "scheduled";
+                        clinics?: (string | Record<string, never>)[];
+                        origin_clinic?: string | null;
+                        canonical_url?: string | null;
+                        tags?: string[];
+                        seo?: components["schemas"]["Seo"];
+                        published_at?: string | null;
+                        created_at?: string;
+                        updated_at?: string;
+                        version?: number;
+                        /** @description With a token only: when a scheduled entry goes live. */
+                        scheduled_at?: string | null;
+                        /** @description With a token only: the version the public sees; null when none is published. Below `version` when there are draft changes. */
+                        published_version?: number | null;
+                        /** @description With a token only, on an entry mirrored from another instance (`cms sync pull`): that instance's base URL. Mirrors are read-only. */
+                        mirror_source?: string | null;
+                        reviewed_by?: (components["schemas"]["EntryRef"] | null) | Record<string, never>;
+                        last_reviewed?: string | null;
+                        body?: string;
+                        body_html?: string;
+                        toc?: components["schemas"]["TocItem"][];
+                        reading_time_minutes?: number;
+                        links?: string[];
+                        json_ld?: Record<string, never> | null;
+                        also_known_as?: string[];
+                        parent?: (components["schemas"]["EntryRef"] | null) | Record<string, never>;
+                        symptoms?: string[];
+                        causes?: string[];
+                        prevention?: string[];
+                        typical_course?: components["schemas"]["Course"] | null;
+                        acute_notes?: string;
+                        chronic_notes?: string;
+                        modalities?: string[];
+                        faq?: components["schemas"]["Faq"][];
+                        references?: components["schemas"]["Reference"][];
+                    };
                 };
             };
             /** @description The entry was renamed; `Location` names its current URL. */
@@ -7935,7 +8300,7 @@ export interface operations {
                 force?: boolean;
             };
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -7954,7 +8319,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A parameter is invalid. */
+            /** @description A parameter is invalid. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8050,7 +8415,7 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -8067,9 +8432,14 @@ export interface operations {
                     summary?: string | null;
                     body?: string | null;
                     clinics?: string[] | null;
-                    origin_clinic?: string | null;
+                    origin_clinic?: (string | null) | null;
                     tags?: string[] | null;
-                    seo?: components["schemas"]["Seo"] | null;
+                    seo?: {
+                        /** @default  */
+                        title?: string;
+                        /** @default  */
+                        description?: string;
+                    } | null;
                     published_at?: string | null;
                     reviewed_by?: string | null;
                     last_reviewed?: string | null;
@@ -8078,12 +8448,28 @@ export interface operations {
                     symptoms?: string[] | null;
                     causes?: string[] | null;
                     prevention?: string[] | null;
-                    typical_course?: components["schemas"]["Course"] | null;
+                    typical_course?: {
+                        min_sessions: number;
+                        max_sessions: number;
+                        /** @default 1 */
+                        min_sessions_per_week?: number;
+                        /** @default 1 */
+                        max_sessions_per_week?: number;
+                    } | null;
                     acute_notes?: string | null;
                     chronic_notes?: string | null;
                     modalities?: string[] | null;
-                    faq?: components["schemas"]["Faq"][] | null;
-                    references?: components["schemas"]["Reference"][] | null;
+                    faq?: {
+                        question: string;
+                        answer: string;
+                    }[] | null;
+                    references?: {
+                        title: string;
+                        /** @description An absolute `http` or `https` URL with a host, e.g. `https://clinic.example/book`. */
+                        url: string;
+                        /** @default  */
+                        publisher?: string;
+                    }[] | null;
                 };
                 "application/json": {
                     slug?: string | null;
@@ -8091,9 +8477,14 @@ export interface operations {
                     summary?: string | null;
                     body?: string | null;
                     clinics?: string[] | null;
-                    origin_clinic?: string | null;
+                    origin_clinic?: (string | null) | null;
                     tags?: string[] | null;
-                    seo?: components["schemas"]["Seo"] | null;
+                    seo?: {
+                        /** @default  */
+                        title?: string;
+                        /** @default  */
+                        description?: string;
+                    } | null;
                     published_at?: string | null;
                     reviewed_by?: string | null;
                     last_reviewed?: string | null;
@@ -8102,12 +8493,28 @@ export interface operations {
                     symptoms?: string[] | null;
                     causes?: string[] | null;
                     prevention?: string[] | null;
-                    typical_course?: components["schemas"]["Course"] | null;
+                    typical_course?: {
+                        min_sessions: number;
+                        max_sessions: number;
+                        /** @default 1 */
+                        min_sessions_per_week?: number;
+                        /** @default 1 */
+                        max_sessions_per_week?: number;
+                    } | null;
                     acute_notes?: string | null;
                     chronic_notes?: string | null;
                     modalities?: string[] | null;
-                    faq?: components["schemas"]["Faq"][] | null;
-                    references?: components["schemas"]["Reference"][] | null;
+                    faq?: {
+                        question: string;
+                        answer: string;
+                    }[] | null;
+                    references?: {
+                        title: string;
+                        /** @description An absolute `http` or `https` URL with a host, e.g. `https://clinic.example/book`. */
+                        url: string;
+                        /** @default  */
+                        publisher?: string;
+                    }[] | null;
                 };
             };
         };
@@ -8121,7 +8528,7 @@ export interface operations {
                     "application/json": components["schemas"]["Condition"];
                 };
             };
-            /** @description The body is missing, is not JSON, or nests deeper than 64 levels. Send `{}` to change nothing. */
+            /** @description The body is missing, is not JSON, or nests deeper than 64 levels. Send `{}` to change nothing. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8238,7 +8645,7 @@ export interface operations {
                 force?: boolean;
             };
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -8257,7 +8664,7 @@ export interface operations {
                     "application/json": components["schemas"]["Condition"];
                 };
             };
-            /** @description A parameter is invalid. */
+            /** @description A parameter is invalid. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8365,7 +8772,7 @@ export interface operations {
                 force?: boolean;
             };
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -8392,7 +8799,7 @@ export interface operations {
                     "application/json": components["schemas"]["Condition"];
                 };
             };
-            /** @description The body is not JSON, or nests deeper than 64 levels. */
+            /** @description The body is not JSON, or nests deeper than 64 levels. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8509,7 +8916,7 @@ export interface operations {
                 force?: boolean;
             };
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -8528,7 +8935,7 @@ export interface operations {
                     "application/json": components["schemas"]["Condition"];
                 };
             };
-            /** @description A parameter is invalid. */
+            /** @description A parameter is invalid. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8636,7 +9043,7 @@ export interface operations {
                 force?: boolean;
             };
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -8655,7 +9062,7 @@ export interface operations {
                     "application/json": components["schemas"]["Condition"];
                 };
             };
-            /** @description A parameter is invalid. */
+            /** @description A parameter is invalid. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9071,7 +9478,7 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -9092,7 +9499,7 @@ export interface operations {
                     "application/json": components["schemas"]["Condition"];
                 };
             };
-            /** @description A parameter is invalid. */
+            /** @description A parameter is invalid. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9212,13 +9619,13 @@ export interface operations {
                 tag?: string | null;
                 /** @description Full-text search within the list: words match as prefixes, `"quoted phrases"` exactly; all must match. */
                 q?: string | null;
-                /** @description Published at or after this ISO 8601 date (midnight UTC) or date-time. */
-                published_after?: string | null;
-                /** @description Published before this ISO 8601 date (midnight UTC) or date-time. */
-                published_before?: string | null;
+                /** @description Published at or after this RFC 3339 date (midnight UTC) or date-time with its zone. */
+                published_after?: (string) | string | null;
+                /** @description Published before this RFC 3339 date (midnight UTC) or date-time with its zone. */
+                published_before?: (string) | string | null;
                 /** @description Only these fields, comma-separated (of: id, type, slug, title, summary, status, clinics, origin_clinic, canonical_url, tags, seo, published_at, created_at, updated_at, version, scheduled_at, published_version, mirror_source, reviewed_by, last_reviewed, reading_time_minutes, links, author, conditions, hero_image_url, references, series). */
                 fields?: string | null;
-                /** @description Embed these related entries in place of their `{slug, title}` references (of: clinics, reviewed_by, author, conditions): published ones, as list items, one level deep. */
+                /** @description Embed these related entries in place of their `{slug, title}` references (of: clinics, reviewed_by, author, conditions): published ones, as list items, one level deep; with `fields`, an embedded relation is sent too. */
                 include?: string | null;
                 /** @description Only these fields of embedded clinic entries. */
                 "fields[clinic]"?: string | null;
@@ -9244,7 +9651,44 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ArticleList"];
+                    "application/json": components["schemas"]["ArticleList"] | {
+                        data: {
+                            id?: string;
+                            type?: string;
+                            slug?: string;
+                            title?: string;
+                            summary?: string;
+                            /** @enum {unknown} */
+                            status?: "archived" | "draft" | "in_review" | "published" | "scheduled";
+                            clinics?: (string | Record<string, never>)[];
+                            origin_clinic?: string | null;
+                            canonical_url?: string | null;
+                            tags?: string[];
+                            seo?: components["schemas"]["Seo"];
+                            published_at?: string | null;
+                            created_at?: string;
+                            updated_at?: string;
+                            version?: number;
+                            /** @description With a token only: when a scheduled entry goes live. */
+                            scheduled_at?: string | null;
+                            /** @description With a token only: the version the public sees; null when none is published. Below `version` when there are draft changes. */
+                            published_version?: number | null;
+                            /** @description With a token only, on an entry mirrored from another instance (`cms sync pull`): that instance's base URL. Mirrors are read-only. */
+                            mirror_source?: string | null;
+                            reviewed_by?: (components["schemas"]["EntryRef"] | null) | Record<string, never>;
+                            last_reviewed?: string | null;
+                            reading_time_minutes?: number;
+                            links?: string[];
+                            author?: (components["schemas"]["EntryRef"] | null) | Record<string, never>;
+                            conditions?: (components["schemas"]["EntryRef"] | Record<string, never>)[];
+                            /** @description The article's main image: an absolute http(s) URL, or empty. */
+                            hero_image_url?: string;
+                            references?: components["schemas"]["Reference"][];
+                            /** @description The published series this entry is a part of, and its neighbours there; null when it is in none. */
+                            series?: components["schemas"]["SeriesNavigation"] | null;
+                        }[];
+                        next_cursor: string | null;
+                    };
                 };
             };
             /** @description Not modified: the `If-None-Match` ETag is current. */
@@ -9320,10 +9764,20 @@ export interface operations {
                     body?: string;
                     /** @default [] */
                     clinics?: string[];
+                    /** @description The canonical home: one of `clinics`; the first of them when null. */
                     origin_clinic?: string | null;
                     /** @default [] */
                     tags?: string[];
-                    seo?: components["schemas"]["Seo"];
+                    /**
+                     * Seo
+                     * @description Search-engine overrides; empty means "use the title and summary".
+                     */
+                    seo?: {
+                        /** @default  */
+                        title?: string;
+                        /** @default  */
+                        description?: string;
+                    };
                     published_at?: string | null;
                     reviewed_by?: string | null;
                     last_reviewed?: string | null;
@@ -9340,7 +9794,13 @@ export interface operations {
                      */
                     hero_image_url?: string;
                     /** @default [] */
-                    references?: components["schemas"]["Reference"][];
+                    references?: {
+                        title: string;
+                        /** @description An absolute `http` or `https` URL with a host, e.g. `https://clinic.example/book`. */
+                        url: string;
+                        /** @default  */
+                        publisher?: string;
+                    }[];
                 };
             };
         };
@@ -9442,7 +9902,7 @@ export interface operations {
             query?: {
                 /** @description Only these fields, comma-separated (of: id, type, slug, title, summary, status, clinics, origin_clinic, canonical_url, tags, seo, published_at, created_at, updated_at, version, scheduled_at, published_version, mirror_source, reviewed_by, last_reviewed, body, body_html, toc, reading_time_minutes, links, json_ld, author, conditions, hero_image_url, references, series). */
                 fields?: string | null;
-                /** @description Embed these related entries in place of their `{slug, title}` references (of: clinics, reviewed_by, author, conditions): published ones, as list items, one level deep. */
+                /** @description Embed these related entries in place of their `{slug, title}` references (of: clinics, reviewed_by, author, conditions): published ones, as list items, one level deep; with `fields`, an embedded relation is sent too. */
                 include?: string | null;
                 /** @description Only these fields of embedded clinic entries. */
                 "fields[clinic]"?: string | null;
@@ -9468,7 +9928,45 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Article"];
+                    "application/json": components["schemas"]["Article"] | {
+                        id?: string;
+                        type?: string;
+                        slug?: string;
+                        title?: string;
+                        summary?: string;
+                        /** @enum {unknown} */
+                        status?: "archived" | "draft" | "in_review" | "published" | "scheduled";
+                        clinics?: (string | Record<string, never>)[];
+                        origin_clinic?: string | null;
+                        canonical_url?: string | null;
+                        tags?: string[];
+                        seo?: components["schemas"]["Seo"];
+                        published_at?: string | null;
+                        created_at?: string;
+                        updated_at?: string;
+                        version?: number;
+                        /** @description With a token only: when a scheduled entry goes live. */
+                        scheduled_at?: string | null;
+                        /** @description With a token only: the version the public sees; null when none is published. Below `version` when there are draft changes. */
+                        published_version?: number | null;
+                        /** @description With a token only, on an entry mirrored from another instance (`cms sync pull`): that instance's base URL. Mirrors are read-only. */
+                        mirror_source?: string | null;
+                        reviewed_by?: (components["schemas"]["EntryRef"] | null) | Record<string, never>;
+                        last_reviewed?: string | null;
+                        body?: string;
+                        body_html?: string;
+                        toc?: components["schemas"]["TocItem"][];
+                        reading_time_minutes?: number;
+                        links?: string[];
+                        json_ld?: Record<string, never> | null;
+                        author?: (components["schemas"]["EntryRef"] | null) | Record<string, never>;
+                        conditions?: (components["schemas"]["EntryRef"] | Record<string, never>)[];
+                        /** @description The article's main image: an absolute http(s) URL, or empty. */
+                        hero_image_url?: string;
+                        references?: components["schemas"]["Reference"][];
+                        /** @description The published series this entry is a part of, and its neighbours there; null when it is in none. */
+                        series?: components["schemas"]["SeriesNavigation"] | null;
+                    };
                 };
             };
             /** @description The entry was renamed; `Location` names its current URL. */
@@ -9548,7 +10046,7 @@ export interface operations {
                 force?: boolean;
             };
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -9567,7 +10065,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A parameter is invalid. */
+            /** @description A parameter is invalid. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9663,7 +10161,7 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -9680,16 +10178,27 @@ export interface operations {
                     summary?: string | null;
                     body?: string | null;
                     clinics?: string[] | null;
-                    origin_clinic?: string | null;
+                    origin_clinic?: (string | null) | null;
                     tags?: string[] | null;
-                    seo?: components["schemas"]["Seo"] | null;
+                    seo?: {
+                        /** @default  */
+                        title?: string;
+                        /** @default  */
+                        description?: string;
+                    } | null;
                     published_at?: string | null;
                     reviewed_by?: string | null;
                     last_reviewed?: string | null;
                     author?: (string | null) | null;
                     conditions?: string[] | null;
                     hero_image_url?: string | null;
-                    references?: components["schemas"]["Reference"][] | null;
+                    references?: {
+                        title: string;
+                        /** @description An absolute `http` or `https` URL with a host, e.g. `https://clinic.example/book`. */
+                        url: string;
+                        /** @default  */
+                        publisher?: string;
+                    }[] | null;
                 };
                 "application/json": {
                     slug?: string | null;
@@ -9697,16 +10206,27 @@ export interface operations {
                     summary?: string | null;
                     body?: string | null;
                     clinics?: string[] | null;
-                    origin_clinic?: string | null;
+                    origin_clinic?: (string | null) | null;
                     tags?: string[] | null;
-                    seo?: components["schemas"]["Seo"] | null;
+                    seo?: {
+                        /** @default  */
+                        title?: string;
+                        /** @default  */
+                        description?: string;
+                    } | null;
                     published_at?: string | null;
                     reviewed_by?: string | null;
                     last_reviewed?: string | null;
                     author?: (string | null) | null;
                     conditions?: string[] | null;
                     hero_image_url?: string | null;
-                    references?: components["schemas"]["Reference"][] | null;
+                    references?: {
+                        title: string;
+                        /** @description An absolute `http` or `https` URL with a host, e.g. `https://clinic.example/book`. */
+                        url: string;
+                        /** @default  */
+                        publisher?: string;
+                    }[] | null;
                 };
             };
         };
@@ -9720,7 +10240,7 @@ export interface operations {
                     "application/json": components["schemas"]["Article"];
                 };
             };
-            /** @description The body is missing, is not JSON, or nests deeper than 64 levels. Send `{}` to change nothing. */
+            /** @description The body is missing, is not JSON, or nests deeper than 64 levels. Send `{}` to change nothing. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9837,7 +10357,7 @@ export interface operations {
                 force?: boolean;
             };
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -9856,7 +10376,7 @@ export interface operations {
                     "application/json": components["schemas"]["Article"];
                 };
             };
-            /** @description A parameter is invalid. */
+            /** @description A parameter is invalid. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9964,7 +10484,7 @@ export interface operations {
                 force?: boolean;
             };
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -9991,7 +10511,7 @@ export interface operations {
                     "application/json": components["schemas"]["Article"];
                 };
             };
-            /** @description The body is not JSON, or nests deeper than 64 levels. */
+            /** @description The body is not JSON, or nests deeper than 64 levels. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10108,7 +10628,7 @@ export interface operations {
                 force?: boolean;
             };
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -10127,7 +10647,7 @@ export interface operations {
                     "application/json": components["schemas"]["Article"];
                 };
             };
-            /** @description A parameter is invalid. */
+            /** @description A parameter is invalid. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10235,7 +10755,7 @@ export interface operations {
                 force?: boolean;
             };
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -10254,7 +10774,7 @@ export interface operations {
                     "application/json": components["schemas"]["Article"];
                 };
             };
-            /** @description A parameter is invalid. */
+            /** @description A parameter is invalid. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10670,7 +11190,7 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -10691,7 +11211,7 @@ export interface operations {
                     "application/json": components["schemas"]["Article"];
                 };
             };
-            /** @description A parameter is invalid. */
+            /** @description A parameter is invalid. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10811,13 +11331,13 @@ export interface operations {
                 tag?: string | null;
                 /** @description Full-text search within the list: words match as prefixes, `"quoted phrases"` exactly; all must match. */
                 q?: string | null;
-                /** @description Published at or after this ISO 8601 date (midnight UTC) or date-time. */
-                published_after?: string | null;
-                /** @description Published before this ISO 8601 date (midnight UTC) or date-time. */
-                published_before?: string | null;
+                /** @description Published at or after this RFC 3339 date (midnight UTC) or date-time with its zone. */
+                published_after?: (string) | string | null;
+                /** @description Published before this RFC 3339 date (midnight UTC) or date-time with its zone. */
+                published_before?: (string) | string | null;
                 /** @description Only these fields, comma-separated (of: id, type, slug, title, summary, status, clinics, origin_clinic, canonical_url, tags, seo, published_at, created_at, updated_at, version, scheduled_at, published_version, mirror_source, reviewed_by, last_reviewed, reading_time_minutes, links, parts, planned_parts, outline). */
                 fields?: string | null;
-                /** @description Embed these related entries in place of their `{slug, title}` references (of: clinics, reviewed_by, parts): published ones, as list items, one level deep. */
+                /** @description Embed these related entries in place of their `{slug, title}` references (of: clinics, reviewed_by, parts): published ones, as list items, one level deep; with `fields`, an embedded relation is sent too. */
                 include?: string | null;
                 /** @description Only these fields of embedded clinic entries. */
                 "fields[clinic]"?: string | null;
@@ -10843,7 +11363,42 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SeriesList"];
+                    "application/json": components["schemas"]["SeriesList"] | {
+                        data: {
+                            id?: string;
+                            type?: string;
+                            slug?: string;
+                            title?: string;
+                            summary?: string;
+                            /** @enum {unknown} */
+                            status?: "archived" | "draft" | "in_review" | "published" | "scheduled";
+                            clinics?: (string | Record<string, never>)[];
+                            origin_clinic?: string | null;
+                            canonical_url?: string | null;
+                            tags?: string[];
+                            seo?: components["schemas"]["Seo"];
+                            published_at?: string | null;
+                            created_at?: string;
+                            updated_at?: string;
+                            version?: number;
+                            /** @description With a token only: when a scheduled entry goes live. */
+                            scheduled_at?: string | null;
+                            /** @description With a token only: the version the public sees; null when none is published. Below `version` when there are draft changes. */
+                            published_version?: number | null;
+                            /** @description With a token only, on an entry mirrored from another instance (`cms sync pull`): that instance's base URL. Mirrors are read-only. */
+                            mirror_source?: string | null;
+                            reviewed_by?: (components["schemas"]["EntryRef"] | null) | Record<string, never>;
+                            last_reviewed?: string | null;
+                            reading_time_minutes?: number;
+                            links?: string[];
+                            parts?: (components["schemas"]["TypedEntryRef"] | Record<string, never> | Record<string, never>)[];
+                            /** @description Parts announced but not written yet; they follow the parts. */
+                            planned_parts?: components["schemas"]["PlannedPart"][];
+                            /** @description The parts in reading order as readers see them: published parts (linked), then scheduled and planned ones (marked planned). */
+                            outline?: components["schemas"]["OutlinePart"][] | null;
+                        }[];
+                        next_cursor: string | null;
+                    };
                 };
             };
             /** @description Not modified: the `If-None-Match` ETag is current. */
@@ -10919,10 +11474,20 @@ export interface operations {
                     body?: string;
                     /** @default [] */
                     clinics?: string[];
+                    /** @description The canonical home: one of `clinics`; the first of them when null. */
                     origin_clinic?: string | null;
                     /** @default [] */
                     tags?: string[];
-                    seo?: components["schemas"]["Seo"];
+                    /**
+                     * Seo
+                     * @description Search-engine overrides; empty means "use the title and summary".
+                     */
+                    seo?: {
+                        /** @default  */
+                        title?: string;
+                        /** @default  */
+                        description?: string;
+                    };
                     published_at?: string | null;
                     reviewed_by?: string | null;
                     last_reviewed?: string | null;
@@ -10935,7 +11500,13 @@ export interface operations {
                      * @description Parts announced but not written yet; they follow the parts.
                      * @default []
                      */
-                    planned_parts?: components["schemas"]["PlannedPart"][];
+                    planned_parts?: {
+                        title: string;
+                        /** @default  */
+                        summary?: string;
+                        /** @description The planned release date, shown to readers. */
+                        release?: string | null;
+                    }[];
                 };
             };
         };
@@ -11037,7 +11608,7 @@ export interface operations {
             query?: {
                 /** @description Only these fields, comma-separated (of: id, type, slug, title, summary, status, clinics, origin_clinic, canonical_url, tags, seo, published_at, created_at, updated_at, version, scheduled_at, published_version, mirror_source, reviewed_by, last_reviewed, body, body_html, toc, reading_time_minutes, links, json_ld, parts, planned_parts, outline). */
                 fields?: string | null;
-                /** @description Embed these related entries in place of their `{slug, title}` references (of: clinics, reviewed_by, parts): published ones, as list items, one level deep. */
+                /** @description Embed these related entries in place of their `{slug, title}` references (of: clinics, reviewed_by, parts): published ones, as list items, one level deep; with `fields`, an embedded relation is sent too. */
                 include?: string | null;
                 /** @description Only these fields of embedded clinic entries. */
                 "fields[clinic]"?: string | null;
@@ -11063,7 +11634,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Series"];
+                    "application/json": components["schemas"]["Series"] | {
+                        id?: string;
+                        type?: string;
+                        slug?: string;
+                        title?: string;
+                        summary?: string;
+                        /** @enum {unknown} */
+                        status?: "archived" | "draft" | "in_review" | "published" | "scheduled";
+                        clinics?: (string | Record<string, never>)[];
+                        origin_clinic?: string | null;
+                        canonical_url?: string | null;
+                        tags?: string[];
+                        seo?: components["schemas"]["Seo"];
+                        published_at?: string | null;
+                        created_at?: string;
+                        updated_at?: string;
+                        version?: number;
+                        /** @description With a token only: when a scheduled entry goes live. */
+                        scheduled_at?: string | null;
+                        /** @description With a token only: the version the public sees; null when none is published. Below `version` when there are draft changes. */
+                        published_version?: number | null;
+                        /** @description With a token only, on an entry mirrored from another instance (`cms sync pull`): that instance's base URL. Mirrors are read-only. */
+                        mirror_source?: string | null;
+                        reviewed_by?: (components["schemas"]["EntryRef"] | null) | Record<string, never>;
+                        last_reviewed?: string | null;
+                        body?: string;
+                        body_html?: string;
+                        toc?: components["schemas"]["TocItem"][];
+                        reading_time_minutes?: number;
+                        links?: string[];
+                        json_ld?: Record<string, never> | null;
+                        parts?: (components["schemas"]["TypedEntryRef"] | Record<string, never> | Record<string, never>)[];
+                        /** @description Parts announced but not written yet; they follow the parts. */
+                        planned_parts?: components["schemas"]["PlannedPart"][];
+                        /** @description The parts in reading order as readers see them: published parts (linked), then scheduled and planned ones (marked planned). */
+                        outline?: components["schemas"]["OutlinePart"][] | null;
+                    };
                 };
             };
             /** @description The entry was renamed; `Location` names its current URL. */
@@ -11143,7 +11750,7 @@ export interface operations {
                 force?: boolean;
             };
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -11162,7 +11769,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A parameter is invalid. */
+            /** @description A parameter is invalid. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11258,7 +11865,7 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -11275,14 +11882,25 @@ export interface operations {
                     summary?: string | null;
                     body?: string | null;
                     clinics?: string[] | null;
-                    origin_clinic?: string | null;
+                    origin_clinic?: (string | null) | null;
                     tags?: string[] | null;
-                    seo?: components["schemas"]["Seo"] | null;
+                    seo?: {
+                        /** @default  */
+                        title?: string;
+                        /** @default  */
+                        description?: string;
+                    } | null;
                     published_at?: string | null;
                     reviewed_by?: string | null;
                     last_reviewed?: string | null;
                     parts?: string[] | null;
-                    planned_parts?: components["schemas"]["PlannedPart"][] | null;
+                    planned_parts?: {
+                        title: string;
+                        /** @default  */
+                        summary?: string;
+                        /** @description The planned release date, shown to readers. */
+                        release?: string | null;
+                    }[] | null;
                 };
                 "application/json": {
                     slug?: string | null;
@@ -11290,14 +11908,25 @@ export interface operations {
                     summary?: string | null;
                     body?: string | null;
                     clinics?: string[] | null;
-                    origin_clinic?: string | null;
+                    origin_clinic?: (string | null) | null;
                     tags?: string[] | null;
-                    seo?: components["schemas"]["Seo"] | null;
+                    seo?: {
+                        /** @default  */
+                        title?: string;
+                        /** @default  */
+                        description?: string;
+                    } | null;
                     published_at?: string | null;
                     reviewed_by?: string | null;
                     last_reviewed?: string | null;
                     parts?: string[] | null;
-                    planned_parts?: components["schemas"]["PlannedPart"][] | null;
+                    planned_parts?: {
+                        title: string;
+                        /** @default  */
+                        summary?: string;
+                        /** @description The planned release date, shown to readers. */
+                        release?: string | null;
+                    }[] | null;
                 };
             };
         };
@@ -11311,7 +11940,7 @@ export interface operations {
                     "application/json": components["schemas"]["Series"];
                 };
             };
-            /** @description The body is missing, is not JSON, or nests deeper than 64 levels. Send `{}` to change nothing. */
+            /** @description The body is missing, is not JSON, or nests deeper than 64 levels. Send `{}` to change nothing. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11428,7 +12057,7 @@ export interface operations {
                 force?: boolean;
             };
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -11447,7 +12076,7 @@ export interface operations {
                     "application/json": components["schemas"]["Series"];
                 };
             };
-            /** @description A parameter is invalid. */
+            /** @description A parameter is invalid. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11555,7 +12184,7 @@ export interface operations {
                 force?: boolean;
             };
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -11582,7 +12211,7 @@ export interface operations {
                     "application/json": components["schemas"]["Series"];
                 };
             };
-            /** @description The body is not JSON, or nests deeper than 64 levels. */
+            /** @description The body is not JSON, or nests deeper than 64 levels. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11699,7 +12328,7 @@ export interface operations {
                 force?: boolean;
             };
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -11718,7 +12347,7 @@ export interface operations {
                     "application/json": components["schemas"]["Series"];
                 };
             };
-            /** @description A parameter is invalid. */
+            /** @description A parameter is invalid. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11826,7 +12455,7 @@ export interface operations {
                 force?: boolean;
             };
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -11845,7 +12474,7 @@ export interface operations {
                     "application/json": components["schemas"]["Series"];
                 };
             };
-            /** @description A parameter is invalid. */
+            /** @description A parameter is invalid. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12261,7 +12890,7 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -12282,7 +12911,7 @@ export interface operations {
                     "application/json": components["schemas"]["Series"];
                 };
             };
-            /** @description A parameter is invalid. */
+            /** @description A parameter is invalid. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12402,13 +13031,13 @@ export interface operations {
                 tag?: string | null;
                 /** @description Full-text search within the list: words match as prefixes, `"quoted phrases"` exactly; all must match. */
                 q?: string | null;
-                /** @description Published at or after this ISO 8601 date (midnight UTC) or date-time. */
-                published_after?: string | null;
-                /** @description Published before this ISO 8601 date (midnight UTC) or date-time. */
-                published_before?: string | null;
+                /** @description Published at or after this RFC 3339 date (midnight UTC) or date-time with its zone. */
+                published_after?: (string) | string | null;
+                /** @description Published before this RFC 3339 date (midnight UTC) or date-time with its zone. */
+                published_before?: (string) | string | null;
                 /** @description Only these fields, comma-separated (of: id, type, slug, title, summary, status, clinics, origin_clinic, canonical_url, tags, seo, published_at, created_at, updated_at, version, scheduled_at, published_version, mirror_source, reviewed_by, last_reviewed, reading_time_minutes, links, patient_profile, trigger, root_cause, conditions, practitioner, clinic, treatment, outcome, consent_on_file, illustrative, series). */
                 fields?: string | null;
-                /** @description Embed these related entries in place of their `{slug, title}` references (of: clinics, reviewed_by, conditions, practitioner, clinic): published ones, as list items, one level deep. */
+                /** @description Embed these related entries in place of their `{slug, title}` references (of: clinics, reviewed_by, conditions, practitioner, clinic): published ones, as list items, one level deep; with `fields`, an embedded relation is sent too. */
                 include?: string | null;
                 /** @description Only these fields of embedded clinic entries. */
                 "fields[clinic]"?: string | null;
@@ -12434,7 +13063,54 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CasestoryList"];
+                    "application/json": components["schemas"]["CasestoryList"] | {
+                        data: {
+                            id?: string;
+                            type?: string;
+                            slug?: string;
+                            title?: string;
+                            summary?: string;
+                            /** @enum {unknown} */
+                            status?: "archived" | "draft" | "in_review" | "published" | "scheduled";
+                            clinics?: (string | Record<string, never>)[];
+                            origin_clinic?: string | null;
+                            canonical_url?: string | null;
+                            tags?: string[];
+                            seo?: components["schemas"]["Seo"];
+                            published_at?: string | null;
+                            created_at?: string;
+                            updated_at?: string;
+                            version?: number;
+                            /** @description With a token only: when a scheduled entry goes live. */
+                            scheduled_at?: string | null;
+                            /** @description With a token only: the version the public sees; null when none is published. Below `version` when there are draft changes. */
+                            published_version?: number | null;
+                            /** @description With a token only, on an entry mirrored from another instance (`cms sync pull`): that instance's base URL. Mirrors are read-only. */
+                            mirror_source?: string | null;
+                            reviewed_by?: (components["schemas"]["EntryRef"] | null) | Record<string, never>;
+                            last_reviewed?: string | null;
+                            reading_time_minutes?: number;
+                            links?: string[];
+                            patient_profile?: components["schemas"]["PatientProfile"];
+                            /** @description What set the problem off. */
+                            trigger?: string;
+                            /** @description What the first assessment found behind it. */
+                            root_cause?: string;
+                            conditions?: (components["schemas"]["EntryRef"] | Record<string, never>)[];
+                            practitioner?: (components["schemas"]["EntryRef"] | null) | Record<string, never>;
+                            clinic?: (components["schemas"]["EntryRef"] | null) | Record<string, never>;
+                            treatment?: components["schemas"]["Treatment"] | null;
+                            /** @description How things stood at the end. */
+                            outcome?: string;
+                            /** @description The patient's written consent to publish is on file. */
+                            consent_on_file?: boolean;
+                            /** @description An illustrative example, not one real patient's record (no consent is needed). */
+                            illustrative?: boolean;
+                            /** @description The published series this entry is a part of, and its neighbours there; null when it is in none. */
+                            series?: components["schemas"]["SeriesNavigation"] | null;
+                        }[];
+                        next_cursor: string | null;
+                    };
                 };
             };
             /** @description Not modified: the `If-None-Match` ETag is current. */
@@ -12510,14 +13186,49 @@ export interface operations {
                     body?: string;
                     /** @default [] */
                     clinics?: string[];
+                    /** @description The canonical home: one of `clinics`; the first of them when null. */
                     origin_clinic?: string | null;
                     /** @default [] */
                     tags?: string[];
-                    seo?: components["schemas"]["Seo"];
+                    /**
+                     * Seo
+                     * @description Search-engine overrides; empty means "use the title and summary".
+                     */
+                    seo?: {
+                        /** @default  */
+                        title?: string;
+                        /** @default  */
+                        description?: string;
+                    };
                     published_at?: string | null;
                     reviewed_by?: string | null;
                     last_reviewed?: string | null;
-                    patient_profile?: components["schemas"]["PatientProfile"];
+                    /**
+                     * PatientProfile
+                     * @description Who the patient is, in terms that cannot identify them: never a name.
+                     */
+                    patient_profile?: {
+                        /**
+                         * @description An age band, e.g. `40s` or `35-44`; never a birth date.
+                         * @default
+                         */
+                        age_range?: string;
+                        /**
+                         * @default unspecified
+                         * @enum {unknown}
+                         */
+                        sex?: "female" | "male" | "unspecified";
+                        /**
+                         * @description e.g. `Office worker`.
+                         * @default
+                         */
+                        occupation?: string;
+                        /**
+                         * @description Activity, habits and circumstances that matter here.
+                         * @default
+                         */
+                        lifestyle?: string;
+                    };
                     /**
                      * @description What set the problem off.
                      * @default
@@ -12537,7 +13248,27 @@ export interface operations {
                     practitioner?: string | null;
                     /** @description The clinic where the treatment took place. */
                     clinic?: string | null;
-                    treatment?: components["schemas"]["Treatment"] | null;
+                    treatment?: {
+                        /** @description Sessions in all. */
+                        sessions: number;
+                        /** @default 1 */
+                        sessions_per_week?: number;
+                        /**
+                         * @description e.g. `acupuncture`, `electro-acupuncture`, `cupping`.
+                         * @default []
+                         */
+                        modalities?: string[];
+                        /**
+                         * @description Acupuncture points used, e.g. `BL23`.
+                         * @default []
+                         */
+                        points?: string[];
+                        /**
+                         * @description How the points were stimulated, in a sentence.
+                         * @default
+                         */
+                        stimulation?: string;
+                    } | null;
                     /**
                      * @description How things stood at the end.
                      * @default
@@ -12654,7 +13385,7 @@ export interface operations {
             query?: {
                 /** @description Only these fields, comma-separated (of: id, type, slug, title, summary, status, clinics, origin_clinic, canonical_url, tags, seo, published_at, created_at, updated_at, version, scheduled_at, published_version, mirror_source, reviewed_by, last_reviewed, body, body_html, toc, reading_time_minutes, links, json_ld, patient_profile, trigger, root_cause, conditions, practitioner, clinic, treatment, outcome, consent_on_file, illustrative, series). */
                 fields?: string | null;
-                /** @description Embed these related entries in place of their `{slug, title}` references (of: clinics, reviewed_by, conditions, practitioner, clinic): published ones, as list items, one level deep. */
+                /** @description Embed these related entries in place of their `{slug, title}` references (of: clinics, reviewed_by, conditions, practitioner, clinic): published ones, as list items, one level deep; with `fields`, an embedded relation is sent too. */
                 include?: string | null;
                 /** @description Only these fields of embedded clinic entries. */
                 "fields[clinic]"?: string | null;
@@ -12680,7 +13411,55 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Casestory"];
+                    "application/json": components["schemas"]["Casestory"] | {
+                        id?: string;
+                        type?: string;
+                        slug?: string;
+                        title?: string;
+                        summary?: string;
+                        /** @enum {unknown} */
+                        status?: "archived" | "draft" | "in_review" | "published" | "scheduled";
+                        clinics?: (string | Record<string, never>)[];
+                        origin_clinic?: string | null;
+                        canonical_url?: string | null;
+                        tags?: string[];
+                        seo?: components["schemas"]["Seo"];
+                        published_at?: string | null;
+                        created_at?: string;
+                        updated_at?: string;
+                        version?: number;
+                        /** @description With a token only: when a scheduled entry goes live. */
+                        scheduled_at?: string | null;
+                        /** @description With a token only: the version the public sees; null when none is published. Below `version` when there are draft changes. */
+                        published_version?: number | null;
+                        /** @description With a token only, on an entry mirrored from another instance (`cms sync pull`): that instance's base URL. Mirrors are read-only. */
+                        mirror_source?: string | null;
+                        reviewed_by?: (components["schemas"]["EntryRef"] | null) | Record<string, never>;
+                        last_reviewed?: string | null;
+                        body?: string;
+                        body_html?: string;
+                        toc?: components["schemas"]["TocItem"][];
+                        reading_time_minutes?: number;
+                        links?: string[];
+                        json_ld?: Record<string, never> | null;
+                        patient_profile?: components["schemas"]["PatientProfile"];
+                        /** @description What set the problem off. */
+                        trigger?: string;
+                        /** @description What the first assessment found behind it. */
+                        root_cause?: string;
+                        conditions?: (components["schemas"]["EntryRef"] | Record<string, never>)[];
+                        practitioner?: (components["schemas"]["EntryRef"] | null) | Record<string, never>;
+                        clinic?: (components["schemas"]["EntryRef"] | null) | Record<string, never>;
+                        treatment?: components["schemas"]["Treatment"] | null;
+                        /** @description How things stood at the end. */
+                        outcome?: string;
+                        /** @description The patient's written consent to publish is on file. */
+                        consent_on_file?: boolean;
+                        /** @description An illustrative example, not one real patient's record (no consent is needed). */
+                        illustrative?: boolean;
+                        /** @description The published series this entry is a part of, and its neighbours there; null when it is in none. */
+                        series?: components["schemas"]["SeriesNavigation"] | null;
+                    };
                 };
             };
             /** @description The entry was renamed; `Location` names its current URL. */
@@ -12760,7 +13539,7 @@ export interface operations {
                 force?: boolean;
             };
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -12779,7 +13558,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A parameter is invalid. */
+            /** @description A parameter is invalid. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12875,7 +13654,7 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -12892,19 +13671,65 @@ export interface operations {
                     summary?: string | null;
                     body?: string | null;
                     clinics?: string[] | null;
-                    origin_clinic?: string | null;
+                    origin_clinic?: (string | null) | null;
                     tags?: string[] | null;
-                    seo?: components["schemas"]["Seo"] | null;
+                    seo?: {
+                        /** @default  */
+                        title?: string;
+                        /** @default  */
+                        description?: string;
+                    } | null;
                     published_at?: string | null;
                     reviewed_by?: string | null;
                     last_reviewed?: string | null;
-                    patient_profile?: components["schemas"]["PatientProfile"] | null;
+                    patient_profile?: {
+                        /**
+                         * @description An age band, e.g. `40s` or `35-44`; never a birth date.
+                         * @default
+                         */
+                        age_range?: string;
+                        /**
+                         * @default unspecified
+                         * @enum {unknown}
+                         */
+                        sex?: "female" | "male" | "unspecified";
+                        /**
+                         * @description e.g. `Office worker`.
+                         * @default
+                         */
+                        occupation?: string;
+                        /**
+                         * @description Activity, habits and circumstances that matter here.
+                         * @default
+                         */
+                        lifestyle?: string;
+                    } | null;
                     trigger?: string | null;
                     root_cause?: string | null;
                     conditions?: string[] | null;
                     practitioner?: (string | null) | null;
                     clinic?: (string | null) | null;
-                    treatment?: components["schemas"]["Treatment"] | null;
+                    treatment?: {
+                        /** @description Sessions in all. */
+                        sessions: number;
+                        /** @default 1 */
+                        sessions_per_week?: number;
+                        /**
+                         * @description e.g. `acupuncture`, `electro-acupuncture`, `cupping`.
+                         * @default []
+                         */
+                        modalities?: string[];
+                        /**
+                         * @description Acupuncture points used, e.g. `BL23`.
+                         * @default []
+                         */
+                        points?: string[];
+                        /**
+                         * @description How the points were stimulated, in a sentence.
+                         * @default
+                         */
+                        stimulation?: string;
+                    } | null;
                     outcome?: string | null;
                     consent_on_file?: boolean | null;
                     illustrative?: boolean | null;
@@ -12915,19 +13740,65 @@ export interface operations {
                     summary?: string | null;
                     body?: string | null;
                     clinics?: string[] | null;
-                    origin_clinic?: string | null;
+                    origin_clinic?: (string | null) | null;
                     tags?: string[] | null;
-                    seo?: components["schemas"]["Seo"] | null;
+                    seo?: {
+                        /** @default  */
+                        title?: string;
+                        /** @default  */
+                        description?: string;
+                    } | null;
                     published_at?: string | null;
                     reviewed_by?: string | null;
                     last_reviewed?: string | null;
-                    patient_profile?: components["schemas"]["PatientProfile"] | null;
+                    patient_profile?: {
+                        /**
+                         * @description An age band, e.g. `40s` or `35-44`; never a birth date.
+                         * @default
+                         */
+                        age_range?: string;
+                        /**
+                         * @default unspecified
+                         * @enum {unknown}
+                         */
+                        sex?: "female" | "male" | "unspecified";
+                        /**
+                         * @description e.g. `Office worker`.
+                         * @default
+                         */
+                        occupation?: string;
+                        /**
+                         * @description Activity, habits and circumstances that matter here.
+                         * @default
+                         */
+                        lifestyle?: string;
+                    } | null;
                     trigger?: string | null;
                     root_cause?: string | null;
                     conditions?: string[] | null;
                     practitioner?: (string | null) | null;
                     clinic?: (string | null) | null;
-                    treatment?: components["schemas"]["Treatment"] | null;
+                    treatment?: {
+                        /** @description Sessions in all. */
+                        sessions: number;
+                        /** @default 1 */
+                        sessions_per_week?: number;
+                        /**
+                         * @description e.g. `acupuncture`, `electro-acupuncture`, `cupping`.
+                         * @default []
+                         */
+                        modalities?: string[];
+                        /**
+                         * @description Acupuncture points used, e.g. `BL23`.
+                         * @default []
+                         */
+                        points?: string[];
+                        /**
+                         * @description How the points were stimulated, in a sentence.
+                         * @default
+                         */
+                        stimulation?: string;
+                    } | null;
                     outcome?: string | null;
                     consent_on_file?: boolean | null;
                     illustrative?: boolean | null;
@@ -12944,7 +13815,7 @@ export interface operations {
                     "application/json": components["schemas"]["Casestory"];
                 };
             };
-            /** @description The body is missing, is not JSON, or nests deeper than 64 levels. Send `{}` to change nothing. */
+            /** @description The body is missing, is not JSON, or nests deeper than 64 levels. Send `{}` to change nothing. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -13061,7 +13932,7 @@ export interface operations {
                 force?: boolean;
             };
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -13080,7 +13951,7 @@ export interface operations {
                     "application/json": components["schemas"]["Casestory"];
                 };
             };
-            /** @description A parameter is invalid. */
+            /** @description A parameter is invalid. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -13188,7 +14059,7 @@ export interface operations {
                 force?: boolean;
             };
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -13215,7 +14086,7 @@ export interface operations {
                     "application/json": components["schemas"]["Casestory"];
                 };
             };
-            /** @description The body is not JSON, or nests deeper than 64 levels. */
+            /** @description The body is not JSON, or nests deeper than 64 levels. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -13332,7 +14203,7 @@ export interface operations {
                 force?: boolean;
             };
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -13351,7 +14222,7 @@ export interface operations {
                     "application/json": components["schemas"]["Casestory"];
                 };
             };
-            /** @description A parameter is invalid. */
+            /** @description A parameter is invalid. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -13459,7 +14330,7 @@ export interface operations {
                 force?: boolean;
             };
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -13478,7 +14349,7 @@ export interface operations {
                     "application/json": components["schemas"]["Casestory"];
                 };
             };
-            /** @description A parameter is invalid. */
+            /** @description A parameter is invalid. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -13894,7 +14765,7 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; stale: 412, whose problem carries the entry as it is now. */
+                /** @description The strong ETag of the entry's working copy as `GET` answered it to a token (`"…"`), or `*` for whatever it is now. Missing: 428; not an ETag: 400; stale: 412, whose problem carries the entry as it is now. */
                 "If-Match": components["parameters"]["IfMatch"];
             };
             path: {
@@ -13915,7 +14786,7 @@ export interface operations {
                     "application/json": components["schemas"]["Casestory"];
                 };
             };
-            /** @description A parameter is invalid. */
+            /** @description A parameter is invalid. Or `If-Match` is not `*` or a list of quoted ETags. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -14023,7 +14894,7 @@ export interface operations {
                 q: string;
                 /** @description Type names, comma-separated (of: clinic, practitioner, condition, article, series, case-story). */
                 type?: string | null;
-                /** @description Clinic slugs the entries appear on. */
+                /** @description Clinic slugs the entries appear on, comma-separated. */
                 clinic?: string | null;
                 /** @description Hits per page, 1 to 100. */
                 limit?: number;
@@ -14589,14 +15460,14 @@ export interface operations {
             query?: {
                 /** @description Changes after this sequence number. */
                 since?: number;
-                /** @description Only changes that concern this clinic. */
+                /** @description Only changes that concern this clinic (a slug). */
                 clinic?: string | null;
                 /** @description Type names, comma-separated (of: clinic, practitioner, condition, article, series, case-story). */
                 type?: string | null;
                 /** @description Changes per page, 1 to 1000. */
                 limit?: number;
                 /** @description `published` (default), or with a token `working` or `all`. */
-                state?: string;
+                state?: "published" | "working" | "all";
             };
             header?: {
                 /** @description ETags the client holds (`*`: any); when one is the response's, the answer is 304 with no body. */
