@@ -146,8 +146,10 @@ _REF = "#/components/schemas/{name}"
 
 
 def _schema_of(struct: type[msgspec.Struct]) -> dict[str, Any]:
-    (_ref,), components = msgspec.json.schema_components([struct], ref_template=_REF)
-    schema: dict[str, Any] = components[struct.__name__]
+    (ref,), components = msgspec.json.schema_components([struct], ref_template=_REF)
+    # By the name msgspec gave it: a plugin's struct that shares a core one's name
+    # is renamed here, and refused later, naming the plugin (check_schema_names).
+    schema: dict[str, Any] = components[ref["$ref"].rsplit("/", 1)[1]]
     return schema
 
 
