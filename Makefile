@@ -19,8 +19,9 @@ run: $(VENV)/.installed
 	$(BIN)/cms serve
 
 ## test: the whole suite on SQLite, and on PostgreSQL when CMS_TEST_POSTGRES_URL is set
+## (two processes, a test file each at a time: the suite waits on servers and databases)
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 ## check: lint, types and tests
 check: lint types test
