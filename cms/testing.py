@@ -29,13 +29,14 @@ The core's own suite uses the same database maker (:class:`Databases`).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import shutil
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 import pytest
@@ -58,6 +59,20 @@ ROLES: tuple[str, ...] = ("admin", "editor", "author", "viewer")
 BACKENDS: tuple[str, ...] = ("sqlite", "postgres")
 
 
+T = TypeVar("T")
+
+
+def off_loop(function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)``, in a thread of its own when this one runs an event loop
+    (Playwright's sync API keeps one running), where ``asyncio.run`` cannot."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return function(*args)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(function, *args).result()
+
+
 def _pg_admin(*statements: str) -> None:
     """Run ``statements`` on the server of ``CMS_TEST_POSTGRES_URL``, outside a transaction."""
     if not statements:
@@ -74,7 +89,7 @@ def _pg_admin(*statements: str) -> None:
         finally:
             await engine.dispose()
 
-    asyncio.run(run())
+    off_loop(asyncio.run, run())
 
 
 def _pg_url(database: str) -> str:
@@ -102,6 +117,9 @@ class Databases:
         return f"cms_{prefix}_{uuid.uuid4().hex[:12]}"
 
     def _migrated(self, name: str, migrations: Mapping[str, Path]) -> str:
+        return off_loop(self._migrate, name, migrations)
+
+    def _migrate(self, name: str, migrations: Mapping[str, Path]) -> str:
         from cms.storage.migrate import upgrade
 
         if self.backend == "sqlite":
@@ -188,7 +206,7 @@ def mint_tokens(url: str, tokens: Mapping[str, tuple[str, Sequence[str]]]) -> di
             await engine.dispose()
         return secrets
 
-    return asyncio.run(run())
+    return off_loop(asyncio.run, run())
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,7 @@ def load_folder(
         finally:
             await services.engine.dispose()
 
-    asyncio.run(run())
+    testing.off_loop(asyncio.run, run())
 
 
 def run_cms(url: str, *args: str) -> Result:
