@@ -123,11 +123,24 @@ async def caller_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller | 
             if context is not None:  # the access log names the token by its public id
                 context.token_id = caller.token_id
             return caller
-    limiter: FailureLimiter = services.limiter
+    raise await failed_authentication(
+        connection, services.limiter, "The bearer token is unknown, revoked or expired."
+    )
+
+
+async def failed_authentication(
+    connection: ASGIConnection[Any, Any, Any, Any], limiter: FailureLimiter, detail: str
+) -> ProblemException:
+    """Count a failed authentication of the request's client; the refusal to raise.
+
+    Returns:
+        A 429 with ``Retry-After`` when the client failed too often already
+        (not counted again); else a 401 (``invalid_token``) saying ``detail``.
+    """
     client = client_address(connection)
     retry = await limiter.retry_after(client)
     if retry is not None:
-        raise ProblemException(
+        return ProblemException(
             429,
             "Too many failed authentications",
             detail=f"Too many failed authentications from this client; retry in {retry} s.",
@@ -136,7 +149,7 @@ async def caller_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller | 
         )
     await limiter.record_failure(client)
     logger.info("failed authentication from %s", client)
-    raise unauthorized("The bearer token is unknown, revoked or expired.", invalid=True)
+    return unauthorized(detail, invalid=True)
 
 
 OWN_CREDENTIALS = "own_credentials"

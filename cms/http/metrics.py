@@ -45,8 +45,8 @@ from sqlalchemy.pool import Pool, QueuePool
 
 from cms.access.throttle import FailureLimiter
 from cms.editorial.workflow import overdue
-from cms.http.auth import OWN_CREDENTIALS, REALM, TOKEN_ERRORS, client_address
-from cms.http.problems import PROBLEM_BASE, ProblemException, error_responses
+from cms.http.auth import OWN_CREDENTIALS, TOKEN_ERRORS, failed_authentication
+from cms.http.problems import error_responses
 from cms.syndication.webhooks import backlog
 
 METRICS_PATH = "/metrics"
@@ -237,23 +237,8 @@ async def _check_token(
         presented.strip().encode(), expected.encode()
     ):
         return
-    client = client_address(request)
-    retry = await limiter.retry_after(client)
-    if retry is not None:
-        raise ProblemException(
-            429,
-            "Too many failed authentications",
-            detail=f"Too many failed authentications from this client; retry in {retry} s.",
-            type_=PROBLEM_BASE + "rate-limited",
-            headers={"Retry-After": str(retry), "Cache-Control": "no-store"},
-        )
-    await limiter.record_failure(client)
-    raise ProblemException(
-        401,
-        "Unauthorized",
-        detail="The metrics need the bearer token CMS_METRICS_TOKEN names.",
-        type_=PROBLEM_BASE + "unauthorized",
-        headers={"WWW-Authenticate": REALM, "Cache-Control": "no-store"},
+    raise await failed_authentication(
+        request, limiter, "The metrics need the bearer token CMS_METRICS_TOKEN names."
     )
 
 
