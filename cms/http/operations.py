@@ -86,6 +86,19 @@ def _inlined(schema: Any, components: dict[str, Any]) -> Any:
     return schema
 
 
+def struct_schema(
+    struct: type[msgspec.Struct], ref_template: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """msgspec's schema of ``struct`` and the components its references name.
+
+    The schema is found by the name msgspec gave it: a plugin's Struct that
+    shares a core one's name is renamed here (and refused later, naming the
+    plugin: :func:`cms.http.schema_names.check_schema_names`).
+    """
+    (ref,), components = msgspec.json.schema_components([struct], ref_template=ref_template)
+    return components[ref["$ref"].rsplit("/", 1)[1]], components
+
+
 def _ref(name: str) -> Reference:
     return Reference(ref=f"#/components/parameters/{name}")
 
@@ -109,10 +122,8 @@ def documented(
     """
     request_body = None
     if body is not None:
-        (_ref_schema,), components = msgspec.json.schema_components(
-            [body], ref_template=_LOCAL_REF + "{name}"
-        )
-        schema = cast(Schema, _inlined(components[body.__name__], components))
+        own, components = struct_schema(body, _LOCAL_REF + "{name}")
+        schema = cast(Schema, _inlined(own, components))
         request_body = RequestBody(
             content={media_type: OpenAPIMediaType(schema=schema) for media_type in media_types},
             required=required,

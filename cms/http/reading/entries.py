@@ -34,6 +34,7 @@ from cms.http.auth import SECURITY, TOKEN_ERRORS, require, unauthorized
 from cms.http.cache_headers import ENTRY_VARY, PRIVATE, json_response, public_cache_control
 from cms.http.editorial.working import redirect_response, working_document, working_response
 from cms.http.json_text import encode_json
+from cms.http.operations import struct_schema
 from cms.http.problems import error_responses, not_found
 from cms.http.response_cache import ResponseCache, cached_json
 from cms.reading.includes import Shape, embed, parse_shape, project, surrogate_ids
@@ -146,11 +147,7 @@ _REF = "#/components/schemas/{name}"
 
 
 def _schema_of(struct: type[msgspec.Struct]) -> dict[str, Any]:
-    (ref,), components = msgspec.json.schema_components([struct], ref_template=_REF)
-    # By the name msgspec gave it: a plugin's struct that shares a core one's name
-    # is renamed here, and refused later, naming the plugin (check_schema_names).
-    schema: dict[str, Any] = components[ref["$ref"].rsplit("/", 1)[1]]
-    return schema
+    return struct_schema(struct, _REF)[0]
 
 
 def _loose(schema: dict[str, Any]) -> dict[str, Any]:
