@@ -22,11 +22,8 @@ database on the server; default ``postgresql+asyncpg://postgres@127.0.0.1:5432/p
 from __future__ import annotations
 
 import asyncio
-import http.client
-import json
 import os
 import re
-import subprocess
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -224,32 +221,6 @@ def acknowledged(folder: Path, kind: str) -> list[str]:
     ]
 
 
-def get(base: str, path: str, token: str | None = None) -> tuple[int, bytes]:
-    """GET ``path`` of ``base``; the status and body."""
-    host, port = base.removeprefix("http://").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=30)
-    try:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        conn.request("GET", path, headers=headers)
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-
-def verify(base: str, token: str, created: list[str], published: list[str]) -> list[str]:
-    """What is wrong with the acknowledged writes: each must be readable, whole."""
-    problems: list[str] = []
-    for slug, who in [*((s, token) for s in created), *((s, None) for s in published)]:
-        status, body = get(base, f"/api/v1/articles/{slug}", who)
-        reader = "with the token" if who else "anonymously"
-        if status != 200:
-            problems.append(f"{slug}: {status} {reader}")
-        elif json.loads(body).get("title") != f"Load test {slug}":
-            problems.append(f"{slug}: the title read {reader} is not the one written")
-    return problems
-
-
 REQUESTS_RE = re.compile(r"^\s*([\d]+) requests in", re.MULTILINE)
 
 
@@ -272,11 +243,3 @@ def wrk_command(wrk: str, script: Path, base: str, connections: int, seconds: in
         str(script),
         base,
     ]
-
-
-def run_wrk(command: list[str]) -> str:
-    """wrk's report; its failure raises RuntimeError."""
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stderr}")
-    return done.stdout
