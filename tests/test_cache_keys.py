@@ -59,6 +59,8 @@ def test_a_purge_names_the_key_of_every_public_read_of_the_entry(editing: Editin
                 f"{API}/articles": "list:article",
                 f"{API}/clinics/calgary/feed.json": "list:article",
                 f"{API}/articles/{slug}/backlinks": f"backlinks:{entry_id}",
+                # A new link shows in the backlinks of the entry it points to.
+                f"{API}/conditions/sciatica/backlinks": "backlinks",
                 f"{API}/search?q=surrogate": "search",
                 f"{API}/links/broken": "links:broken",
                 f"{API}/changes": "changes",

@@ -11,7 +11,7 @@ from litestar.testing import TestClient
 from cms.app import create_app
 from cms.http.cors import origin_of
 from cms.settings import Settings, SettingsError
-from tests.conftest import Editing, counting
+from tests.conftest import Editing, counting, step
 
 CALGARY = "https://calgary.example.com"
 EDMONTON = "https://edmonton.example.com"
@@ -190,7 +190,7 @@ def test_a_newly_published_clinic_site_is_allowed_at_once_and_follows_its_clinic
 
 def test_knowing_the_clinic_sites_costs_no_query_per_request(editing: Editing) -> None:
     """A cached read from a clinic's site costs what the same read without Origin does
-    (the one generation read, shared); the sites are read once per generation."""
+    (the one purge-number read, shared); the sites are read once per purge."""
     # Background tasks off: their polls would be counted too.
     app = create_app(editing.settings(scheduler_interval=0, webhook_delivery="worker"))
     with TestClient(app) as client:
@@ -211,15 +211,20 @@ def _count_reads(client: TestClient[Any], app: Any, editing: Editing) -> None:
     with counting(app) as pre:
         preflight(client, ARTICLE, CALGARY)
     assert not any("published_entries" in s for s in pre)
-    # A write moves the generation: the next browser request reads the sites once more.
+    # An editor's draft changes nothing public: the sites are not read again.
     auth = editing.auth("editor")
     etag = client.get(ARTICLE, headers=auth).headers["etag"]
     patched = client.patch(ARTICLE, json={"summary": "x"}, headers={**auth, "If-Match": etag})
     assert patched.status_code == 200
-    with counting(app) as after_write:
+    with counting(app) as after_draft:
+        preflight(client, ARTICLE, CALGARY)
+    assert not any("published_entries" in s for s in after_draft)
+    # A publish purges: the next browser request reads the sites once more.
+    step(client, editing, ARTICLE.rsplit("/", 1)[1], "publish", patched.headers["etag"])
+    with counting(app) as after_publish:
         preflight(client, ARTICLE, CALGARY)
         preflight(client, ARTICLE, CALGARY)
-    assert sum("published_entries" in s for s in after_write) == 1
+    assert sum("published_entries" in s for s in after_publish) == 1
 
 
 # --- CMS_CORS_ORIGINS ---------------------------------------------------------------

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from click.testing import CliRunner, Result
 from litestar.testing import TestClient
 from sqlalchemy import inspect, text
@@ -30,7 +31,7 @@ from cms.plugin_manager import load_plugins
 from cms.settings import Settings
 from cms.storage import tables
 from cms.storage.db import create_engine
-from cms.storage.migrate import MigrationError, downgrade, upgrade
+from cms.storage.migrate import MigrationError, alembic_config, downgrade, upgrade
 
 PLUGIN = '''
 """Shelves: a reading list of entries, in a table of the plugin's own."""
@@ -61,6 +62,9 @@ def register_routes():
     return [shelf]
 '''
 
+CORE_HEAD = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+"""The core's newest revision: the plugin's migration below is written against it."""
+
 VERSION = '''
 """Shelf items: entries on a reading list.
 
@@ -74,7 +78,7 @@ from alembic import op
 revision = "shelf_0001"
 down_revision = None
 branch_labels = ("shelf",)
-depends_on = "0008"
+depends_on = "{core_head}"
 
 
 def upgrade() -> None:
@@ -88,7 +92,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("shelf_items")
-'''
+'''.replace("{core_head}", str(CORE_HEAD))
 
 
 @pytest.fixture(name="shelf")
@@ -146,7 +150,7 @@ def _look(url: str) -> tuple[set[str], set[str], list[object]]:
 
 def test_hook_register_migrations(database_url: str, shelf: Path) -> None:
     # `database_url` was migrated before the plugin was installed: the core's head alone.
-    assert _look(database_url)[1] == {"0008"}
+    assert _look(database_url)[1] == {CORE_HEAD}
     result = cms(database_url, "db", "upgrade")
     assert result.exit_code == 0, result.output
     names, heads, differences = _look(database_url)
@@ -165,7 +169,7 @@ def test_an_older_database_gets_the_cores_versions_then_the_plugins(
 ) -> None:
     downgrade(database_url, "0005")
     assert cms(database_url, "db", "upgrade", plugins="blog_series").exit_code == 0
-    assert _look(database_url)[1] == {"0008"}
+    assert _look(database_url)[1] == {CORE_HEAD}
     downgrade(database_url, "0005")
     result = cms(database_url, "db", "upgrade")
     assert result.exit_code == 0, result.output
@@ -184,7 +188,7 @@ def test_a_plugin_with_tables_is_downgraded_before_it_is_turned_off(
     dropped = cms(database_url, "db", "downgrade", "shelf@base")
     assert dropped.exit_code == 0, dropped.output
     names, heads, _differences = _look(database_url)
-    assert ("shelf_items" in names, heads) == (False, {"0008"})
+    assert ("shelf_items" in names, heads) == (False, {CORE_HEAD})
     assert cms(database_url, "db", "upgrade", plugins="blog_series").exit_code == 0
 
 
@@ -198,7 +202,7 @@ def test_a_version_off_the_plugins_branch_or_a_taken_revision_id_is_refused(
     version.write_text(VERSION.replace('"shelf_0001"', '"0003"'), encoding="utf-8")
     with pytest.raises(MigrationError, match="Revision 0003 is present more than once"):
         upgrade(database_url, plugins={"shelf": shelf})
-    assert _look(database_url)[1] == {"0008"}
+    assert _look(database_url)[1] == {CORE_HEAD}
 
 
 def test_a_missing_folder_fails_start_up_naming_the_plugin(tmp_path: Path) -> None:

@@ -4,12 +4,17 @@ A plugin that adds a field to another type's response (a series' navigation
 on each of its parts) computes the value when something it depends on is
 saved and stores it here. A read fetches the values of every entry on the
 page in one query, whatever the page size.
+
+A session remembers what each value it changes was before its first change,
+so that the unit of work can tell, at its end, which entries' values really
+changed (:func:`changed_entries`): their cached public answers are purged,
+and a save that computes the same values again purges nothing.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from sqlmodel import col, delete, select
@@ -17,6 +22,44 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cms.contenttypes import ContentType
 from cms.storage.tables import EntryExtra
+
+_BEFORE = "cms.extras_before"
+"""Where a session keeps the values it changed as they were: (entry id, name) → value."""
+
+Key = tuple[str, str]
+
+
+async def _stored(session: AsyncSession, keys: Collection[Key]) -> dict[Key, Any]:
+    """The stored values of ``keys`` (entry id, name), in one query."""
+    if not keys:
+        return {}
+    result = await session.exec(
+        select(EntryExtra.entry_id, EntryExtra.name, EntryExtra.value).where(
+            col(EntryExtra.entry_id).in_({k[0] for k in keys}),
+            col(EntryExtra.name).in_({k[1] for k in keys}),
+        )
+    )
+    return {(e, n): v for e, n, v in result.all() if (e, n) in keys}
+
+
+def _before(session: AsyncSession) -> dict[Key, Any]:
+    before: dict[Key, Any] = session.info.setdefault(_BEFORE, {})
+    return before
+
+
+def forget_changes(session: AsyncSession) -> None:
+    """Start remembering afresh (a new unit of work in ``session``)."""
+    session.info.pop(_BEFORE, None)
+
+
+async def changed_entries(session: AsyncSession) -> list[str]:
+    """The entries whose values the session changed since it began remembering; forgets them."""
+    before: dict[Key, Any] = session.info.pop(_BEFORE, None) or {}
+    if not before:
+        return []
+    await session.flush()
+    now = await _stored(session, set(before))
+    return sorted({key[0] for key, value in before.items() if now.get(key) != value})
 
 
 async def set_extra(
@@ -28,6 +71,11 @@ async def set_extra(
         source_id: the entry the value was derived from, so that
             :func:`clear_extras` can drop everything derived from it at once.
     """
+    before = _before(session)
+    if (entry_id, name) not in before:
+        before[(entry_id, name)] = (await _stored(session, {(entry_id, name)})).get(
+            (entry_id, name)
+        )
     await session.exec(
         delete(EntryExtra).where(col(EntryExtra.entry_id) == entry_id, col(EntryExtra.name) == name)
     )
@@ -39,11 +87,15 @@ async def set_extra(
 async def clear_extras(session: AsyncSession, name: str, *, source_id: str) -> list[str]:
     """Remove every value of ``name`` derived from ``source_id``; the entries they were on."""
     result = await session.exec(
-        select(EntryExtra.entry_id).where(
+        select(EntryExtra.entry_id, EntryExtra.value).where(
             col(EntryExtra.source_id) == source_id, col(EntryExtra.name) == name
         )
     )
-    entry_ids = list(result.all())
+    rows = result.all()
+    before = _before(session)
+    for entry_id, value in rows:
+        before.setdefault((entry_id, name), value)
+    entry_ids = [r[0] for r in rows]
     await session.exec(
         delete(EntryExtra).where(
             col(EntryExtra.source_id) == source_id, col(EntryExtra.name) == name

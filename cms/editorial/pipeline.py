@@ -24,8 +24,7 @@ another module calls one of them.
    rendering, the entry's own fields, a revision, the change to its working
    copy; then its tag, link and facet indexes (the working copy's). A save
    that changes nothing is skipped, here and in every later step. The unit's
-   first write moves the content generation on (cache invalidation,
-   :mod:`cms.syndication.generation`).
+   first write takes the writers' turn (:mod:`cms.syndication.generation`).
 5. **Relations**, once every row of the batch is written, so that entries
    may name each other in any order.
 6. **Documents** (:func:`~cms.editorial.documents.finish_writes`): canonical
@@ -46,6 +45,11 @@ another module calls one of them.
 11. **Change records**: the unit's changes, numbered and written at once
     (:func:`cms.syndication.changes.record`).
 12. **Plugin hooks**: ``on_entries_saved``, then ``on_after_publish``.
+13. **Cache purges**: the surrogate keys of the public answers the unit
+    altered (each published change's, each entry whose response fields the
+    hooks changed), as one numbered purge that every process's response
+    cache follows (:mod:`cms.syndication.purges`); a unit that changed only
+    working copies purges nothing.
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ from sqlmodel import delete as delete_rows
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cms.contenttypes import TypeRegistry
+from cms.editorial import extras
 from cms.editorial.documents import (
     Face,
     dependents,
@@ -93,7 +98,7 @@ from cms.plugin_manager import PluginError
 from cms.reading.links import BrokenLink, broken_links, dependents_blocking
 from cms.storage.db import select_columns
 from cms.storage.tables import Entry
-from cms.syndication import changes, generation
+from cms.syndication import cache_keys, changes, generation, purges
 
 
 @dataclass(frozen=True)
@@ -248,16 +253,17 @@ class UnitOfWork:
     """One write's transaction, as the pipeline sees it: its changes and its turn.
 
     Its changes wait in :attr:`outbox` and are recorded at the end of the
-    write, in one statement. The first write moves the content generation
-    on, once: its row stays locked until the commit, so a concurrent writer
-    waits there before it has written anything, and readers' cached answers
-    are stale from the commit on.
+    write, in one statement, and its purges after the hooks. The first write
+    takes the writers' turn, once (:func:`generation.bump`): its row stays
+    locked until the commit, so a concurrent writer waits there before it
+    has written anything.
     """
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self.outbox = changes.Outbox(session)
         self.writing = False
+        extras.forget_changes(session)
 
     async def write(self) -> None:
         """Take the unit's turn before its first write (does nothing after that)."""
@@ -269,6 +275,20 @@ class UnitOfWork:
         """Number and write the unit's changes."""
         assert self.writing or not self.outbox.specs, "a change without a write"
         await changes.record(self.session, self.outbox.specs)
+
+    async def purge(self, *, everything: bool = False) -> None:
+        """Record the public answers the unit altered (:mod:`cms.syndication.purges`).
+
+        Those of each published change, and of each entry whose response
+        fields a plugin changed (its hooks have run); none for a unit that
+        changed working copies only.
+        """
+        keys: set[str] = {purges.EVERYTHING} if everything else set()
+        for spec in self.outbox.specs:
+            if spec.state == changes.PUBLISHED:
+                keys.update(cache_keys.published_change_keys(spec.entry_id, spec.type))
+        keys.update(cache_keys.entry_keys(await extras.changed_entries(self.session)))
+        await purges.record(self.session, keys)
 
 
 @dataclass
@@ -388,6 +408,7 @@ async def save(
         saved=[Saved(i.save, i.entry, i.changed, i.existed) for i in items if i.entry is not None]
     )
     if not written:
+        await uow.purge()  # a take-down alone
         return result
     before = {_id(i): i.face for i in written}
     try:
@@ -415,6 +436,8 @@ async def save(
         session,
         [SavedEntry.of(_entry(i), i.previous, was_live=i.was_live) for i in written],
     )
+    # 13. Cache purges: what the unit and the hooks changed for anonymous readers.
+    await uow.purge()
     return result
 
 
@@ -638,6 +661,7 @@ async def delete(session: AsyncSession, ctx: WriteContext, entry: Entry) -> None
     )
     await rebuild_documents(session, ctx.types, affected, uow.outbox)
     await uow.record()
+    await uow.purge()
 
 
 async def rebuild(session: AsyncSession, types: TypeRegistry, renderer: Renderer) -> int:
@@ -653,4 +677,6 @@ async def rebuild(session: AsyncSession, types: TypeRegistry, renderer: Renderer
     await uow.write()
     count = await rebuild_all(session, types, renderer, uow.outbox)
     await uow.record()
+    # Everything was derived again, perhaps by other code: no cached answer holds.
+    await uow.purge(everything=True)
     return count

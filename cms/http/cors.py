@@ -16,12 +16,13 @@ response cache and the conditional GETs: cached bytes never hold one
 origin's headers for another. Every response says ``Vary: Origin``, since
 what it carries depends on the origin (none without one).
 
-The clinics' origins are kept in memory with the content generation they
-were read at, and read again (one query) when the generation has moved: a
-clinic published, unpublished or given a new ``site_url`` is allowed or
-refused on the next request, in every process, without a restart. Learning
-the generation is the read the response cache makes anyway
-(:meth:`ResponseCache.generation`), shared by the two.
+The clinics' origins are kept in memory with the cache purge number they
+were read at (:mod:`cms.syndication.purges`), and read again (one query)
+when it has moved: a clinic published, unpublished or given a new
+``site_url`` is allowed or refused on the next request, in every process,
+without a restart (an editor's draft moves nothing). Learning the number is
+the read the response cache makes anyway (:meth:`ResponseCache.generation`),
+shared by the two.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def origin_of(url: str) -> str | None:
 
 
 class AllowedOrigins:
-    """The configured origins, and the published clinics' sites as of the latest generation."""
+    """The configured origins, and the published clinics' sites as of the latest purge."""
 
     def __init__(
         self,
@@ -99,7 +100,7 @@ class AllowedOrigins:
         Args:
             configured: ``CMS_CORS_ORIGINS``: origins, and ``*`` for public reads.
             sessions: where the clinics are read from.
-            generation: the content generation a request reads at.
+            generation: the cache purge number a request reads at.
         """
         configured = list(configured)
         self.any_origin_reads = "*" in configured

@@ -9,9 +9,12 @@ representation, ``Cache-Control`` from the settings, ``Vary`` and a
 ``If-None-Match`` a 304. Errors (``not_found``, an invalid parameter, an
 unexpected exception) are the core's problem responses, never cached.
 
-A cached body is valid until the next write to the content (any write
-moves the content generation); a route that shows anything else than
-entries (a clock, another service) must not use this helper.
+A cached body is valid until a purge names one of its keys (a publish of
+an entry it shows, or of any entry of a type it listed: see
+:mod:`cms.http.response_cache`), or any purge when it names none. So a read
+that finds its content through :attr:`PublicRead.session` itself must name
+what it shows with :meth:`PublicRead.shows`; a route that shows anything
+else than entries (a clock, another service) must not use this helper.
 """
 
 from __future__ import annotations
@@ -99,6 +102,8 @@ class PublicRead:
         """The published entry of ``type_name`` with ``slug``, as its detail shows it; or None."""
         found = await read_entry_with_relations(self.session, self._type(type_name), slug)
         if found is None:
+            # Purged when an entry of the type is published, as it may be this one.
+            self.shows(list_key(type_name))
             return None
         doc, related = found
         self._shows_entries([doc], related)

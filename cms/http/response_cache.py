@@ -1,14 +1,22 @@
-"""A per-process cache of public responses, validated by the content generation.
+"""A per-process cache of public responses, purged by surrogate key.
 
-A public GET is a pure function of its URL and of the stored content. The
-cache keeps the encoded body and its ETag per URL, and its gzip-compressed
-body with that one's ETag (compressed once, when built), together with the
-generation it was built at; a request reads the generation (one primary-key
-read, before anything else, so the content it may then read is never older)
-and serves the cached bytes when nothing has been written since, from
-this process or any other, in the coding the client accepts. A revalidation
-with a matching ``If-None-Match`` then costs no encoding, compression or
-hashing at all.
+A public GET is a pure function of its URL and of the published content.
+The cache keeps the encoded body and its ETag per URL, and its gzip-compressed
+body with that one's ETag (compressed once, when built), with the
+``Surrogate-Key``s the body carries (what it shows). Each request reads the
+purge number (:mod:`cms.syndication.purges`; one primary-key read, before
+anything else, so the content it may then read is never older). When the
+number has moved since the cache last looked, the cache reads the purges
+after it, written by this process or any other, and drops the answers that
+carry one of their keys (an answer that names no key goes at every purge);
+the rest are served as they are. So an editor's draft saves drop nothing,
+and a publish drops the answers that show the published entry, its type's
+lists, search and the change feed, while the other entries' pages stay. A
+revalidation with a matching ``If-None-Match`` costs no encoding,
+compression or hashing at all.
+
+Concurrent misses of one URL build it once: the others wait for that
+build when it reads content at least as new as they must see.
 
 Only anonymous reads are cached. The size is bounded (least recently used
 entries go first).
@@ -16,9 +24,10 @@ entries go first).
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import asyncio
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import Request, Response
@@ -26,10 +35,15 @@ from litestar.types import Scope
 
 from cms.http.cache_headers import ENTRY_VARY, JSON, Representations, representations, respond
 from cms.syndication.generation import GenerationReader
+from cms.syndication.purges import EVERYTHING
 
 DEFAULT_SIZE = 4096
 GENERATION_STATE = "cms.generation"
-"""Where a request keeps the generation it read (in its ASGI scope's state)."""
+"""Where a request keeps the purge number it read (in its ASGI scope's state)."""
+CATCH_UP_LIMIT = 256
+"""More purges than this since the cache last looked: it empties instead of reading them."""
+HISTORY = 64
+"""How many recent purges the cache remembers, for the builds that began before them."""
 
 
 @dataclass(frozen=True)
@@ -37,12 +51,23 @@ class Cached:
     """One response as sent: its representations and surrogate keys."""
 
     generation: int
+    """The purge number read before its content was."""
     reps: Representations
     surrogate_keys: str
+    keys: frozenset[str] = field(default=frozenset())
+    """``surrogate_keys`` as a set, for purging."""
+
+
+@dataclass
+class _Flight:
+    """A build under way, for the requests that miss the same URL meanwhile."""
+
+    generation: int
+    done: asyncio.Future[Cached | None]
 
 
 class ResponseCache:
-    """URL → response, valid while the content generation has not moved."""
+    """URL → response, valid until a purge names one of its keys."""
 
     def __init__(
         self,
@@ -59,9 +84,15 @@ class ResponseCache:
         self.size = size
         self.counted = counted
         self._items: OrderedDict[str, Cached] = OrderedDict()
+        self._seen: int | None = None
+        """The purge number the items are valid at (None: not read yet)."""
+        self._history: deque[tuple[int, frozenset[str]]] = deque(maxlen=HISTORY)
+        """The keys of the latest purges, by number."""
+        self._catching_up = asyncio.Lock()
+        self._flights: dict[str, _Flight] = {}
 
     async def generation(self, scope: Scope) -> int:
-        """The generation one request reads at: read once, by whoever asks first.
+        """The purge number one request reads at: read once, by whoever asks first.
 
         The CORS layer asks too (the published clinics' sites follow it), so
         a browser's request costs the same one read as any other. An earlier
@@ -73,11 +104,36 @@ class ResponseCache:
             now = state[GENERATION_STATE] = await self.generations.current()
         return int(now)
 
-    def get(self, key: str, current: int) -> Cached | None:
-        """The response for ``key`` if it was built at generation ``current``."""
+    async def catch_up(self, now: int) -> None:
+        """Drop the answers the purges up to number ``now`` name, once per purge."""
+        if self._seen is None:
+            self._seen = now  # nothing is held yet
+            return
+        if now <= self._seen:
+            return
+        async with self._catching_up:
+            seen = self._seen
+            if now <= seen:
+                return  # another request caught up meanwhile
+            purged = await self.generations.purges_since(seen, now, CATCH_UP_LIMIT + 1)
+            if len(purged) > CATCH_UP_LIMIT:
+                self._items.clear()
+                self._history.clear()
+            else:
+                for seq, keys in purged:
+                    self._history.append((seq, frozenset(keys)))
+                gone = frozenset().union(*(keys for _, keys in purged))
+                if EVERYTHING in gone:
+                    self._items.clear()
+                else:
+                    stale = [k for k, item in self._items.items() if _purged(item.keys, gone)]
+                    for key in stale:
+                        del self._items[key]
+            self._seen = now
+
+    def get(self, key: str) -> Cached | None:
+        """The response for ``key``, if held (call :meth:`catch_up` first)."""
         item = self._items.get(key)
-        if item is not None and item.generation != current:
-            item = None
         if self.counted is not None:
             self.counted(item is not None)
         if item is None:
@@ -86,11 +142,56 @@ class ResponseCache:
         return item
 
     def put(self, key: str, item: Cached) -> None:
-        """Keep ``item``, dropping the least recently used beyond the size."""
+        """Keep ``item`` unless a purge since its content was read names it, dropping
+        the least recently used beyond the size."""
+        if self._seen is None or item.generation > self._seen:
+            return  # built past what the cache has caught up to: the next request will
+        if item.generation < self._seen:
+            later = [keys for seq, keys in self._history if seq > item.generation]
+            if len(later) < self._seen - item.generation or _purged(
+                item.keys, frozenset().union(*later)
+            ):
+                return  # a purge it may predate names it, or the history is too short to tell
         self._items[key] = item
         self._items.move_to_end(key)
         while len(self._items) > self.size:
             self._items.popitem(last=False)
+
+    async def build_once(
+        self, key: str, now: int, build: Callable[[], Awaitable[tuple[bytes, Sequence[str]]]]
+    ) -> Cached:
+        """Build the answer for ``key`` at purge number ``now``, or wait for a build under
+        way that read content at least as new; keep it."""
+        flight = self._flights.get(key)
+        if flight is not None and flight.generation >= now:
+            shared = await asyncio.shield(flight.done)
+            if shared is not None:
+                return shared
+            # That build failed: this request builds for itself (and gets its own error).
+        done: asyncio.Future[Cached | None] = asyncio.get_running_loop().create_future()
+        mine = self._flights[key] = _Flight(now, done)
+        try:
+            body, keys = await build()
+            item = Cached(
+                generation=now,
+                reps=representations(body),
+                surrogate_keys=" ".join(keys),
+                keys=frozenset(keys),
+            )
+        except BaseException:
+            done.set_result(None)
+            raise
+        finally:
+            if self._flights.get(key) is mine:
+                del self._flights[key]
+        done.set_result(item)
+        self.put(key, item)
+        return item
+
+
+def _purged(keys: frozenset[str], gone: frozenset[str]) -> bool:
+    """Whether a purge of ``gone`` drops an answer carrying ``keys`` (none: every purge)."""
+    return bool(gone) and (not keys or EVERYTHING in gone or not keys.isdisjoint(gone))
 
 
 def cache_key(request: Request[Any, Any, Any]) -> str:
@@ -118,12 +219,11 @@ async def cached_json(
     request's ``Host``, so a forged ``Host`` can never be cached for others.
     """
     now = await cache.generation(request.scope)
+    await cache.catch_up(now)
     key = cache_key(request)
-    item = cache.get(key, now)
+    item = cache.get(key)
     if item is None:
-        body, keys = await build()
-        item = Cached(generation=now, reps=representations(body), surrogate_keys=" ".join(keys))
-        cache.put(key, item)
+        item = await cache.build_once(key, now, build)
     return respond(
         request,
         item.reps,

@@ -182,11 +182,13 @@ class Revision(SQLModel, table=True):
 
 
 class SiteState(SQLModel, table=True):
-    """One row: a counter every write transaction increments.
+    """One row: the writers' turn and the numbers of the newest change and purge.
 
-    Readers compare it with the generation a cached response was built at, so
-    a cache in any process knows, with one primary-key read, whether anything
-    has changed since.
+    ``generation`` is incremented by every write transaction before its first
+    write, so writers take turns on this row. ``purge_seq`` is what response
+    caches follow: the number of the newest :class:`CachePurge`, so a cache in
+    any process knows, with one primary-key read, whether anything anonymous
+    readers see has changed since (an editor's draft saves purge nothing).
     """
 
     __tablename__ = "site_state"
@@ -195,6 +197,24 @@ class SiteState(SQLModel, table=True):
     generation: int = 0
     # The last sequence number given to a change (see :class:`Change`).
     change_seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    # The last sequence number given to a purge (see :class:`CachePurge`).
+    purge_seq: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, default=0, server_default="0")
+    )
+
+
+class CachePurge(SQLModel, table=True):
+    """The surrogate keys of the public answers one write altered, numbered.
+
+    Written in the transaction of the write, numbered from ``site_state.purge_seq``
+    under the writers' turn, so purges commit in the order of their numbers.
+    A key ``*`` purges every answer.
+    """
+
+    __tablename__ = "cache_purges"
+
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    keys: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
 class EntryExtra(SQLModel, table=True):

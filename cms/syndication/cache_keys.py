@@ -8,8 +8,10 @@ spell a key the same way, so both are built here and nowhere else:
 - ``entry:<id>``: every response that shows the entry's data;
 - ``list:<type>``: a type's list, and the feeds that list its entries;
 - ``backlinks:<id>``: the entry's backlinks;
-- ``links:broken``, ``search``, ``changes``: the broken-links report, every
-  search and the change feed, which any published change can alter.
+- ``links:broken``, ``search``, ``changes``, ``backlinks``: the broken-links
+  report, every search, the change feed and every entry's backlinks, which
+  any published change can alter (a newly published link shows in the
+  backlinks of the entry it points to, which the change does not name).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ SEARCH = "search"
 """The key of every search."""
 CHANGES = "changes"
 """The key of the change feed."""
+BACKLINKS = "backlinks"
+"""The key of every entry's backlinks."""
 
 
 def entry_key(entry_id: str) -> str:
@@ -68,8 +72,9 @@ def feed_keys(type_names: Iterable[str], entry_ids: Iterable[str]) -> list[str]:
 
 
 def backlinks_page_keys(target_id: str, entry_ids: Iterable[str]) -> list[str]:
-    """A page of the backlinks of ``target_id``: its backlinks, then every entry linking."""
-    return [backlinks_key(target_id), *entry_keys(entry_ids)]
+    """A page of the backlinks of ``target_id``: every entry's backlinks, its own, then
+    every entry linking."""
+    return [BACKLINKS, backlinks_key(target_id), *entry_keys(entry_ids)]
 
 
 def broken_links_keys(source_ids: Iterable[str]) -> list[str]:
@@ -88,7 +93,7 @@ def change_feed_keys() -> list[str]:
 def published_change_keys(entry_id: str, type_name: str) -> list[str]:
     """What a CDN purges after a published change to an entry: the responses that show it,
     its type's lists, its backlinks, and the responses any published change can alter
-    (the broken-links report, search, the change feed)."""
+    (the broken-links report, search, the change feed, every backlinks page)."""
     return [
         entry_key(entry_id),
         list_key(type_name),
@@ -96,4 +101,5 @@ def published_change_keys(entry_id: str, type_name: str) -> list[str]:
         BROKEN_LINKS,
         SEARCH,
         CHANGES,
+        BACKLINKS,
     ]

@@ -1,15 +1,23 @@
-"""The content generation: a counter that moves on every write.
+"""The content generation: what writers take turns on, and what public caches follow.
 
-Every transaction that changes what readers can see calls :func:`bump` once;
-the response cache (:mod:`cms.http.response_cache`) asks a :class:`GenerationReader`
-whether what it holds is still true. Both are one primary-key statement.
+Every transaction that writes entries calls :func:`bump` once, before its
+first write: the update holds the ``site_state`` row until the commit, so
+writers take turns. What readers follow is another number on that row,
+``purge_seq``: the number of the newest cache purge
+(:mod:`cms.syndication.purges`), which only a change to what anonymous
+readers see moves. A response cache (:mod:`cms.http.response_cache`) asks a
+:class:`GenerationReader` for it on each request (one primary-key read) and,
+when it has moved, for the purges after the number it last saw (one range
+read), to drop only the answers they name.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from typing import Protocol
 
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, update
@@ -18,11 +26,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from cms.storage.db import SQLITE_BUSY_TIMEOUT_MS, is_sqlite
 from cms.storage.tables import SiteState
 
-_QUERY = "SELECT generation FROM site_state WHERE id = 1"
+_QUERY = "SELECT purge_seq FROM site_state WHERE id = 1"
+_SINCE = "SELECT seq, keys FROM cache_purges WHERE seq > {0} AND seq <= {1} ORDER BY seq LIMIT {2}"
+Purge = tuple[int, list[str]]
+"""A purge's number and the surrogate keys it names."""
 
 
 async def bump(session: AsyncSession) -> None:
-    """Move the generation on, inside the caller's transaction."""
+    """Take the writers' turn, inside the caller's transaction."""
     await session.exec(
         update(SiteState)
         .where(col(SiteState.id) == 1)
@@ -31,10 +42,14 @@ async def bump(session: AsyncSession) -> None:
 
 
 class GenerationReader(Protocol):
-    """Reads the current generation."""
+    """Reads the number of the newest cache purge, and the purges."""
 
     async def current(self) -> int:
-        """The generation now."""
+        """The number of the newest purge, now."""
+        ...
+
+    async def purges_since(self, after: int, upto: int, limit: int) -> list[Purge]:
+        """The purges numbered after ``after`` up to ``upto``, in order, at most ``limit``."""
         ...
 
     def close(self) -> None:
@@ -53,6 +68,14 @@ class EngineGenerationReader:
             result = await connection.exec_driver_sql(_QUERY)
             return int(result.scalar_one())
 
+    async def purges_since(self, after: int, upto: int, limit: int) -> list[Purge]:
+        async with self.engine.connect() as connection:
+            result = await connection.execute(
+                text(_SINCE.format(":after", ":upto", ":limit")),
+                {"after": after, "upto": upto, "limit": limit},
+            )
+            return [(int(r[0]), _keys(r[1])) for r in result]
+
     def close(self) -> None:
         """Nothing to release: the engine is the app's."""
 
@@ -69,7 +92,7 @@ class SqliteGenerationReader:
         self.path = make_url(url).database or ""
         self.connection: sqlite3.Connection | None = None
 
-    async def current(self) -> int:
+    def _connection(self) -> sqlite3.Connection:
         if self.connection is None:
             # Opened on first use, so that the app starts (and /ready can say
             # why not) while the database is missing.
@@ -79,12 +102,29 @@ class SqliteGenerationReader:
                 check_same_thread=False,  # made in one request, used on the loop's thread
                 timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
             )
-        row = self.connection.execute(_QUERY).fetchone()
+        return self.connection
+
+    async def current(self) -> int:
+        row = self._connection().execute(_QUERY).fetchone()
         return int(row[0])
+
+    async def purges_since(self, after: int, upto: int, limit: int) -> list[Purge]:
+        # Once per purge and process, a range of the primary key.
+        query = _SINCE.format("?", "?", "?")
+        rows = self._connection().execute(query, (after, upto, limit)).fetchall()
+        return [(int(r[0]), _keys(r[1])) for r in rows]
 
     def close(self) -> None:
         if self.connection is not None:
             self.connection.close()
+
+
+def _keys(value: object) -> list[str]:
+    """A purge's keys as the driver returns the JSON column (text on SQLite)."""
+    if isinstance(value, str | bytes):
+        value = json.loads(value)
+    assert isinstance(value, list), value
+    return [str(k) for k in value]
 
 
 def generation_reader(url: str, engine: AsyncEngine) -> GenerationReader:

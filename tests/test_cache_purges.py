@@ -1,0 +1,184 @@
+"""Editors never empty the response cache: a draft save purges nothing, a publish purges
+only the answers that show what it changed, in every process on the database.
+
+A cached answer costs no content query (only the read of the purge number,
+which these tests leave out), so each read below says whether it came from the
+cache by the queries the app ran for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from cms.app import create_app
+from cms.testing import QUIET
+from tests.conftest import Editing, concurrent_client, counting, step
+
+API = "/api/v1"
+SLUG = "causes-of-low-back-pain-and-sciatica"
+ARTICLE = f"{API}/articles/{SLUG}"
+# Answers that show the article, and what a publish of it must purge.
+SHOWING = [
+    ARTICLE,
+    f"{API}/articles?limit=20",
+    f"{API}/articles?limit=5&include=author,conditions",
+    f"{API}/search?q=sciatica",
+    f"{API}/changes?clinic=calgary",
+    f"{API}/clinics/calgary/feed.json",
+]
+# Answers that do not show it: a publish of it leaves them cached.
+APART = [
+    f"{API}/conditions/upper-back-pain",
+    f"{API}/practitioners?limit=20",
+    f"{API}/articles/what-happens-in-an-acupuncture-session",
+    f"{API}/series/patient-stories",
+]
+PURGE_NUMBER = ("site_state", "cache_purges")
+
+
+def content_queries(statements: list[str]) -> list[str]:
+    """The queries of a read, but the purge number's (PostgreSQL reads it through the engine)."""
+    return [s for s in statements if not any(table in s for table in PURGE_NUMBER)]
+
+
+def from_cache(app: Litestar, client: TestClient[Any], url: str) -> bool:
+    """GET ``url`` anonymously: whether it was answered from the response cache."""
+    with counting(app) as statements:
+        response = client.get(url)
+    assert response.status_code == 200, (url, response.text)
+    return not content_queries(statements)
+
+
+@pytest.fixture(name="site")
+def fixture_site(editing: Editing) -> Iterator[tuple[Litestar, TestClient[Any]]]:
+    app = create_app(editing.settings(**QUIET))
+    with TestClient(app) as client:
+        for url in SHOWING + APART:
+            assert not from_cache(app, client, url), url  # each read once: now cached
+            assert from_cache(app, client, url), url
+        yield app, client
+
+
+def edit_summary(client: TestClient[Any], editing: Editing, summary: str) -> str:
+    """Change the article's working copy; its new ETag."""
+    auth = editing.auth("editor")
+    etag = client.get(ARTICLE, headers=auth).headers["etag"]
+    patched = client.patch(ARTICLE, json={"summary": summary}, headers={**auth, "If-Match": etag})
+    assert patched.status_code == 200, patched.text
+    return str(patched.headers["etag"])
+
+
+def test_the_answers_apart_do_not_show_the_article(demo: TestClient[Any]) -> None:
+    # What the test below relies on: the answers it expects to stay show nothing of the
+    # article (a publish purges by the keys an answer carries).
+    entry_id = demo.get(ARTICLE).json()["id"]
+    for url in APART:
+        keys = demo.get(url).headers["surrogate-key"].split()
+        assert f"entry:{entry_id}" not in keys, url
+        assert "list:article" not in keys, url
+    for url in SHOWING:
+        keys = demo.get(url).headers["surrogate-key"].split()
+        assert {f"entry:{entry_id}", "list:article", "search", "changes"} & set(keys), url
+
+
+def test_a_draft_save_keeps_every_cached_answer(
+    editing: Editing, site: tuple[Litestar, TestClient[Any]]
+) -> None:
+    app, client = site
+    before = client.get(ARTICLE).json()["summary"]
+    for n in range(3):
+        edit_summary(client, editing, f"A draft summary, take {n}.")
+    for url in SHOWING + APART:
+        assert from_cache(app, client, url), url
+    assert client.get(ARTICLE).json()["summary"] == before
+
+
+def test_a_publish_purges_only_what_shows_the_published_entry(
+    editing: Editing, site: tuple[Litestar, TestClient[Any]]
+) -> None:
+    app, client = site
+    etag_before = client.get(ARTICLE).headers["etag"]
+    step(client, editing, SLUG, "publish", edit_summary(client, editing, "Published anew."))
+    for url in SHOWING:
+        assert not from_cache(app, client, url), url
+    for url in APART:
+        assert from_cache(app, client, url), url
+    published = client.get(ARTICLE)
+    assert published.json()["summary"] == "Published anew."
+    assert published.headers["etag"] != etag_before
+    listed = client.get(f"{API}/articles?limit=20").json()["data"]
+    assert {a["slug"]: a["summary"] for a in listed}[SLUG] == "Published anew."
+    # Built again once, then cached again.
+    for url in SHOWING:
+        assert from_cache(app, client, url), url
+
+
+def test_a_publish_through_one_process_is_read_through_another(editing: Editing) -> None:
+    writer_app = create_app(editing.settings(**QUIET))
+    reader_app = create_app(editing.settings(**QUIET))
+    with TestClient(writer_app) as writer, TestClient(reader_app) as reader:
+        for url in (ARTICLE, *APART):
+            reader.get(url)
+            assert from_cache(reader_app, reader, url), url
+        etag_before = reader.get(ARTICLE).headers["etag"]
+        step(writer, editing, SLUG, "publish", edit_summary(writer, editing, "From the writer."))
+        answer = reader.get(ARTICLE)
+        assert answer.json()["summary"] == "From the writer."
+        assert answer.headers["etag"] != etag_before
+        for url in APART:
+            assert from_cache(reader_app, reader, url), url
+
+
+def test_a_change_to_a_plugins_response_field_purges_the_entries_showing_it(
+    editing: Editing, site: tuple[Litestar, TestClient[Any]]
+) -> None:
+    # Taking the second patient story down changes the navigation of the first and the
+    # third (the blog_series plugin's response field), which no change records of theirs.
+    app, client = site
+    one, two, three = (
+        f"{API}/case-stories/{slug}"
+        for slug in (
+            "back-pain-after-a-car-accident",
+            "a-marathon-runner-with-back-pain",
+            "back-pain-that-flares-with-stress",
+        )
+    )
+    for url in (one, three):
+        client.get(url)
+        assert from_cache(app, client, url), url
+    assert client.get(one).json()["series"]["next"]["slug"] == "a-marathon-runner-with-back-pain"
+    auth = editing.auth("editor")
+    etag = client.get(two, headers=auth).headers["etag"]
+    taken = client.post(f"{two}/unpublish", headers={**auth, "If-Match": etag})
+    assert taken.status_code == 200, taken.text
+    assert client.get(one).json()["series"]["next"]["slug"] == "back-pain-that-flares-with-stress"
+    assert client.get(three).json()["series"]["previous"]["slug"] == (
+        "back-pain-after-a-car-accident"
+    )
+    assert client.get(two).status_code == 404
+
+
+def test_concurrent_misses_of_one_url_build_it_once(editing: Editing) -> None:
+    app = create_app(editing.settings(**QUIET))
+
+    async def run() -> tuple[list[str], list[str]]:
+        async with concurrent_client(app) as client:
+            with counting(app) as alone:
+                assert (await client.get(f"{API}/articles?limit=7")).status_code == 200
+            with counting(app) as together:
+                answers = await asyncio.gather(
+                    *(client.get(f"{API}/articles?limit=8") for _ in range(10))
+                )
+            assert {a.status_code for a in answers} == {200}
+            assert len({a.content for a in answers}) == 1
+            return content_queries(alone), content_queries(together)
+
+    alone, together = asyncio.run(run())
+    assert alone
+    assert len(together) == len(alone), together
