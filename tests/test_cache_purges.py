@@ -9,16 +9,22 @@ cache by the queries the app ran for it.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
 from cms.app import create_app
 from cms.testing import QUIET
-from tests.conftest import Editing, concurrent_client, counting, step
+from tests.conftest import Editing, concurrent_client, counting, step, wait_for
+from tests.servers import HTTP_TIMEOUT, cms_serve
+from tests.servers import QUIET as QUIET_ENV
+from tests.test_observability import PLUGINS_ENV, get, read_log
 
 API = "/api/v1"
 SLUG = "causes-of-low-back-pain-and-sciatica"
@@ -182,3 +188,55 @@ def test_concurrent_misses_of_one_url_build_it_once(editing: Editing) -> None:
     alone, together = asyncio.run(run())
     assert alone
     assert len(together) == len(alone), together
+
+
+def test_every_worker_of_cms_serve_answers_a_publish_at_once(
+    editing: Editing, tmp_path: Path
+) -> None:
+    """`cms serve --workers 2`: both workers hold the article in their caches; after a publish
+    through either, every read through each worker answers the new version and ETag."""
+    env = {**os.environ, **QUIET_ENV, **PLUGINS_ENV, "CMS_DATABASE_URL": editing.url,
+           "TMPDIR": str(tmp_path)}  # fmt: skip
+    log = tmp_path / "server.log"
+    with cms_serve(env, log, "--workers", "2") as base:
+
+        def pids_answering(after: int) -> set[int]:
+            lines = read_log(log)[after:]
+            return {
+                line["pid"]
+                for line in lines
+                if line["logger"] == "cms.access" and line.get("path") == ARTICLE
+            }
+
+        old = get(base, ARTICLE)
+        assert old.status_code == 200
+
+        def both_hold_it() -> bool:
+            assert get(base, ARTICLE).headers["etag"] == old.headers["etag"]
+            return len(pids_answering(0)) == 2
+
+        wait_for(both_hold_it, message="one worker answered every read")
+        auth = editing.auth("editor")
+        etag = httpx.get(f"{base}{ARTICLE}", headers=auth, timeout=HTTP_TIMEOUT).headers["etag"]
+        patched = httpx.patch(
+            f"{base}{ARTICLE}",
+            json={"summary": "Published through one worker."},
+            headers={**auth, "If-Match": etag},
+            timeout=HTTP_TIMEOUT,
+        )
+        assert patched.status_code == 200, patched.text
+        published = httpx.post(
+            f"{base}{ARTICLE}/publish",
+            headers={**auth, "If-Match": patched.headers["etag"]},
+            timeout=HTTP_TIMEOUT,
+        )
+        assert published.status_code == 200, published.text
+        written = len(read_log(log))
+
+        def both_answer_it() -> bool:
+            answer = get(base, ARTICLE)
+            assert answer.json()["summary"] == "Published through one worker."
+            assert answer.headers["etag"] != old.headers["etag"]
+            return len(pids_answering(written)) == 2
+
+        wait_for(both_answer_it, message="one worker answered every read")
