@@ -240,3 +240,22 @@ def test_every_worker_of_cms_serve_answers_a_publish_at_once(
             return len(pids_answering(written)) == 2
 
         wait_for(both_answer_it, message="one worker answered every read")
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_concurrent_requests_share_the_read_of_the_purge_number(editing: Editing) -> None:
+    """On PostgreSQL the purge number is a query: twenty requests at once make at most two
+    (the one under way when they arrived may predate them; the next one does not)."""
+    app = create_app(editing.settings(**QUIET))
+
+    async def run() -> list[str]:
+        async with concurrent_client(app) as client:
+            assert (await client.get(ARTICLE)).status_code == 200  # now cached
+            with counting(app) as statements:
+                answers = await asyncio.gather(*(client.get(ARTICLE) for _ in range(20)))
+            assert {a.status_code for a in answers} == {200}
+            return statements
+
+    statements = asyncio.run(run())
+    assert not content_queries(statements)
+    assert 1 <= sum("purge_seq" in s for s in statements) <= 2, statements

@@ -13,6 +13,7 @@ read), to drop only the answers they name.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from typing import Protocol
@@ -58,15 +59,56 @@ class GenerationReader(Protocol):
 
 
 class EngineGenerationReader:
-    """Reads through the app's async engine (PostgreSQL)."""
+    """Reads through the app's async engine (PostgreSQL), one read at a time per process.
+
+    Requests that ask while a read is under way share the next one: a read
+    that began after a request arrived sees every write acknowledged before
+    it did, so its answer is as good as the request's own. Under load a
+    worker then sends one query per round trip, whatever the number of
+    requests waiting, instead of queueing each for a pooled connection.
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self._arrivals = 0
+        self._flight: tuple[int, asyncio.Future[int]] | None = None
+        """The read under way: how many requests had arrived when it began, and its result."""
 
     async def current(self) -> int:
-        async with self.engine.connect() as connection:
-            result = await connection.exec_driver_sql(_QUERY)
-            return int(result.scalar_one())
+        ticket = self._arrivals
+        self._arrivals += 1
+        while True:
+            flight = self._flight
+            if flight is None:
+                return await self._read()
+            began_after, done = flight
+            await asyncio.wait([done])
+            if ticket < began_after and not done.cancelled():
+                error = done.exception()
+                if error is not None:
+                    raise error
+                return done.result()
+            # It began before this request arrived, or its caller went away: read anew.
+
+    async def _read(self) -> int:
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._flight = (self._arrivals, done)
+        try:
+            async with self.engine.connect() as connection:
+                result = await connection.exec_driver_sql(_QUERY)
+                value = int(result.scalar_one())
+        except Exception as exc:
+            done.set_exception(exc)
+            done.exception()  # retrieved: the waiters, if any, raise it themselves
+            raise
+        except BaseException:
+            done.cancel()
+            raise
+        finally:
+            if self._flight is not None and self._flight[1] is done:
+                self._flight = None
+        done.set_result(value)
+        return value
 
     async def purges_since(self, after: int, upto: int, limit: int) -> list[Purge]:
         async with self.engine.connect() as connection:
