@@ -111,9 +111,12 @@ def test_a_costly_body_renders_or_is_refused_within_its_budget(name: str) -> Non
     except RenderRefused as exc:
         refused = str(exc)
     assert not refused or "takes more than 0.5 s to render" in refused
-    # CPU time, not wall time: a busy machine does not make it fail. What runs
-    # after the last look at the clock (sanitising, the plain text) is linear.
-    assert time.thread_time() - started < budget + 1.0
+    # CPU time, not wall time. What runs after the last look at the clock
+    # (inline post-processing, unwinding, sanitising, the plain text) is linear:
+    # about 0.1 s here on a quiet machine, while a super-linear step at this
+    # length takes minutes. The margin is wide because CPU time too grows on a
+    # loaded machine (1.5 s in all was seen beside two other test runs).
+    assert time.thread_time() - started < budget + 2.5
 
 
 def test_render_limited_refuses_a_body_over_the_limit_unparsed() -> None:
