@@ -1,5 +1,9 @@
-"""Editors never empty the response cache: a draft save purges nothing, a publish purges
-only the answers that show what it changed, in every process on the database.
+"""Editors never empty the response cache: a draft save keeps every answer of the core's,
+and a publish through any process is read through every other at once.
+
+A publish empties every cache for now: answers do not yet name everything they
+depend on, and the scenarios in :data:`STALE_BY_KEY` are the ones a purge by
+key alone left stale (each checked against a fresh app's answer).
 
 A cached answer costs no content query (only the read of the purge number,
 which these tests leave out), so each read below says whether it came from the
@@ -29,7 +33,7 @@ from tests.test_observability import PLUGINS_ENV, get, read_log
 API = "/api/v1"
 SLUG = "causes-of-low-back-pain-and-sciatica"
 ARTICLE = f"{API}/articles/{SLUG}"
-# Answers that show the article, and what a publish of it must purge.
+# Answers that show the article.
 SHOWING = [
     ARTICLE,
     f"{API}/articles?limit=20",
@@ -38,7 +42,7 @@ SHOWING = [
     f"{API}/changes?clinic=calgary",
     f"{API}/clinics/calgary/feed.json",
 ]
-# Answers that do not show it: a publish of it leaves them cached.
+# Answers that do not show it.
 APART = [
     f"{API}/conditions/upper-back-pain",
     f"{API}/practitioners?limit=20",
@@ -80,19 +84,6 @@ def edit_summary(client: TestClient[Any], editing: Editing, summary: str) -> str
     return str(patched.headers["etag"])
 
 
-def test_the_answers_apart_do_not_show_the_article(demo: TestClient[Any]) -> None:
-    # What the test below relies on: the answers it expects to stay show nothing of the
-    # article (a publish purges by the keys an answer carries).
-    entry_id = demo.get(ARTICLE).json()["id"]
-    for url in APART:
-        keys = demo.get(url).headers["surrogate-key"].split()
-        assert f"entry:{entry_id}" not in keys, url
-        assert "list:article" not in keys, url
-    for url in SHOWING:
-        keys = demo.get(url).headers["surrogate-key"].split()
-        assert {f"entry:{entry_id}", "list:article", "search", "changes"} & set(keys), url
-
-
 def test_a_draft_save_keeps_every_cached_answer(
     editing: Editing, site: tuple[Litestar, TestClient[Any]]
 ) -> None:
@@ -105,23 +96,21 @@ def test_a_draft_save_keeps_every_cached_answer(
     assert client.get(ARTICLE).json()["summary"] == before
 
 
-def test_a_publish_purges_only_what_shows_the_published_entry(
+def test_a_publish_empties_the_cache_and_the_answers_show_it(
     editing: Editing, site: tuple[Litestar, TestClient[Any]]
 ) -> None:
     app, client = site
     etag_before = client.get(ARTICLE).headers["etag"]
     step(client, editing, SLUG, "publish", edit_summary(client, editing, "Published anew."))
-    for url in SHOWING:
+    for url in SHOWING + APART:
         assert not from_cache(app, client, url), url
-    for url in APART:
-        assert from_cache(app, client, url), url
     published = client.get(ARTICLE)
     assert published.json()["summary"] == "Published anew."
     assert published.headers["etag"] != etag_before
     listed = client.get(f"{API}/articles?limit=20").json()["data"]
     assert {a["slug"]: a["summary"] for a in listed}[SLUG] == "Published anew."
     # Built again once, then cached again.
-    for url in SHOWING:
+    for url in SHOWING + APART:
         assert from_cache(app, client, url), url
 
 
@@ -137,8 +126,6 @@ def test_a_publish_through_one_process_is_read_through_another(editing: Editing)
         answer = reader.get(ARTICLE)
         assert answer.json()["summary"] == "From the writer."
         assert answer.headers["etag"] != etag_before
-        for url in APART:
-            assert from_cache(reader_app, reader, url), url
 
 
 def test_a_change_to_a_plugins_response_field_purges_the_entries_showing_it(
@@ -259,3 +246,93 @@ def test_concurrent_requests_share_the_read_of_the_purge_number(editing: Editing
     statements = asyncio.run(run())
     assert not content_queries(statements)
     assert 1 <= sum("purge_seq" in s for s in statements) <= 2, statements
+
+
+# --- What a purge by key alone left stale ---------------------------------------------
+
+
+def _patch(client: TestClient[Any], editing: Editing, path: str, **fields: Any) -> None:
+    auth = editing.auth("admin")
+    etag = client.get(path, headers=auth).headers["etag"]
+    patched = client.patch(path, json=fields, headers={**auth, "If-Match": etag})
+    assert patched.status_code == 200, patched.text
+
+
+def _step(
+    client: TestClient[Any], editing: Editing, path: str, action: str, force: bool = False
+) -> None:
+    auth = editing.auth("admin")
+    etag = client.get(path, headers=auth).headers["etag"]
+    query = "?force=true" if force else ""
+    done = client.post(f"{path}/{action}{query}", headers={**auth, "If-Match": etag})
+    assert done.status_code == 200, done.text
+
+
+def _lena_leaves_edmonton(client: TestClient[Any], editing: Editing) -> None:
+    _patch(client, editing, f"{API}/practitioners/lena-marchetti", clinics=["calgary"])
+    _step(client, editing, f"{API}/practitioners/lena-marchetti", "publish")
+
+
+def _lena_unpublished(client: TestClient[Any], editing: Editing) -> None:
+    _step(client, editing, f"{API}/practitioners/lena-marchetti", "unpublish")
+
+
+def _edmonton_published_again(client: TestClient[Any], editing: Editing) -> None:
+    _step(client, editing, f"{API}/clinics/edmonton", "publish")
+
+
+def _series_deleted(client: TestClient[Any], editing: Editing) -> None:
+    path = f"{API}/series/back-pain-and-medicines"
+    auth = editing.auth("admin")
+    etag = client.get(path, headers=auth).headers["etag"]
+    deleted = client.delete(f"{path}?force=true", headers={**auth, "If-Match": etag})
+    assert deleted.status_code == 204, deleted.text
+
+
+def _edmonton_unpublished(client: TestClient[Any], editing: Editing) -> None:
+    # Published entries name it: taken down all the same, leaving their links broken.
+    _step(client, editing, f"{API}/clinics/edmonton", "unpublish", force=True)
+
+
+def _part_has_a_draft(client: TestClient[Any], editing: Editing) -> None:
+    _patch(client, editing, f"{API}/articles/opioids-and-back-pain", summary="A pending draft.")
+
+
+# (what is done first, uncached; the answer then cached; the write; that answer again)
+STALE_BY_KEY = {
+    # A list filtered by another type's relation, matched through that entry's rows.
+    "incoming-relation-filter": (None, f"{API}/clinics?practitioner=lena-marchetti",
+                                 _lena_leaves_edmonton),
+    "filter-target-unpublished": (None, f"{API}/clinics?practitioner=lena-marchetti",
+                                  _lena_unpublished),
+    # A filter slug that resolves again.
+    "filter-target-republished": (_edmonton_unpublished, f"{API}/conditions?clinic=edmonton",
+                                  _edmonton_published_again),
+    # A relation target that becomes published, in an answer that names only what it shows.
+    "relation-target-republished": (_edmonton_unpublished,
+                                    f"{API}/conditions/sciatica?fields=title,clinics",
+                                    _edmonton_published_again),
+    # A plugin's response field dropped by a cascade, on a part with a pending draft.
+    "series-deleted": (_part_has_a_draft, f"{API}/articles/opioids-and-back-pain",
+                       _series_deleted),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("scenario", list(STALE_BY_KEY))
+def test_a_cached_answer_is_what_a_fresh_app_answers_after_a_publish(
+    editing: Editing, scenario: str
+) -> None:
+    before, url, write = STALE_BY_KEY[scenario]
+    app = create_app(editing.settings(**QUIET))
+    with TestClient(app) as client:
+        if before is not None:
+            before(client, editing)
+        old = client.get(url)
+        assert old.status_code == 200, old.text
+        assert from_cache(app, client, url)
+        write(client, editing)
+        cached = client.get(url)
+    with TestClient(create_app(editing.settings(**QUIET))) as fresh:
+        expected = fresh.get(url)
+    assert cached.json() == expected.json()
+    assert cached.json() != old.json()  # the write changed the answer

@@ -11,7 +11,7 @@ from litestar.testing import TestClient
 from cms.app import create_app
 from cms.http.cors import origin_of
 from cms.settings import Settings, SettingsError
-from tests.conftest import Editing, counting, step
+from tests.conftest import Editing, counting
 
 CALGARY = "https://calgary.example.com"
 EDMONTON = "https://edmonton.example.com"
@@ -211,20 +211,16 @@ def _count_reads(client: TestClient[Any], app: Any, editing: Editing) -> None:
     with counting(app) as pre:
         preflight(client, ARTICLE, CALGARY)
     assert not any("published_entries" in s for s in pre)
-    # An editor's draft changes nothing public: the sites are not read again.
+    # A write moves the purge number (a draft too, for plugins' answers that name no
+    # key): the next browser request reads the sites once more, and only once.
     auth = editing.auth("editor")
     etag = client.get(ARTICLE, headers=auth).headers["etag"]
     patched = client.patch(ARTICLE, json={"summary": "x"}, headers={**auth, "If-Match": etag})
     assert patched.status_code == 200
-    with counting(app) as after_draft:
-        preflight(client, ARTICLE, CALGARY)
-    assert not any("published_entries" in s for s in after_draft)
-    # A publish purges: the next browser request reads the sites once more.
-    step(client, editing, ARTICLE.rsplit("/", 1)[1], "publish", patched.headers["etag"])
-    with counting(app) as after_publish:
+    with counting(app) as after_write:
         preflight(client, ARTICLE, CALGARY)
         preflight(client, ARTICLE, CALGARY)
-    assert sum("published_entries" in s for s in after_publish) == 1
+    assert sum("published_entries" in s for s in after_write) == 1
 
 
 # --- CMS_CORS_ORIGINS ---------------------------------------------------------------

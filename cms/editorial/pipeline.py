@@ -45,11 +45,12 @@ another module calls one of them.
 11. **Change records**: the unit's changes, numbered and written at once
     (:func:`cms.syndication.changes.record`).
 12. **Plugin hooks**: ``on_entries_saved``, then ``on_after_publish``.
-13. **Cache purges**: the surrogate keys of the public answers the unit
-    altered (each published change's, each entry whose response fields the
-    hooks changed), as one numbered purge that every process's response
-    cache follows (:mod:`cms.syndication.purges`); a unit that changed only
-    working copies purges nothing.
+13. **Cache purges**: one numbered purge that every process's response
+    cache follows (:mod:`cms.syndication.purges`): every cached answer when
+    the unit changed what anonymous readers see (a published change, a
+    response field the hooks changed), with the keys of what it changed
+    beside; only the answers that name no key when it changed working
+    copies alone, so an editor's drafts leave the core's answers cached.
 """
 
 from __future__ import annotations
@@ -279,15 +280,23 @@ class UnitOfWork:
     async def purge(self, *, everything: bool = False) -> None:
         """Record the public answers the unit altered (:mod:`cms.syndication.purges`).
 
-        Those of each published change, and of each entry whose response
-        fields a plugin changed (its hooks have run); none for a unit that
-        changed working copies only.
+        A unit that changed what anonymous readers see (a published change,
+        or a plugin's response field on an entry) purges every cached answer,
+        with the keys of what it changed beside: answers do not yet name all
+        they depend on (a list filtered by another entry, a relation target
+        that becomes published), so purging by key alone left some stale. A
+        unit that changed working copies only purges the answers that name
+        no key (a plugin's route may show a working copy), none of the core's.
         """
         keys: set[str] = {purges.EVERYTHING} if everything else set()
         for spec in self.outbox.specs:
             if spec.state == changes.PUBLISHED:
                 keys.update(cache_keys.published_change_keys(spec.entry_id, spec.type))
         keys.update(cache_keys.entry_keys(await extras.changed_entries(self.session)))
+        if keys:
+            keys.add(purges.EVERYTHING)
+        elif self.writing:
+            keys.add(purges.KEYLESS)
         await purges.record(self.session, keys)
 
 

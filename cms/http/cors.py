@@ -20,7 +20,7 @@ The clinics' origins are kept in memory with the cache purge number they
 were read at (:mod:`cms.syndication.purges`), and read again (one query)
 when it has moved: a clinic published, unpublished or given a new
 ``site_url`` is allowed or refused on the next request, in every process,
-without a restart (an editor's draft moves nothing). Learning the number is
+without a restart. Learning the number is
 the read the response cache makes anyway (:meth:`ResponseCache.generation`),
 shared by the two.
 """

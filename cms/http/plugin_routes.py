@@ -9,11 +9,10 @@ representation, ``Cache-Control`` from the settings, ``Vary`` and a
 ``If-None-Match`` a 304. Errors (``not_found``, an invalid parameter, an
 unexpected exception) are the core's problem responses, never cached.
 
-A cached body is valid until a purge names one of its keys (a publish of
-an entry it shows, or of any entry of a type it listed: see
-:mod:`cms.http.response_cache`), or any purge when it names none. So a read
-that finds its content through :attr:`PublicRead.session` itself must name
-what it shows with :meth:`PublicRead.shows`; a route that shows anything
+A cached body is valid until the next published change, or, when it names
+no key, the next write, drafts included (:mod:`cms.syndication.purges`); a
+read that finds its content through :attr:`PublicRead.session` names what
+it shows with :meth:`PublicRead.shows` for CDNs. A route that shows anything
 else than entries (a clock, another service) must not use this helper.
 """
 

@@ -8,12 +8,11 @@ purge number (:mod:`cms.syndication.purges`; one primary-key read, before
 anything else, so the content it may then read is never older). When the
 number has moved since the cache last looked, the cache reads the purges
 after it, written by this process or any other, and drops the answers that
-carry one of their keys (an answer that names no key goes at every purge);
-the rest are served as they are. So an editor's draft saves drop nothing,
-and a publish drops the answers that show the published entry, its type's
-lists, search and the change feed, while the other entries' pages stay. A
-revalidation with a matching ``If-None-Match`` costs no encoding,
-compression or hashing at all.
+carry one of their keys (an answer that names no key goes at every purge;
+``*`` drops everything); the rest are served as they are. So an editor's
+draft saves drop no answer of the core's; a publish drops everything for now
+(:mod:`cms.syndication.purges` says why). A revalidation with a matching
+``If-None-Match`` costs no encoding, compression or hashing at all.
 
 Concurrent misses of one URL build it once: the others wait for that
 build when it reads content at least as new as they must see.

@@ -12,8 +12,14 @@ The number is taken under the writers' turn (:func:`cms.syndication.generation.b
 holds the ``site_state`` row until the commit), so purges commit in the order
 of their numbers and a reader that has seen ``n`` has seen every purge before it.
 
-A write that changes only working copies (an editor's draft) records none:
-every cached public answer stays valid.
+A write that changes what anonymous readers see purges every cached answer
+for now (:data:`EVERYTHING`, its own keys beside): answers do not yet name
+everything they depend on (a list filtered by another entry names neither
+that entry nor its relations; a relation target that becomes published is
+not named by the answers it will appear in), so a purge by key alone left
+those stale. A write that changes only working copies (an editor's draft)
+purges the answers that name no key (:data:`KEYLESS`): every core answer
+stays cached.
 """
 
 from __future__ import annotations
@@ -27,7 +33,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from cms.storage.tables import CachePurge, SiteState
 
 EVERYTHING = "*"
-"""The key that purges every cached answer (``cms content rebuild``)."""
+"""The key that purges every cached answer (any published change, ``cms content rebuild``)."""
+KEYLESS = "~"
+"""The key that purges only the answers that name no key (a working copy changed)."""
 
 
 async def record(session: AsyncSession, keys: Collection[str]) -> int | None:
