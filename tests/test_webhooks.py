@@ -449,10 +449,12 @@ def test_unpublishing_and_deleting(editing: Editing, receiver: Receiver) -> None
             f"/api/v1/articles/{slug}", headers={**editing.auth("editor"), "If-Match": etag}
         )
         assert deleted.status_code == 204, deleted.text
-        # Deliveries run concurrently: the delete's purge may land after the delete.
+        # Deliveries run concurrently: any of the four may land last.
         wait_for(
             lambda: (
-                "entry.deleted" in (seen := receiver.types(slug)) and seen.count("cache.purge") >= 2
+                "entry.deleted" in (seen := receiver.types(slug))
+                and "entry.unpublished" in seen
+                and seen.count("cache.purge") >= 2
             )
         )
         types = receiver.types(slug)
