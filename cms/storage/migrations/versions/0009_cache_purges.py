@@ -1,12 +1,13 @@
 """Cache purges: what public caches follow, instead of every write.
 
-A write that changes what anonymous readers see (a published version
-written, refreshed or removed; a plugin's response field on a published
-entry) appends the surrogate keys of the answers it alters to
-`cache_purges`, numbered by `site_state.purge_seq`. Response caches read
-that number instead of the generation, which every write moves: an
-editor's draft saves leave every cached public answer valid, and a publish
-drops only the answers that show what it changed, in every process.
+A write appends one row to `cache_purges`, numbered by
+`site_state.purge_seq`: the surrogate keys of the answers it alters (a
+published version written, refreshed or removed; a plugin's response field
+on an entry), or a key that drops only what names no key (a draft).
+Response caches read that number instead of the generation, which every
+write moves and which emptied every cache: an editor's draft saves leave
+the core's cached answers valid (see `cms/syndication/purges.py` for what a
+publish purges).
 
 Revision ID: 0009
 Revises: 0008
