@@ -59,7 +59,7 @@ from cms.plugin_manager import PluginList, Plugins, call_hook, check_routes, des
 from cms.settings import Settings, SettingsError
 from cms.storage.db import create_engine, is_sqlite, session_factory, writing
 from cms.storage.tables import Clock, utcnow
-from cms.syndication.generation import generation_reader
+from cms.syndication.purges import purge_reader
 from cms.syndication.webhooks import run_webhooks
 
 DOCS = "/schema"
@@ -139,11 +139,11 @@ def build_services(
     loaded = load_plugins(settings.plugins, plugins, settings=settings)
     extensions = [ext for exts in loaded.markdown_extensions.values() for ext in exts]
     engine = create_engine(settings.database_url)
-    generations = generation_reader(settings.database_url, engine)
+    purges = purge_reader(settings.database_url, engine)
     store = make_store(settings)
     sessions = session_factory(engine)
     counted = Metrics()
-    cache = ResponseCache(generations, counted=counted.count_cache)
+    cache = ResponseCache(purges, counted=counted.count_cache)
     return Services(
         settings=settings,
         plugins=loaded,
@@ -163,7 +163,7 @@ def build_services(
             window=settings.auth_failure_window,
             clock=clock,
         ),
-        origins=AllowedOrigins(settings.cors_origins, sessions, cache.generation),
+        origins=AllowedOrigins(settings.cors_origins, sessions, cache.purge_number),
         clock=clock,
         write_turns=asyncio.Lock() if is_sqlite(settings.database_url) else None,
         metrics=counted,
@@ -244,7 +244,7 @@ def create_app(
                 with suppress(asyncio.CancelledError):
                     await task
             tasks.clear()
-            services.cache.generations.close()
+            services.cache.reader.close()
             await services.engine.dispose()
             services.metrics.close()
 

@@ -218,5 +218,5 @@ async def open_services(settings: Settings | None = None) -> AsyncIterator[Servi
     try:
         yield services
     finally:
-        services.cache.generations.close()
+        services.cache.reader.close()
         await services.engine.dispose()

@@ -24,7 +24,7 @@ from litestar.testing import TestClient
 
 from cms.app import create_app
 from cms.settings import Settings
-from cms.syndication.generation import SqliteGenerationReader
+from cms.syndication.purges import SqlitePurgeReader
 from tests.conftest import (
     PUBLIC_BASE,
     QUIET,
@@ -480,9 +480,7 @@ def test_feeds_have_strong_etags_cache_headers_and_surrogate_keys(
 
 def test_a_feed_costs_a_fixed_number_of_queries_and_is_built_once(editing: Editing) -> None:
     app = create_app(editing.settings(**QUIET))
-    generation = (
-        0 if isinstance(app.state.services.cache.generations, SqliteGenerationReader) else 1
-    )
+    generation = 0 if isinstance(app.state.services.cache.reader, SqlitePurgeReader) else 1
     counts = []
     with TestClient(app) as client:
         for url in (

@@ -12,7 +12,7 @@ from litestar.testing import TestClient
 
 from cms.app import create_app
 from cms.settings import Settings
-from cms.syndication.generation import SqliteGenerationReader
+from cms.syndication.purges import SqlitePurgeReader
 from tests.conftest import (
     CONTENT,
     QUIET,
@@ -154,8 +154,8 @@ def fixture_hundred(hundred_url: str) -> Iterator[TestClient[Any]]:
 
 def _generation(client: TestClient[Any]) -> int:
     """Statements a read spends on the content generation: SQLite's is read outside the engine."""
-    reader = client.app.state.services.cache.generations
-    return 0 if isinstance(reader, SqliteGenerationReader) else 1
+    reader = client.app.state.services.cache.reader
+    return 0 if isinstance(reader, SqlitePurgeReader) else 1
 
 
 def _miss_then_hit(client: TestClient[Any], url: str) -> tuple[Any, int, int]:

@@ -6,7 +6,7 @@ import pytest
 from litestar.testing import TestClient
 
 from cms.app import create_app
-from cms.syndication.generation import SqliteGenerationReader
+from cms.syndication.purges import SqlitePurgeReader
 from tests.conftest import QUIET, Editing, counting
 
 
@@ -37,9 +37,7 @@ def test_reads_run_a_fixed_number_of_queries(
     # No scheduler nor webhook delivery: their polls would be counted with the reads.
     app = create_app(editing.settings(**QUIET))
     # SQLite's generation is read outside the engine; PostgreSQL's through it.
-    generation = (
-        0 if isinstance(app.state.services.cache.generations, SqliteGenerationReader) else 1
-    )
+    generation = 0 if isinstance(app.state.services.cache.reader, SqlitePurgeReader) else 1
     with TestClient(app) as client:
         headers = editing.auth(token) if token else {}
         with counting(app) as first:

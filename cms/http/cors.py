@@ -21,7 +21,7 @@ were read at (:mod:`cms.syndication.purges`), and read again (one query)
 when it has moved: a clinic published, unpublished or given a new
 ``site_url`` is allowed or refused on the next request, in every process,
 without a restart. Learning the number is
-the read the response cache makes anyway (:meth:`ResponseCache.generation`),
+the read the response cache makes anyway (:meth:`ResponseCache.purge_number`),
 shared by the two.
 """
 
@@ -94,13 +94,13 @@ class AllowedOrigins:
         self,
         configured: Iterable[str],
         sessions: async_sessionmaker[AsyncSession],
-        generation: Callable[[Scope], Awaitable[int]],
+        purge_number: Callable[[Scope], Awaitable[int]],
     ) -> None:
         """
         Args:
             configured: ``CMS_CORS_ORIGINS``: origins, and ``*`` for public reads.
             sessions: where the clinics are read from.
-            generation: the cache purge number a request reads at.
+            purge_number: the cache purge number a request reads at.
         """
         configured = list(configured)
         self.any_origin_reads = "*" in configured
@@ -108,9 +108,9 @@ class AllowedOrigins:
             origin for value in configured if value != "*" and (origin := origin_of(value))
         )
         self.sessions = sessions
-        self.generation = generation
+        self.purge_number = purge_number
         self._sites: frozenset[str] = frozenset()
-        self._sites_generation: int | None = None
+        self._sites_purge: int | None = None
         self._lock = asyncio.Lock()
 
     async def grant(self, origin: str, scope: Scope) -> Grant:
@@ -126,14 +126,14 @@ class AllowedOrigins:
         response, /health's say, is sent all the same).
         """
         try:
-            now = await self.generation(scope)
-            if now != self._sites_generation:
+            now = await self.purge_number(scope)
+            if now != self._sites_purge:
                 async with self._lock:
-                    if now != self._sites_generation:  # not read by another request meanwhile
+                    if now != self._sites_purge:  # not read by another request meanwhile
                         async with self.sessions() as session:
                             urls = await published_site_urls(session)
                         self._sites = frozenset(o for url in urls if (o := origin_of(url)))
-                        self._sites_generation = now
+                        self._sites_purge = now
         except (SQLAlchemyError, OSError, sqlite3.Error) as exc:
             log.warning("clinic sites for CORS not read: %s", exc)
         return self._sites

@@ -33,11 +33,10 @@ from litestar import Request, Response
 from litestar.types import Scope
 
 from cms.http.cache_headers import ENTRY_VARY, JSON, Representations, representations, respond
-from cms.syndication.generation import GenerationReader
-from cms.syndication.purges import EVERYTHING
+from cms.syndication.purges import EVERYTHING, PurgeReader
 
 DEFAULT_SIZE = 4096
-GENERATION_STATE = "cms.generation"
+PURGE_NUMBER_STATE = "cms.purge_number"
 """Where a request keeps the purge number it read (in its ASGI scope's state)."""
 CATCH_UP_LIMIT = 256
 """More purges than this since the cache last looked: it empties instead of reading them."""
@@ -49,7 +48,7 @@ HISTORY = 64
 class Cached:
     """One response as sent: its representations and surrogate keys."""
 
-    generation: int
+    purge_number: int
     """The purge number read before its content was."""
     reps: Representations
     surrogate_keys: str
@@ -61,7 +60,7 @@ class Cached:
 class _Flight:
     """A build under way, for the requests that miss the same URL meanwhile."""
 
-    generation: int
+    purge_number: int
     done: asyncio.Future[Cached | None]
 
 
@@ -70,7 +69,7 @@ class ResponseCache:
 
     def __init__(
         self,
-        generations: GenerationReader,
+        reader: PurgeReader,
         size: int = DEFAULT_SIZE,
         *,
         counted: Callable[[bool], None] | None = None,
@@ -79,7 +78,7 @@ class ResponseCache:
         Args:
             counted: told of every look-up, whether it was a hit (the metrics).
         """
-        self.generations = generations
+        self.reader = reader
         self.size = size
         self.counted = counted
         self._items: OrderedDict[str, Cached] = OrderedDict()
@@ -90,7 +89,7 @@ class ResponseCache:
         self._catching_up = asyncio.Lock()
         self._flights: dict[str, _Flight] = {}
 
-    async def generation(self, scope: Scope) -> int:
+    async def purge_number(self, scope: Scope) -> int:
         """The purge number one request reads at: read once, by whoever asks first.
 
         The CORS layer asks too (the published clinics' sites follow it), so
@@ -98,9 +97,9 @@ class ResponseCache:
         read is as safe as the cache's own: it still comes before the content.
         """
         state = scope.setdefault("state", {})
-        now = state.get(GENERATION_STATE)
+        now = state.get(PURGE_NUMBER_STATE)
         if now is None:
-            now = state[GENERATION_STATE] = await self.generations.current()
+            now = state[PURGE_NUMBER_STATE] = await self.reader.current()
         return int(now)
 
     async def catch_up(self, now: int) -> None:
@@ -114,7 +113,7 @@ class ResponseCache:
             seen = self._seen
             if now <= seen:
                 return  # another request caught up meanwhile
-            purged = await self.generations.purges_since(seen, now, CATCH_UP_LIMIT + 1)
+            purged = await self.reader.purges_since(seen, now, CATCH_UP_LIMIT + 1)
             if len(purged) > CATCH_UP_LIMIT:
                 self._items.clear()
                 self._history.clear()
@@ -143,11 +142,11 @@ class ResponseCache:
     def put(self, key: str, item: Cached) -> None:
         """Keep ``item`` unless a purge since its content was read names it, dropping
         the least recently used beyond the size."""
-        if self._seen is None or item.generation > self._seen:
+        if self._seen is None or item.purge_number > self._seen:
             return  # built past what the cache has caught up to: the next request will
-        if item.generation < self._seen:
-            later = [keys for seq, keys in self._history if seq > item.generation]
-            if len(later) < self._seen - item.generation or _purged(
+        if item.purge_number < self._seen:
+            later = [keys for seq, keys in self._history if seq > item.purge_number]
+            if len(later) < self._seen - item.purge_number or _purged(
                 item.keys, frozenset().union(*later)
             ):
                 return  # a purge it may predate names it, or the history is too short to tell
@@ -162,7 +161,7 @@ class ResponseCache:
         """Build the answer for ``key`` at purge number ``now``, or wait for a build under
         way that read content at least as new; keep it."""
         flight = self._flights.get(key)
-        if flight is not None and flight.generation >= now:
+        if flight is not None and flight.purge_number >= now:
             shared = await asyncio.shield(flight.done)
             if shared is not None:
                 return shared
@@ -172,7 +171,7 @@ class ResponseCache:
         try:
             body, keys = await build()
             item = Cached(
-                generation=now,
+                purge_number=now,
                 reps=representations(body),
                 surrogate_keys=" ".join(keys),
                 keys=frozenset(keys),
@@ -217,7 +216,7 @@ async def cached_json(
     with absolute URLs builds them from the configured base, never the
     request's ``Host``, so a forged ``Host`` can never be cached for others.
     """
-    now = await cache.generation(request.scope)
+    now = await cache.purge_number(request.scope)
     await cache.catch_up(now)
     key = cache_key(request)
     item = cache.get(key)

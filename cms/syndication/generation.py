@@ -1,36 +1,18 @@
-"""The content generation: what writers take turns on, and what public caches follow.
+"""The writers' turn: one row every write transaction locks before its first write.
 
 Every transaction that writes entries calls :func:`bump` once, before its
 first write: the update holds the ``site_state`` row until the commit, so
-writers take turns. What readers follow is another number on that row,
-``purge_seq``: the number of the newest cache purge
-(:mod:`cms.syndication.purges`), which only a change to what anonymous
-readers see moves. A response cache (:mod:`cms.http.response_cache`) asks a
-:class:`GenerationReader` for it on each request (one primary-key read) and,
-when it has moved, for the purges after the number it last saw (one range
-read), to drop only the answers they name.
+writers take turns, and the numbers they take on that row (changes,
+:mod:`cms.syndication.changes`; cache purges, :mod:`cms.syndication.purges`)
+commit in order.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import sqlite3
-from typing import Protocol
-
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from cms.storage.db import SQLITE_BUSY_TIMEOUT_MS, is_sqlite
 from cms.storage.tables import SiteState
-
-_QUERY = "SELECT purge_seq FROM site_state WHERE id = 1"
-_SINCE = "SELECT seq, keys FROM cache_purges WHERE seq > {0} AND seq <= {1} ORDER BY seq LIMIT {2}"
-Purge = tuple[int, list[str]]
-"""A purge's number and the surrogate keys it names."""
 
 
 async def bump(session: AsyncSession) -> None:
@@ -40,138 +22,3 @@ async def bump(session: AsyncSession) -> None:
         .where(col(SiteState.id) == 1)
         .values(generation=col(SiteState.generation) + 1)
     )
-
-
-class GenerationReader(Protocol):
-    """Reads the number of the newest cache purge, and the purges."""
-
-    async def current(self) -> int:
-        """The number of the newest purge, now."""
-        ...
-
-    async def purges_since(self, after: int, upto: int, limit: int) -> list[Purge]:
-        """The purges numbered after ``after`` up to ``upto``, in order, at most ``limit``."""
-        ...
-
-    def close(self) -> None:
-        """Release what the reader holds."""
-        ...
-
-
-class EngineGenerationReader:
-    """Reads through the app's async engine (PostgreSQL), one read at a time per process.
-
-    Requests that ask while a read is under way share the next one: a read
-    that began after a request arrived sees every write acknowledged before
-    it did, so its answer is as good as the request's own. Under load a
-    worker then sends one query per round trip, whatever the number of
-    requests waiting, instead of queueing each for a pooled connection.
-    """
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-        self._arrivals = 0
-        self._flight: tuple[int, asyncio.Future[int]] | None = None
-        """The read under way: how many requests had arrived when it began, and its result."""
-
-    async def current(self) -> int:
-        ticket = self._arrivals
-        self._arrivals += 1
-        while True:
-            flight = self._flight
-            if flight is None:
-                return await self._read()
-            began_after, done = flight
-            await asyncio.wait([done])
-            if ticket < began_after and not done.cancelled():
-                error = done.exception()
-                if error is not None:
-                    raise error
-                return done.result()
-            # It began before this request arrived, or its caller went away: read anew.
-
-    async def _read(self) -> int:
-        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._flight = (self._arrivals, done)
-        try:
-            async with self.engine.connect() as connection:
-                result = await connection.exec_driver_sql(_QUERY)
-                value = int(result.scalar_one())
-        except Exception as exc:
-            done.set_exception(exc)
-            done.exception()  # retrieved: the waiters, if any, raise it themselves
-            raise
-        except BaseException:
-            done.cancel()
-            raise
-        finally:
-            if self._flight is not None and self._flight[1] is done:
-                self._flight = None
-        done.set_result(value)
-        return value
-
-    async def purges_since(self, after: int, upto: int, limit: int) -> list[Purge]:
-        async with self.engine.connect() as connection:
-            result = await connection.execute(
-                text(_SINCE.format(":after", ":upto", ":limit")),
-                {"after": after, "upto": upto, "limit": limit},
-            )
-            return [(int(r[0]), _keys(r[1])) for r in result]
-
-    def close(self) -> None:
-        """Nothing to release: the engine is the app's."""
-
-
-class SqliteGenerationReader:
-    """Reads through one plain ``sqlite3`` connection, on the event loop.
-
-    A primary-key read in WAL mode takes a few microseconds, while a trip
-    through aiosqlite's worker thread costs hundreds: measured here, 4 µs
-    against 560 µs. Blocking the loop for 4 µs is the cheaper way.
-    """
-
-    def __init__(self, url: str) -> None:
-        self.path = make_url(url).database or ""
-        self.connection: sqlite3.Connection | None = None
-
-    def _connection(self) -> sqlite3.Connection:
-        if self.connection is None:
-            # Opened on first use, so that the app starts (and /ready can say
-            # why not) while the database is missing.
-            self.connection = sqlite3.connect(
-                f"file:{self.path}?mode=ro",
-                uri=True,
-                check_same_thread=False,  # made in one request, used on the loop's thread
-                timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
-            )
-        return self.connection
-
-    async def current(self) -> int:
-        row = self._connection().execute(_QUERY).fetchone()
-        return int(row[0])
-
-    async def purges_since(self, after: int, upto: int, limit: int) -> list[Purge]:
-        # Once per purge and process, a range of the primary key.
-        query = _SINCE.format("?", "?", "?")
-        rows = self._connection().execute(query, (after, upto, limit)).fetchall()
-        return [(int(r[0]), _keys(r[1])) for r in rows]
-
-    def close(self) -> None:
-        if self.connection is not None:
-            self.connection.close()
-
-
-def _keys(value: object) -> list[str]:
-    """A purge's keys as the driver returns the JSON column (text on SQLite)."""
-    if isinstance(value, str | bytes):
-        value = json.loads(value)
-    assert isinstance(value, list), value
-    return [str(k) for k in value]
-
-
-def generation_reader(url: str, engine: AsyncEngine) -> GenerationReader:
-    """The fastest reader for the database at ``url``."""
-    database = make_url(url).database
-    if is_sqlite(url) and database not in (None, "", ":memory:"):
-        return SqliteGenerationReader(url)
-    return EngineGenerationReader(engine)
