@@ -192,7 +192,25 @@ def test_hook_register_response_fields(title_words: TestClient[Any]) -> None:
     # costs what a page of two does.
     small = _count_queries(title_words, "/api/v1/articles?limit=2")
     large = _count_queries(title_words, "/api/v1/articles?limit=9")
-    assert small == large <= 4  # documents, relations, stored fields; generation on PostgreSQL
+    assert small == large <= 4  # documents, relations, stored fields; purge number on PostgreSQL
+
+
+def test_a_response_field_a_draft_changes_reaches_public_readers_at_once(
+    editing: Editing,
+) -> None:
+    """A plugin may store a value on any save, a draft's included (this one counts the
+    working title's words): when a stored value changes, the cached public answers
+    go, though nothing was published."""
+    path = "/api/v1/articles/causes-of-low-back-pain-and-sciatica"
+    app = create_app(editing.settings(**QUIET), plugins=[TitleWordsPlugin()])
+    with TestClient(app) as client:
+        assert client.get(path).json()["title_words"] is None  # none stored yet: now cached
+        auth = editing.auth("editor")
+        etag = client.get(path, headers=auth).headers["etag"]
+        saved = client.patch(path, json={"summary": "A draft."}, headers={**auth, "If-Match": etag})
+        assert saved.status_code == 200, saved.text
+        words = len(saved.json()["title"].split())
+        assert client.get(path).json()["title_words"] == words
 
 
 def test_response_fields_clash_loudly() -> None:

@@ -48,9 +48,9 @@ another module calls one of them.
 13. **Cache purges**: one numbered purge that every process's response
     cache follows (:mod:`cms.syndication.purges`): every cached answer when
     the unit changed what anonymous readers see (a published change, a
-    response field the hooks changed), with the keys of what it changed
-    beside; only the answers that name no key when it changed working
-    copies alone, so an editor's drafts leave the core's answers cached.
+    response field the hooks changed); only the answers that name no key
+    when it changed working copies alone, so an editor's drafts leave the
+    core's answers cached.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ from cms.plugin_manager import PluginError
 from cms.reading.links import BrokenLink, broken_links, dependents_blocking
 from cms.storage.db import select_columns
 from cms.storage.tables import Entry
-from cms.syndication import cache_keys, changes, generation, purges
+from cms.syndication import changes, generation, purges
 
 
 @dataclass(frozen=True)
@@ -278,26 +278,19 @@ class UnitOfWork:
         await changes.record(self.session, self.outbox.specs)
 
     async def purge(self, *, everything: bool = False) -> None:
-        """Record the public answers the unit altered (:mod:`cms.syndication.purges`).
+        """Record what the unit purges from the response caches (:mod:`cms.syndication.purges`).
 
-        A unit that changed what anonymous readers see (a published change,
-        or a plugin's response field on an entry) purges every cached answer,
-        with the keys of what it changed beside: answers do not yet name all
-        they depend on (a list filtered by another entry, a relation target
-        that becomes published), so purging by key alone left some stale. A
-        unit that changed working copies only purges the answers that name
+        Every cached answer when it changed what anonymous readers see (a
+        published change, or a value of a plugin's response field);
+        otherwise, when it wrote working copies only, the answers that name
         no key (a plugin's route may show a working copy), none of the core's.
         """
-        keys: set[str] = {purges.EVERYTHING} if everything else set()
-        for spec in self.outbox.specs:
-            if spec.state == changes.PUBLISHED:
-                keys.update(cache_keys.published_change_keys(spec.entry_id, spec.type))
-        keys.update(cache_keys.entry_keys(await extras.changed_entries(self.session)))
-        if keys:
-            keys.add(purges.EVERYTHING)
+        fields_changed = await extras.changed_entries(self.session)
+        published = any(spec.state == changes.PUBLISHED for spec in self.outbox.specs)
+        if everything or published or fields_changed:
+            await purges.record(self.session, [purges.EVERYTHING])
         elif self.writing:
-            keys.add(purges.KEYLESS)
-        await purges.record(self.session, keys)
+            await purges.record(self.session, [purges.KEYLESS])
 
 
 @dataclass

@@ -12,7 +12,7 @@ holds the ``site_state`` row until the commit), so purges commit in the order
 of their numbers and a reader that has seen ``n`` has seen every purge before it.
 
 A write that changes what anonymous readers see purges every cached answer
-for now (:data:`EVERYTHING`, its own keys beside): answers do not yet name
+(:data:`EVERYTHING`): answers do not yet name
 everything they depend on (a list filtered by another entry names neither
 that entry nor its relations; a relation target that becomes published is
 not named by the answers it will appear in), so a purge by key alone left
