@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request, Response
@@ -52,8 +52,6 @@ class Cached:
     """The purge number read before its content was."""
     reps: Representations
     surrogate_keys: str
-    keys: frozenset[str] = field(default=frozenset())
-    """``surrogate_keys`` as a set, for purging."""
 
 
 @dataclass
@@ -124,7 +122,7 @@ class ResponseCache:
                 if EVERYTHING in gone:
                     self._items.clear()
                 else:
-                    stale = [k for k, item in self._items.items() if _purged(item.keys, gone)]
+                    stale = [k for k, item in self._items.items() if _purged(item, gone)]
                     for key in stale:
                         del self._items[key]
             self._seen = now
@@ -147,7 +145,7 @@ class ResponseCache:
         if item.purge_number < self._seen:
             later = [keys for seq, keys in self._history if seq > item.purge_number]
             if len(later) < self._seen - item.purge_number or _purged(
-                item.keys, frozenset().union(*later)
+                item, frozenset().union(*later)
             ):
                 return  # a purge it may predate names it, or the history is too short to tell
         self._items[key] = item
@@ -174,7 +172,6 @@ class ResponseCache:
                 purge_number=now,
                 reps=representations(body),
                 surrogate_keys=" ".join(keys),
-                keys=frozenset(keys),
             )
         except BaseException:
             done.set_result(None)
@@ -187,9 +184,13 @@ class ResponseCache:
         return item
 
 
-def _purged(keys: frozenset[str], gone: frozenset[str]) -> bool:
-    """Whether a purge of ``gone`` drops an answer carrying ``keys`` (none: every purge)."""
-    return bool(gone) and (not keys or EVERYTHING in gone or not keys.isdisjoint(gone))
+def _purged(item: Cached, gone: frozenset[str]) -> bool:
+    """Whether purges of the keys ``gone`` drop ``item`` (one that names no key: any purge)."""
+    if not gone:
+        return False
+    if EVERYTHING in gone or not item.surrogate_keys:
+        return True
+    return not gone.isdisjoint(item.surrogate_keys.split())
 
 
 def cache_key(request: Request[Any, Any, Any]) -> str:
