@@ -22,8 +22,11 @@ import httpx
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
+from sqlalchemy import text
 
 from cms.app import create_app
+from cms.storage.db import create_engine
+from cms.syndication.purges import KEPT
 from cms.testing import QUIET
 from tests.conftest import Editing, concurrent_client, counting, step, wait_for
 from tests.servers import HTTP_TIMEOUT, cms_serve
@@ -345,3 +348,56 @@ def test_a_cached_answer_is_what_a_fresh_app_answers_after_a_publish(
         expected = fresh.get(url)
     assert cached.json() == expected.json()
     assert cached.json() != old.json()  # the write changed the answer
+
+
+# --- Old purges go ----------------------------------------------------------------------
+
+
+def _sql(url: str, *statements: str, **params: Any) -> list[Any]:
+    """Run ``statements`` (each with the ``params`` it names) on the database at ``url``;
+    the rows of the last."""
+
+    async def run() -> list[Any]:
+        engine = create_engine(url)
+        try:
+            async with engine.begin() as connection:
+                rows: list[Any] = []
+                for statement in statements:
+                    query = text(statement)
+                    used = {k: v for k, v in params.items() if f":{k}" in statement}
+                    result = await connection.execute(query, used)
+                    rows = list(result) if result.returns_rows else []
+                return rows
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def test_a_write_deletes_purges_older_than_the_kept_ones(editing: Editing) -> None:
+    # As if KEPT + 2 purges had been recorded, the oldest two still there.
+    _sql(
+        editing.url,
+        "DELETE FROM cache_purges",
+        "UPDATE site_state SET purge_seq = :newest",
+        "INSERT INTO cache_purges (seq, keys) VALUES (1, '[\"~\"]'), (2, '[\"~\"]')",
+        newest=KEPT + 2,
+    )
+    with TestClient(create_app(editing.settings(**QUIET))) as client:
+        edit_summary(client, editing, "One more write.")
+    kept = _sql(editing.url, "SELECT seq FROM cache_purges ORDER BY seq")
+    assert [row[0] for row in kept] == [KEPT + 3]
+
+
+def test_a_cache_that_finds_purges_deleted_empties_itself(editing: Editing) -> None:
+    reader_app = create_app(editing.settings(**QUIET))
+    with (
+        TestClient(create_app(editing.settings(**QUIET))) as writer,
+        TestClient(reader_app) as reader,
+    ):
+        reader.get(ARTICLE)
+        assert from_cache(reader_app, reader, ARTICLE)
+        step(writer, editing, SLUG, "publish", edit_summary(writer, editing, "Published, then"))
+        # Its purge is deleted before the reader looks, as an old one would be.
+        _sql(editing.url, "DELETE FROM cache_purges")
+        assert reader.get(ARTICLE).json()["summary"] == "Published, then"

@@ -29,7 +29,7 @@ import sqlite3
 from collections.abc import Collection
 from typing import Protocol
 
-from sqlalchemy import insert, text, update
+from sqlalchemy import delete, insert, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
@@ -42,6 +42,9 @@ EVERYTHING = "*"
 """The key that purges every cached answer (any published change, ``cms content rebuild``)."""
 KEYLESS = "~"
 """The key that purges only the answers that name no key (a working copy changed)."""
+KEPT = 1024
+"""Purges kept: each write deletes those older than the newest ``KEPT``. A cache that
+finds purges missing from the range it asks for empties itself instead."""
 
 _NEWEST = "SELECT purge_seq FROM site_state WHERE id = 1"
 _SINCE = "SELECT seq, keys FROM cache_purges WHERE seq > {0} AND seq <= {1} ORDER BY seq LIMIT {2}"
@@ -66,6 +69,7 @@ async def record(session: AsyncSession, keys: Collection[str]) -> int | None:
         )
     ).scalar_one()
     await session.exec(insert(CachePurge).values(seq=int(seq), keys=sorted(keys)))
+    await session.exec(delete(CachePurge).where(col(CachePurge.seq) <= int(seq) - KEPT))
     return int(seq)
 
 
